@@ -1,0 +1,168 @@
+// engine: trains the runs of a preset or configuration and writes the HDF5 file of SPEC §6.
+// Exit codes: 0 every run complete; 1 a failure while running (the file says "failed");
+// 2 bad input (nothing created or touched); 3 a run diverged (the others completed).
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "config.hpp"
+#include "cpu_backend.hpp"
+#include "driver.hpp"
+#include "h5_writer.hpp"
+#include "inputs.hpp"
+#include "presets.hpp"
+#include "progress.hpp"
+
+namespace fs = std::filesystem;
+using namespace lowrank;
+
+namespace {
+
+constexpr int kExitFailed = 1, kExitBadInput = 2, kExitDiverged = 3;
+
+struct Options {
+  std::string exp, config_file, out, device = "auto", precision;
+  std::vector<std::string> sets, cells;
+  std::int64_t seed = -1, epochs = 0;
+  int threads = 0;
+  bool force = false, list = false, quiet = false;
+};
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/=:+@") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Reads the configuration the options name and applies every override; throws ConfigError.
+Config resolve_config(const Options& o) {
+  std::string text, origin;
+  if (!o.exp.empty()) {
+    text = read_preset(o.exp);
+    origin = "preset " + o.exp;
+  } else {
+    std::ifstream f(o.config_file);
+    if (!f) throw ConfigError("--config: cannot read '" + o.config_file + "'");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) throw ConfigError("--config: cannot read '" + o.config_file + "'");
+    text = ss.str();
+    origin = o.config_file;
+  }
+  Config c = parse_config(text, origin, o.sets);
+  if (o.seed >= 0) c.seed = static_cast<std::uint64_t>(o.seed);
+  if (!o.precision.empty()) c.precision = o.precision == "float64" ? Precision::float64 : Precision::float32;
+  if (o.epochs != 0) set_epochs(c, o.epochs);
+  if (!o.cells.empty()) select_cells(c, o.cells);
+  return c;
+}
+
+// The output path must be new (or --force) and its folder writable; throws ConfigError.
+void check_output(const std::string& out, bool force) {
+  const fs::path path(out);
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw ConfigError("--out '" + out + "': folder '" + dir.string() + "' does not exist");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw ConfigError("--out '" + out + "': folder '" + dir.string() + "' is not writable");
+  if (fs::exists(path, ec)) {
+    if (!force) throw ConfigError("--out '" + out + "' exists; pass --force to replace it, or choose another --out");
+    if (!fs::is_regular_file(path, ec)) throw ConfigError("--out '" + out + "' exists and is not a file");
+  }
+}
+
+template <typename T>
+int run(const Config& config, const Options& o, const std::string& command_line) {
+  set_cpu_threads(o.threads);
+  std::unique_ptr<Backend<T>> backend = make_cpu_backend<T>();
+  const bool terminal = ::isatty(::fileno(stderr));
+  if (!o.quiet)
+    std::fprintf(stderr, "lowrank-engine %s: %s on %s (%d threads), %s, writing %s\n", LOWRANK_VERSION,
+                 config.experiment.c_str(), backend->device().c_str(), cpu_threads(), to_string(config.precision),
+                 o.out.c_str());
+
+  std::vector<Inputs> inputs;
+  for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec));
+
+  if (o.force) fs::remove(o.out);
+  H5Writer writer(o.out, {LOWRANK_VERSION, command_line, backend->device()}, config, inputs);
+  Progress progress(stderr, !o.quiet, terminal);
+  std::vector<RunSummary> summaries;
+  try {
+    summaries = train_all(*backend, config, inputs, writer, progress);
+  } catch (...) {
+    writer.set_status("failed");
+    throw;
+  }
+  const bool diverged =
+      std::any_of(summaries.begin(), summaries.end(), [](const RunSummary& s) { return s.status == "diverged"; });
+  writer.set_status(diverged ? "diverged" : "complete");
+  std::fputs(summary_table(summaries).c_str(), stdout);
+  return diverged ? kExitDiverged : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"lowrank-engine: trains two-layer networks by full-batch gradient descent and records the "
+               "gradient's spectrum and alignment every epoch, as HDF5 (see README.md)."};
+  app.set_version_flag("--version", std::string("lowrank-engine ") + LOWRANK_VERSION);
+  auto* exp = app.add_option("--exp", o.exp, "Preset experiment to run (see --list)");
+  auto* cfg = app.add_option("--config", o.config_file, "TOML configuration file to run");
+  exp->excludes(cfg);
+  app.add_option("--set", o.sets, "Override a configuration value, KEY=VALUE (e.g. data.n=500, runs.ntk.epochs=10)");
+  app.add_option("--out", o.out, "Output HDF5 file (default: <experiment>.h5)");
+  app.add_flag("--force", o.force, "Replace the output file if it exists");
+  app.add_option("--device", o.device, "Backend: auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--precision", o.precision, "float32 (default, as the seed) or float64")
+      ->check(CLI::IsMember({"float32", "float64"}));
+  app.add_option("--seed", o.seed, "Seed of every random stream")->check(CLI::NonNegativeNumber);
+  app.add_option("--epochs", o.epochs, "Epochs of every run")->check(CLI::PositiveNumber);
+  app.add_option("--cells", o.cells, "Train only these cells of the preset (comma-separated)")->delimiter(',');
+  app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  app.add_flag("--list", o.list, "List the presets and exit");
+  app.add_flag("--quiet", o.quiet, "No progress lines");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitBadInput;
+  }
+
+  if (o.list) {
+    for (const auto& p : list_presets()) std::printf("%-18s %s\n", p.name.c_str(), p.description.c_str());
+    return 0;
+  }
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
+
+  Config config;
+  try {
+    if (o.exp.empty() && o.config_file.empty()) throw ConfigError("nothing to run: give --exp NAME or --config FILE");
+    if (o.device == "cuda")
+      throw ConfigError("--device cuda: this build has no CUDA backend yet; use --device cpu");
+    config = resolve_config(o);
+    if (o.out.empty()) o.out = config.experiment + ".h5";
+    check_output(o.out, o.force);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "engine: error: %s\n", e.what());
+    return kExitBadInput;
+  }
+
+  try {
+    return config.precision == Precision::float32 ? run<float>(config, o, command_line)
+                                                  : run<double>(config, o, command_line);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engine: failed: %s\n", e.what());
+    return kExitFailed;
+  }
+}

@@ -1,0 +1,87 @@
+// The backend interface the driver calls: every operation of an epoch, on row-major buffers
+// that live in the backend's memory (host for the CPU backend, device for the CUDA backend).
+// Only scalars, the singular values and what the file records cross back to the driver.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "scalar_math.hpp"
+
+namespace lowrank {
+
+// A rows×cols row-major array owned by a backend. The driver passes these around and never
+// reads `data` itself (it may be device memory).
+template <typename T>
+struct Buffer {
+  std::int64_t rows = 0, cols = 0;
+  std::shared_ptr<T[]> data;
+  std::int64_t size() const { return rows * cols; }
+};
+
+// What a backend precomputes once per training set for the spectrum (e.g. a factor X = L P).
+struct PreparedData {
+  virtual ~PreparedData() = default;
+};
+
+// The spectrum of ∇ = scale · Mᵀ X.
+template <typename T>
+struct Spectrum {
+  std::vector<double> singular_values;  // min(k, d) values, descending
+  Buffer<T> top_right_vector;           // d, unit, sign as SPEC §4 (see Backend::spectrum)
+};
+
+template <typename T>
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // "cpu" or "cuda:<gpu name>", as the file's `device` attribute.
+  virtual std::string device() const = 0;
+
+  virtual Buffer<T> upload(std::span<const T> host, std::int64_t rows, std::int64_t cols) = 0;
+  virtual Buffer<T> zeros(std::int64_t rows, std::int64_t cols) = 0;
+  virtual void download(const Buffer<T>& buffer, std::span<T> host) = 0;
+  virtual void copy(const Buffer<T>& from, Buffer<T>& to) = 0;
+
+  // Z = X Wᵀ; F_i = γ Σ_j a_j σ(Z_ij); r_i = 2(F_i − y_i). Returns (1/n) Σ (F_i − y_i)².
+  virtual double forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
+                         double gamma, Activation act, Buffer<T>& Z, Buffer<T>& r) = 0;
+  // The same loss without keeping r (the test set). Z is work space of X.rows × W.rows.
+  virtual double mse(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
+                     double gamma, Activation act, Buffer<T>& Z) = 0;
+  // Overwrites Z with M = (r aᵀ) ⊙ σ'(Z) and sets G = (γ/n) Mᵀ X, the k×d gradient ∇_W L.
+  virtual void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
+                        Buffer<T>& Z, Buffer<T>& G) = 0;
+  // W ← W − η G; then, if normalize, every row w_j ← w_j / (‖w_j‖ + 1e-8).
+  virtual void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) = 0;
+
+  // y = Aᵀ x
+  virtual void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) = 0;
+  // C = A B
+  virtual void gemm(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) = 0;
+  // ⟨x, y⟩ and ‖x‖ over all entries, accumulated in float64.
+  virtual double dot(const Buffer<T>& x, const Buffer<T>& y) = 0;
+  virtual double norm(const Buffer<T>& x) = 0;
+
+  // Precomputes what `spectrum` needs of the training inputs X (n×d).
+  virtual std::shared_ptr<const PreparedData> prepare(const Buffer<T>& X) = 0;
+  // All min(k,d) singular values of ∇ = scale · Mᵀ X (M is n×k, from `gradient`), each within
+  // 1e-6·σ₁ + 1e-4·σᵢ of float64, and the unit leading right singular vector, its sign chosen
+  // so that ⟨v, previous⟩ ≥ 0, or, without a previous vector, its largest entry positive.
+  virtual Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& X, double scale,
+                               const Buffer<T>* previous) = 0;
+  // Largest singular value of W (k×d), relative error ≤ 1e-5; `start` (d) holds the start
+  // vector and receives the converged one, to warm-start the next call.
+  virtual double operator_norm(const Buffer<T>& W, Buffer<T>& start) = 0;
+  // Mean principal angle, in degrees, between the column spaces of A and B (both k×d),
+  // computed in float64 (SPEC §4's pair_mean_angle_deg).
+  virtual double mean_principal_angle_deg(const Buffer<T>& A, const Buffer<T>& B) = 0;
+  // Refits the readout a* = pinv(γ σ(X Wᵀ)) y and returns the test MSE of γ σ(X_test Wᵀ) a*.
+  virtual double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test,
+                                const Buffer<T>& y_test, const Buffer<T>& W, double gamma, Activation act) = 0;
+};
+
+}  // namespace lowrank

@@ -1,0 +1,430 @@
+#include "config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace lowrank {
+
+const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+  }
+  return "?";
+}
+const char* to_string(AInit a) {
+  switch (a) {
+    case AInit::normal: return "normal";
+    case AInit::rademacher: return "rademacher";
+    case AInit::seed_binary: return "seed_binary";
+  }
+  return "?";
+}
+const char* to_string(Precision p) { return p == Precision::float32 ? "float32" : "float64"; }
+
+namespace {
+
+[[noreturn]] void fail(const std::string& origin, const std::string& message) {
+  throw ConfigError(origin + ": " + message);
+}
+
+template <typename E, std::size_t N>
+E parse_enum(const std::string& origin, const std::string& key, const std::string& text,
+             const std::pair<const char*, E> (&names)[N]) {
+  std::string allowed;
+  for (const auto& [name, value] : names) {
+    if (text == name) return value;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+  }
+  fail(origin, "'" + key + "' = \"" + text + "\" is not allowed; allowed: " + allowed);
+}
+
+constexpr std::pair<const char*, Activation> kActivations[] = {
+    {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh}};
+constexpr std::pair<const char*, AInit> kAInits[] = {
+    {"normal", AInit::normal}, {"rademacher", AInit::rademacher}, {"seed_binary", AInit::seed_binary}};
+constexpr std::pair<const char*, Precision> kPrecisions[] = {{"float32", Precision::float32},
+                                                             {"float64", Precision::float64}};
+
+// Reads the keys of one TOML table, remembering which were asked for, so that any other key
+// is reported as unknown together with the allowed ones.
+class TableReader {
+ public:
+  TableReader(const toml::table* table, std::string prefix, std::string origin)
+      : table_(table), prefix_(std::move(prefix)), origin_(std::move(origin)) {}
+
+  std::string key(const std::string& name) const { return prefix_.empty() ? name : prefix_ + "." + name; }
+  const std::string& origin() const { return origin_; }
+
+  const toml::node* find(const std::string& name) {
+    allowed_.insert(name);
+    return table_ ? table_->get(name) : nullptr;
+  }
+
+  std::optional<double> real(const std::string& name) {
+    const toml::node* node = find(name);
+    if (!node) return std::nullopt;
+    if (auto v = node->value<double>()) return *v;  // integers convert too
+    fail(origin_, "'" + key(name) + "' must be a number");
+  }
+
+  // A value that may depend on the width k: a number, or a table {scale = c, k_power = p}
+  // meaning c·k^p (how the presets write the seed's √k/2, 1/√k, 1/k).
+  std::optional<double> k_scaled(const std::string& name, std::int64_t k) {
+    const toml::node* node = find(name);
+    if (!node) return std::nullopt;
+    if (auto v = node->value<double>()) return *v;
+    if (const toml::table* t = node->as_table()) {
+      TableReader sub(t, key(name), origin_);
+      const double scale = sub.real("scale").value_or(1.0);
+      const double power = sub.real("k_power").value_or(0.0);
+      sub.finish();
+      return scale * std::pow(static_cast<double>(k), power);
+    }
+    fail(origin_, "'" + key(name) + "' must be a number or a table {scale = c, k_power = p}");
+  }
+
+  std::optional<std::int64_t> integer(const std::string& name) {
+    const toml::node* node = find(name);
+    if (!node) return std::nullopt;
+    if (auto v = node->value_exact<std::int64_t>()) return *v;
+    fail(origin_, "'" + key(name) + "' must be an integer");
+  }
+
+  std::optional<std::string> string(const std::string& name) {
+    const toml::node* node = find(name);
+    if (!node) return std::nullopt;
+    if (auto v = node->value_exact<std::string>()) return *v;
+    fail(origin_, "'" + key(name) + "' must be a string");
+  }
+
+  std::optional<bool> boolean(const std::string& name) {
+    const toml::node* node = find(name);
+    if (!node) return std::nullopt;
+    if (auto v = node->value_exact<bool>()) return *v;
+    fail(origin_, "'" + key(name) + "' must be true or false");
+  }
+
+  const toml::table* table(const std::string& name) {
+    const toml::node* node = find(name);
+    if (!node) return nullptr;
+    if (const toml::table* t = node->as_table()) return t;
+    fail(origin_, "'" + key(name) + "' must be a table");
+  }
+
+  const toml::array* array(const std::string& name) {
+    const toml::node* node = find(name);
+    if (!node) return nullptr;
+    if (const toml::array* a = node->as_array()) return a;
+    fail(origin_, "'" + key(name) + "' must be an array");
+  }
+
+  // Every key of the table must have been asked for.
+  void finish() const {
+    if (!table_) return;
+    for (const auto& [name, node] : *table_) {
+      const std::string n(name.str());
+      if (allowed_.count(n)) continue;
+      std::string allowed;
+      for (const auto& a : allowed_) allowed += (allowed.empty() ? "" : ", ") + a;
+      fail(origin_, "unknown key '" + key(n) + "'; allowed here: " + allowed);
+    }
+  }
+
+ private:
+  const toml::table* table_;
+  std::string prefix_, origin_;
+  std::set<std::string> allowed_;
+};
+
+std::int64_t positive(const std::string& origin, const std::string& key, std::int64_t value) {
+  if (value < 1) fail(origin, "'" + key + "' = " + std::to_string(value) + " must be a positive integer");
+  return value;
+}
+
+double finite(const std::string& origin, const std::string& key, double value) {
+  if (!std::isfinite(value)) fail(origin, "'" + key + "' must be finite");
+  return value;
+}
+
+void check_name(const std::string& origin, const std::string& key, const std::string& name) {
+  static const std::regex pattern("[A-Za-z0-9_.-]+");
+  if (!std::regex_match(name, pattern) || name.find("__") != std::string::npos)
+    fail(origin, "'" + key + "' = \"" + name +
+                     "\" must be letters, digits, '_', '-' or '.' (and no '__', which joins pair names)");
+}
+
+// Applies one `a.b.c=value` override to the TOML tree. A path component after an array of
+// tables names the element whose `name` is that component (runs.ntk.epochs).
+void apply_override(toml::table& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set '" + assignment + "': expected key=value, e.g. --set data.n=500");
+  const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (part.empty()) throw ConfigError("--set '" + assignment + "': empty key component");
+    parts.push_back(part);
+  }
+
+  toml::table* table = &root;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    toml::node* node = table->get(parts[i]);
+    if (!node) {
+      table = table->insert(parts[i], toml::table{}).first->second.as_table();
+      continue;
+    }
+    if (toml::table* t = node->as_table()) {
+      table = t;
+      continue;
+    }
+    toml::array* array = node->as_array();
+    if (!array || i + 2 >= parts.size())
+      throw ConfigError("--set '" + assignment + "': '" + parts[i] + "' is not a table");
+    const std::string& element = parts[++i];
+    table = nullptr;
+    for (auto& item : *array)
+      if (toml::table* t = item.as_table(); t && t->get(std::string("name")) &&
+                                            t->get(std::string("name"))->value_or(std::string()) == element)
+        table = t;
+    if (!table)
+      throw ConfigError("--set '" + assignment + "': no entry named '" + element + "' in '" + parts[i - 1] + "'");
+  }
+
+  // The value is read as TOML (numbers, booleans, quoted strings, inline tables);
+  // anything else is taken as a bare string, so --set runs.ntk.activation=relu works.
+  toml::parse_result parsed;
+  try {
+    parsed = toml::parse("v = " + text);
+  } catch (const toml::parse_error&) {
+    table->insert_or_assign(parts.back(), text);
+    return;
+  }
+  table->insert_or_assign(parts.back(), *parsed.get("v"));
+}
+
+std::string format_real(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  std::string s(buf);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // keep it a TOML float
+  return s;
+}
+
+std::string quoted(const std::string& s) {
+  std::ostringstream os;
+  os << toml::value<std::string>(s);
+  return os.str();
+}
+
+}  // namespace
+
+const InputsSpec& Config::inputs_of(const RunSpec& r) const {
+  for (const auto& in : inputs)
+    if (in.name == r.inputs) return in;
+  throw ConfigError("run '" + r.name + "' names unknown inputs '" + r.inputs + "'");
+}
+
+const RunSpec& Config::run(const std::string& name) const {
+  for (const auto& r : runs)
+    if (r.name == name) return r;
+  throw ConfigError("unknown run '" + name + "'");
+}
+
+Config parse_config(const std::string& toml_text, const std::string& origin,
+                    const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    fail(origin, "line " + std::to_string(where.line) + ", column " + std::to_string(where.column) +
+                     ": " + std::string(e.description()));
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+
+  Config c;
+  TableReader top(&root, "", origin);
+  c.experiment = top.string("experiment").value_or("custom");
+  c.description = top.string("description").value_or("");
+  if (auto seed = top.integer("seed")) {
+    if (*seed < 0) fail(origin, "'seed' must be a non-negative integer");
+    c.seed = static_cast<std::uint64_t>(*seed);
+  }
+  if (auto p = top.string("precision")) c.precision = parse_enum(origin, "precision", *p, kPrecisions);
+
+  TableReader data(top.table("data"), "data", origin);
+  c.d = positive(origin, "data.d", data.integer("d").value_or(1000));
+  c.n = positive(origin, "data.n", data.integer("n").value_or(750));
+  c.n_test = positive(origin, "data.n_test", data.integer("n_test").value_or(c.n));
+  c.alpha = finite(origin, "data.alpha", data.real("alpha").value_or(0.0));
+  if (c.alpha < 0) fail(origin, "'data.alpha' must be >= 0 (bulk covariance i^(-alpha))");
+  c.nu = finite(origin, "data.nu", data.real("nu").value_or(0.0));
+  c.tau = finite(origin, "data.tau", data.real("tau").value_or(1.0));
+  if (c.tau < 0) fail(origin, "'data.tau' = " + format_real(c.tau) + " must be >= 0 (teacher noise)");
+  data.finish();
+
+  TableReader model(top.table("model"), "model", origin);
+  c.k = positive(origin, "model.k", model.integer("k").value_or(1250));
+  c.a_init = parse_enum(origin, "model.a_init", model.string("a_init").value_or("normal"), kAInits);
+  const bool normalize_default = model.boolean("normalize_rows").value_or(true);
+  model.finish();
+
+  const std::int64_t epochs_default = positive(origin, "epochs", top.integer("epochs").value_or(100));
+
+  if (const toml::array* arr = top.array("inputs")) {
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const std::string prefix = "inputs[" + std::to_string(i) + "]";
+      const toml::table* t = (*arr)[i].as_table();
+      if (!t) fail(origin, "'" + prefix + "' must be a table");
+      TableReader in(t, prefix, origin);
+      InputsSpec spec;
+      spec.name = in.string("name").value_or("");
+      check_name(origin, prefix + ".name", spec.name);
+      spec.teacher = parse_enum(origin, "inputs." + spec.name + ".teacher",
+                                in.string("teacher").value_or("sigmoid"), kActivations);
+      spec.index = static_cast<int>(i);
+      in.finish();
+      c.inputs.push_back(spec);
+    }
+  }
+  if (c.inputs.empty()) c.inputs.push_back({"main", Activation::sigmoid, 0});
+
+  const toml::array* runs = top.array("runs");
+  if (!runs || runs->empty()) fail(origin, "no runs: add at least one [[runs]] table");
+  for (std::size_t i = 0; i < runs->size(); ++i) {
+    const toml::table* t = (*runs)[i].as_table();
+    if (!t) fail(origin, "'runs[" + std::to_string(i) + "]' must be a table");
+    RunSpec r;
+    r.name = TableReader(t, "", origin).string("name").value_or("");
+    check_name(origin, "runs[" + std::to_string(i) + "].name", r.name);
+    TableReader run(t, "runs." + r.name, origin);
+    run.string("name");
+    r.inputs = run.string("inputs").value_or(c.inputs.front().name);
+    r.cell = run.string("cell").value_or("");
+    r.activation = parse_enum(origin, run.key("activation"), run.string("activation").value_or("sigmoid"),
+                              kActivations);
+    r.epochs = positive(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default));
+    r.normalize_rows = run.boolean("normalize_rows").value_or(normalize_default);
+
+    const auto gamma = run.k_scaled("gamma", c.k), gamma_nb = run.k_scaled("gamma_nb", c.k);
+    const auto lr = run.k_scaled("lr", c.k), lr_nb = run.k_scaled("lr_nb", c.k);
+    if (gamma.has_value() == gamma_nb.has_value())
+      fail(origin, "run '" + r.name + "' needs exactly one of 'gamma' (the engine's γ) or 'gamma_nb' (the seed's)");
+    if (lr.has_value() == lr_nb.has_value())
+      fail(origin, "run '" + r.name + "' needs exactly one of 'lr' (the engine's η) or 'lr_nb' (the seed's)");
+    if (lr_nb && !gamma_nb)
+      fail(origin, "run '" + r.name + "': 'lr_nb' maps to η = lr_nb/gamma_nb and so needs 'gamma_nb'");
+    if (gamma_nb) {
+      if (!(*gamma_nb > 0) || !std::isfinite(*gamma_nb))
+        fail(origin, "'" + run.key("gamma_nb") + "' = " + format_real(*gamma_nb) + " must be > 0");
+      r.gamma_nb = gamma_nb;
+      r.gamma = *gamma_nb * *gamma_nb;  // the seed's forward multiplies by its gamma twice
+    } else {
+      r.gamma = *gamma;
+    }
+    if (!(r.gamma > 0) || !std::isfinite(r.gamma))
+      fail(origin, "'" + run.key("gamma") + "' = " + format_real(r.gamma) + " must be > 0");
+    if (lr_nb) {
+      r.lr_nb = lr_nb;
+      r.lr = *lr_nb / *gamma_nb;  // the seed steps W -= lr/gamma · grad
+    } else {
+      r.lr = *lr;
+    }
+    if (!(r.lr > 0) || !std::isfinite(r.lr))
+      fail(origin, "'" + run.key(lr_nb ? "lr_nb" : "lr") + "' must give a learning rate > 0");
+    run.finish();
+
+    bool known_inputs = false;
+    for (const auto& in : c.inputs) known_inputs |= in.name == r.inputs;
+    if (!known_inputs) fail(origin, "'" + run.key("inputs") + "' = \"" + r.inputs + "\" names no [[inputs]] entry");
+    for (const auto& other : c.runs)
+      if (other.name == r.name) fail(origin, "two runs are named '" + r.name + "'");
+    c.runs.push_back(r);
+  }
+
+  if (const toml::array* pairs = top.array("pairs")) {
+    for (std::size_t i = 0; i < pairs->size(); ++i) {
+      const std::string key = "pairs[" + std::to_string(i) + "]";
+      const toml::array* p = (*pairs)[i].as_array();
+      if (!p || p->size() != 2 || !(*p)[0].is_string() || !(*p)[1].is_string())
+        fail(origin, "'" + key + "' must be two run names, e.g. [\"ntk\", \"mf\"]");
+      PairSpec pair{*(*p)[0].value<std::string>(), *(*p)[1].value<std::string>()};
+      if (pair.a == pair.b) fail(origin, "'" + key + "' pairs run '" + pair.a + "' with itself");
+      for (const auto* name : {&pair.a, &pair.b}) {
+        bool found = false;
+        for (const auto& r : c.runs) found |= r.name == *name;
+        if (!found) fail(origin, "'" + key + "' names unknown run '" + *name + "'");
+      }
+      c.pairs.push_back(pair);
+    }
+  }
+  top.finish();
+  return c;
+}
+
+void select_cells(Config& config, const std::vector<std::string>& cells) {
+  std::set<std::string> known;
+  for (const auto& r : config.runs)
+    if (!r.cell.empty()) known.insert(r.cell);
+  if (known.empty()) throw ConfigError("--cells: experiment '" + config.experiment + "' has no cells");
+  for (const auto& cell : cells) {
+    if (known.count(cell)) continue;
+    std::string allowed;
+    for (const auto& k : known) allowed += (allowed.empty() ? "" : ", ") + k;
+    throw ConfigError("--cells: unknown cell '" + cell + "'; cells of '" + config.experiment + "': " + allowed);
+  }
+  const std::set<std::string> wanted(cells.begin(), cells.end());
+  std::erase_if(config.runs, [&](const RunSpec& r) { return !wanted.count(r.cell); });
+  std::erase_if(config.pairs, [&](const PairSpec& p) {
+    return !std::any_of(config.runs.begin(), config.runs.end(), [&](const RunSpec& r) { return r.name == p.a; }) ||
+           !std::any_of(config.runs.begin(), config.runs.end(), [&](const RunSpec& r) { return r.name == p.b; });
+  });
+  std::erase_if(config.inputs, [&](const InputsSpec& in) {
+    return std::none_of(config.runs.begin(), config.runs.end(), [&](const RunSpec& r) { return r.inputs == in.name; });
+  });
+}
+
+void set_epochs(Config& config, std::int64_t epochs) {
+  if (epochs < 1) throw ConfigError("--epochs = " + std::to_string(epochs) + " must be a positive integer");
+  for (auto& r : config.runs) r.epochs = epochs;
+}
+
+std::string Config::to_toml() const {
+  std::ostringstream os;
+  os << "experiment = " << quoted(experiment) << "\n";
+  if (!description.empty()) os << "description = " << quoted(description) << "\n";
+  os << "seed = " << seed << "\nprecision = \"" << to_string(precision) << "\"\n";
+  os << "pairs = [";  // top-level keys must come before the first table
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    os << (i ? ", " : "") << "[" << quoted(pairs[i].a) << ", " << quoted(pairs[i].b) << "]";
+  os << "]\n\n";
+  os << "[data]\nd = " << d << "\nn = " << n << "\nn_test = " << n_test << "\nalpha = " << format_real(alpha)
+     << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\n\n";
+  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\n";
+  for (const auto& in : inputs)
+    os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << to_string(in.teacher) << "\"\n";
+  for (const auto& r : runs) {
+    os << "\n[[runs]]\nname = " << quoted(r.name) << "\ninputs = " << quoted(r.inputs) << "\n";
+    if (!r.cell.empty()) os << "cell = " << quoted(r.cell) << "\n";
+    os << "activation = \"" << to_string(r.activation) << "\"\nepochs = " << r.epochs
+       << "\nnormalize_rows = " << (r.normalize_rows ? "true" : "false") << "\n";
+    // The engine's γ and η are what ran; the seed's nominal values are kept as comments.
+    os << "gamma = " << format_real(r.gamma) << "\nlr = " << format_real(r.lr) << "\n";
+    if (r.gamma_nb) os << "# gamma_nb = " << format_real(*r.gamma_nb) << "\n";
+    if (r.lr_nb) os << "# lr_nb = " << format_real(*r.lr_nb) << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace lowrank

@@ -1,0 +1,81 @@
+// The resolved configuration of one invocation: data model, network, runs and pairs (SPEC §2–§5).
+// Built from a preset or a TOML file plus --set overrides, and validated before any work starts.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scalar_math.hpp"
+
+namespace lowrank {
+
+// A bad configuration value: the message names the key and what is allowed.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class AInit { normal, rademacher, seed_binary };
+enum class Precision { float32, float64 };
+
+const char* to_string(Activation a);
+const char* to_string(AInit a);
+const char* to_string(Precision p);
+
+// One training set and test set: a teacher and its own draws of X_B, z, β and noise.
+// q, W0 and a are shared by every inputs group of an invocation.
+struct InputsSpec {
+  std::string name;
+  Activation teacher = Activation::sigmoid;
+  int index = 0;  // position in Config::inputs; keys this group's random streams
+};
+
+struct RunSpec {
+  std::string name;
+  std::string inputs;  // name of the InputsSpec it trains on
+  std::string cell;    // preset cell it belongs to ("" when none)
+  Activation activation = Activation::sigmoid;
+  double gamma = 1.0;  // γ of F(x) = γ Σ a_j σ(w_jᵀx)
+  double lr = 1.0;     // η of W ← W − η∇
+  std::optional<double> gamma_nb, lr_nb;  // the seed's nominal values, when given that way
+  std::int64_t epochs = 1;
+  bool normalize_rows = true;
+};
+
+struct PairSpec {
+  std::string a, b;
+  std::string name() const { return a + "__" + b; }
+};
+
+struct Config {
+  std::string experiment = "custom";
+  std::string description;
+  std::uint64_t seed = 42;
+  Precision precision = Precision::float32;
+  std::int64_t d = 0, k = 0, n = 0, n_test = 0;
+  double alpha = 0.0, nu = 0.0, tau = 1.0;
+  AInit a_init = AInit::normal;
+  std::vector<InputsSpec> inputs;
+  std::vector<RunSpec> runs;
+  std::vector<PairSpec> pairs;
+
+  const InputsSpec& inputs_of(const RunSpec& run) const;
+  const RunSpec& run(const std::string& name) const;
+  // The configuration as TOML text: every resolved value, enough to repeat the invocation.
+  std::string to_toml() const;
+};
+
+// Parses TOML text (a preset or a user's file), applies `key=value` overrides in order,
+// and validates. `origin` names the text in error messages (a path or "preset NAME").
+Config parse_config(const std::string& toml_text, const std::string& origin,
+                    const std::vector<std::string>& overrides);
+
+// Keeps only the runs whose cell is listed (and the pairs whose both runs remain).
+void select_cells(Config& config, const std::vector<std::string>& cells);
+
+// Sets every run's epoch count.
+void set_epochs(Config& config, std::int64_t epochs);
+
+}  // namespace lowrank

@@ -1,0 +1,223 @@
+#include "cpu_backend.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cblas.h>
+#include <cmath>
+#include <stdexcept>
+
+#include "blas.hpp"
+#include "spectral.hpp"
+
+namespace lowrank {
+namespace {
+
+using Index = std::int64_t;
+
+int i32(Index v) { return static_cast<int>(v); }
+
+template <typename T>
+std::vector<double> to_double(const Buffer<T>& b) {
+  return std::vector<double>(b.data.get(), b.data.get() + b.size());
+}
+
+template <typename T>
+void require(bool ok, const char* op) {
+  if (!ok) throw std::invalid_argument(std::string("cpu backend: shape mismatch in ") + op);
+}
+
+struct CpuPrepared final : PreparedData {
+  spectral::RowFactor factor;
+};
+
+template <typename T>
+class CpuBackend final : public Backend<T> {
+ public:
+  std::string device() const override { return "cpu"; }
+
+  Buffer<T> upload(std::span<const T> host, Index rows, Index cols) override {
+    Buffer<T> b = zeros(rows, cols);
+    std::copy(host.begin(), host.end(), b.data.get());
+    return b;
+  }
+  Buffer<T> zeros(Index rows, Index cols) override {
+    return {rows, cols, std::shared_ptr<T[]>(new T[static_cast<std::size_t>(rows * cols)]())};
+  }
+  void download(const Buffer<T>& b, std::span<T> host) override {
+    std::copy(b.data.get(), b.data.get() + b.size(), host.begin());
+  }
+  void copy(const Buffer<T>& from, Buffer<T>& to) override {
+    require<T>(from.size() == to.size(), "copy");
+    std::copy(from.data.get(), from.data.get() + from.size(), to.data.get());
+  }
+
+  double forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                 Activation act, Buffer<T>& Z, Buffer<T>& r) override {
+    project(X, W, Z);
+    return readout(Z, a, y, gamma, act, r.data.get());
+  }
+
+  double mse(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+             Activation act, Buffer<T>& Z) override {
+    project(X, W, Z);
+    return readout(Z, a, y, gamma, act, nullptr);
+  }
+
+  void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
+                Buffer<T>& Z, Buffer<T>& G) override {
+    const Index n = Z.rows, k = Z.cols, d = X.cols;
+    require<T>(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
+    T* z = Z.data.get();
+    const T *rv = r.data.get(), *av = a.data.get();
+    // M_ij = r_i a_j σ'(Z_ij)
+#pragma omp parallel for schedule(static)
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < k; ++j) z[i * k + j] = rv[i] * av[j] * activate_derivative(act, z[i * k + j]);
+    // G = (γ/n) Mᵀ X
+    blas::gemm(CblasTrans, CblasNoTrans, i32(k), i32(d), i32(n), static_cast<T>(gamma / static_cast<double>(n)), z,
+               i32(k), X.data.get(), i32(d), T(0), G.data.get(), i32(d));
+  }
+
+  void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
+    require<T>(W.rows == G.rows && W.cols == G.cols, "step");
+    const Index k = W.rows, d = W.cols;
+    T* w = W.data.get();
+    const T* g = G.data.get();
+    const T eta = static_cast<T>(lr);
+#pragma omp parallel for schedule(static)
+    for (Index j = 0; j < k; ++j) {
+      T* row = w + j * d;
+      T sq = 0;
+      for (Index c = 0; c < d; ++c) {
+        row[c] -= eta * g[j * d + c];
+        sq += row[c] * row[c];
+      }
+      if (normalize) {
+        const T inv = T(1) / (std::sqrt(sq) + T(1e-8));
+        for (Index c = 0; c < d; ++c) row[c] *= inv;
+      }
+    }
+  }
+
+  void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) override {
+    require<T>(x.size() == A.rows && y.size() == A.cols, "gemv_t");
+    blas::gemv(CblasTrans, i32(A.rows), i32(A.cols), T(1), A.data.get(), i32(A.cols), x.data.get(), T(0),
+               y.data.get());
+  }
+
+  void gemm(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
+    require<T>(A.cols == B.rows && C.rows == A.rows && C.cols == B.cols, "gemm");
+    blas::gemm(CblasNoTrans, CblasNoTrans, i32(A.rows), i32(B.cols), i32(A.cols), T(1), A.data.get(), i32(A.cols),
+               B.data.get(), i32(B.cols), T(0), C.data.get(), i32(C.cols));
+  }
+
+  double dot(const Buffer<T>& x, const Buffer<T>& y) override {
+    require<T>(x.size() == y.size(), "dot");
+    double s = 0;
+    for (Index i = 0; i < x.size(); ++i) s += static_cast<double>(x.data[i]) * static_cast<double>(y.data[i]);
+    return s;
+  }
+  double norm(const Buffer<T>& x) override { return std::sqrt(dot(x, x)); }
+
+  std::shared_ptr<const PreparedData> prepare(const Buffer<T>& X) override {
+    auto p = std::make_shared<CpuPrepared>();
+    const std::vector<double> x = to_double(X);
+    p->factor = spectral::factor_rows(x.data(), X.rows, X.cols);
+    return p;
+  }
+
+  Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& X, double scale, const Buffer<T>* previous) override {
+    const auto& factor = dynamic_cast<const CpuPrepared&>(X).factor;
+    require<T>(M.rows == factor.n, "spectrum");
+    const std::vector<double> m = to_double(M);
+    spectral::GradientSpectrum s = spectral::gradient_spectrum(m.data(), M.cols, factor, scale);
+    std::vector<double>& v = s.top_right_vector;
+    // Sign: agree with the previous vector, or make the largest-magnitude entry positive.
+    double orient = 0;
+    if (previous) {
+      for (Index i = 0; i < previous->size(); ++i) orient += v[static_cast<std::size_t>(i)] * previous->data[i];
+    } else {
+      orient = *std::max_element(v.begin(), v.end(), [](double p, double q) { return std::abs(p) < std::abs(q); });
+    }
+    if (orient < 0)
+      for (double& x : v) x = -x;
+    Spectrum<T> out{std::move(s.singular_values), zeros(factor.d, 1)};
+    std::transform(v.begin(), v.end(), out.top_right_vector.data.get(), [](double x) { return static_cast<T>(x); });
+    return out;
+  }
+
+  double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
+    require<T>(start.size() == W.cols, "operator_norm");
+    const std::vector<double> w = to_double(W);
+    std::vector<double> v = to_double(start);
+    const double sigma = spectral::largest_singular_value(w.data(), W.rows, W.cols, v);
+    std::transform(v.begin(), v.end(), start.data.get(), [](double x) { return static_cast<T>(x); });
+    return sigma;
+  }
+
+  double mean_principal_angle_deg(const Buffer<T>& A, const Buffer<T>& B) override {
+    require<T>(A.rows == B.rows && A.cols == B.cols, "mean_principal_angle_deg");
+    const std::vector<double> a = to_double(A), b = to_double(B);
+    return spectral::mean_principal_angle_deg(a.data(), b.data(), A.rows, A.cols);
+  }
+
+  double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test, const Buffer<T>& y_test,
+                        const Buffer<T>& W, double gamma, Activation act) override {
+    const std::vector<double> x = to_double(X), yy = to_double(y), xt = to_double(X_test), yt = to_double(y_test),
+                              w = to_double(W);
+    // torch.linalg.pinv's default cut: max(m, n) · ε of the working precision.
+    const double rcond = static_cast<double>(std::max(X.rows, W.rows)) * std::numeric_limits<T>::epsilon();
+    return spectral::refit_test_mse(x.data(), yy.data(), X.rows, xt.data(), yt.data(), X_test.rows, w.data(), W.rows,
+                                    W.cols, gamma, act, rcond);
+  }
+
+ private:
+  // Z = X Wᵀ
+  void project(const Buffer<T>& X, const Buffer<T>& W, Buffer<T>& Z) {
+    require<T>(X.cols == W.cols && Z.rows == X.rows && Z.cols == W.rows, "forward");
+    blas::gemm(CblasNoTrans, CblasTrans, i32(X.rows), i32(W.rows), i32(X.cols), T(1), X.data.get(), i32(X.cols),
+               W.data.get(), i32(W.cols), T(0), Z.data.get(), i32(Z.cols));
+  }
+
+  // F_i = γ Σ_j a_j σ(Z_ij), r_i = 2(F_i − y_i) when r is given; returns the mean (F − y)².
+  double readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act, T* r) {
+    const Index n = Z.rows, k = Z.cols;
+    require<T>(a.size() == k && y.size() == n, "forward");
+    const T* z = Z.data.get();
+    const T *av = a.data.get(), *yv = y.data.get();
+    const T g = static_cast<T>(gamma);
+    // Per-row losses summed in a fixed order: the result does not depend on the thread count.
+    std::vector<double> loss(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static)
+    for (Index i = 0; i < n; ++i) {
+      T f = 0;
+      for (Index j = 0; j < k; ++j) f += av[j] * activate(act, z[i * k + j]);
+      f *= g;
+      if (r) r[i] = sample_residual(f, yv[i]);
+      loss[static_cast<std::size_t>(i)] = static_cast<double>(sample_loss(f, yv[i]));
+    }
+    double total = 0;
+    for (double l : loss) total += l;
+    return total / static_cast<double>(n);
+  }
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<Backend<T>> make_cpu_backend() {
+  return std::make_unique<CpuBackend<T>>();
+}
+template std::unique_ptr<Backend<float>> make_cpu_backend<float>();
+template std::unique_ptr<Backend<double>> make_cpu_backend<double>();
+
+void set_cpu_threads(int threads) {
+  if (threads <= 0) threads = omp_get_num_procs();
+  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
+}
+
+int cpu_threads() { return openblas_get_num_threads(); }
+
+}  // namespace lowrank

@@ -1,0 +1,301 @@
+#include "driver.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <numeric>
+
+namespace lowrank {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+template <typename T>
+Buffer<T> upload(Backend<T>& be, const std::vector<double>& host, std::int64_t rows, std::int64_t cols) {
+  std::vector<T> cast(host.begin(), host.end());
+  return be.upload(cast, rows, cols);
+}
+
+template <typename T>
+std::vector<double> download(Backend<T>& be, const Buffer<T>& b) {
+  std::vector<T> host(static_cast<std::size_t>(b.size()));
+  be.download(b, host);
+  return {host.begin(), host.end()};
+}
+
+// One training set on the backend, with what the metrics need of it.
+template <typename T>
+struct DeviceInputs {
+  Buffer<T> X, y, X_test, y_test, X_bulk, q, energy_basis;
+  const Buffer<T>* a = nullptr;  // the readout, shared by every group
+  std::shared_ptr<const PreparedData> prepared;
+};
+
+// One run's weights and work buffers, all on the backend.
+template <typename T>
+struct RunState {
+  const RunSpec* spec = nullptr;
+  const DeviceInputs<T>* data = nullptr;
+  Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
+  std::int64_t epoch = 0;  // epochs done
+  bool stopped = false;
+  double seconds = 0;
+  RunSummary summary;
+};
+
+template <typename T>
+DeviceInputs<T> load(Backend<T>& be, const Inputs& in) {
+  DeviceInputs<T> di;
+  di.X = upload(be, in.X_train, in.n, in.d);
+  di.y = upload(be, in.y_train, in.n, 1);
+  di.X_test = upload(be, in.X_test, in.n_test, in.d);
+  di.y_test = upload(be, in.y_test, in.n_test, 1);
+  di.X_bulk = upload(be, in.X_bulk_train, in.n, in.d);
+  di.q = upload(be, in.q, in.d, 1);
+  std::int64_t columns = 0;
+  const std::vector<double> basis = energy_basis(in, columns);
+  di.energy_basis = upload(be, basis, in.d, columns);
+  di.prepared = be.prepare(di.X);
+  return di;
+}
+
+template <typename T>
+RunState<T> start_run(Backend<T>& be, const RunSpec& spec, const DeviceInputs<T>& data, const Inputs& in) {
+  const std::int64_t n = in.n, k = in.k, d = in.d;
+  RunState<T> s;
+  s.spec = &spec;
+  s.data = &data;
+  s.W = upload(be, in.W0, k, d);
+  s.Z = be.zeros(n, k);
+  s.r = be.zeros(n, 1);
+  s.G = be.zeros(k, d);
+  s.Z_test = be.zeros(in.n_test, k);
+  for (Buffer<T>* v : {&s.xr, &s.xr_prev, &s.xbr, &s.v0, &s.v_prev, &s.opnorm_start}) *v = be.zeros(d, 1);
+  s.WQ = be.zeros(k, data.energy_basis.cols);
+  s.summary.name = spec.name;
+  s.summary.status = "running";
+  return s;
+}
+
+double abs_cos(double dot, double norm_a, double norm_b) {
+  return norm_a > 0 && norm_b > 0 ? std::abs(dot) / (norm_a * norm_b) : kNaN;
+}
+
+// One epoch t of one run (SPEC §4's timing); returns false when the run diverged.
+template <typename T>
+bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
+  const RunSpec& spec = *s.spec;
+  const DeviceInputs<T>& in = *s.data;
+  const auto t0 = Clock::now();
+  const std::int64_t t = s.epoch;
+  const double n = static_cast<double>(in.X.rows);
+
+  rec.train_mse = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.Z, s.r);
+  if (!std::isfinite(rec.train_mse)) return false;
+  be.gemv_t(in.X, s.r, s.xr);        // Xᵀ r_t
+  be.gemv_t(in.X_bulk, s.r, s.xbr);  // X_Bᵀ r_t
+  be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G);
+  Spectrum<T> spectrum = be.spectrum(s.Z, *in.prepared, spec.gamma / n, t > 0 ? &s.v_prev : nullptr);
+  be.step(s.W, s.G, spec.lr, spec.normalize_rows);
+  rec.test_mse = be.mse(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.Z_test);
+  rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
+  if (!std::isfinite(rec.w_opnorm) || !std::isfinite(spectrum.singular_values.at(0))) return false;
+
+  be.gemm(s.W, in.energy_basis, s.WQ);
+  rec.energy = be.norm(s.WQ) / be.norm(s.W);
+  const Buffer<T>& v = spectrum.top_right_vector;
+  rec.align_data = std::abs(be.dot(v, in.q));
+  rec.align_residue = abs_cos(be.dot(v, s.xbr), 1.0, be.norm(s.xbr));
+  if (t == 0) be.copy(v, s.v0);
+  rec.align_initial = std::abs(be.dot(v, s.v0));
+  rec.align_residue_step = t == 0 ? kNaN : abs_cos(be.dot(s.xr, s.xr_prev), be.norm(s.xr), be.norm(s.xr_prev));
+  be.copy(v, s.v_prev);
+  be.copy(s.xr, s.xr_prev);
+
+  rec.singular_values = std::move(spectrum.singular_values);
+  rec.top_right_vector = download(be, v);
+  rec.epoch_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return true;
+}
+
+RunProgress progress_of(const RunSummary& s, std::int64_t epochs, double seconds) {
+  const std::string state = s.status == "running" ? "" : s.status;
+  return {s.name, s.epochs_done, epochs, s.last.train_mse, seconds, state};
+}
+
+}  // namespace
+
+std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) {
+  const std::size_t runs = config.runs.size();
+  std::vector<std::size_t> parent(runs);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto root = [&](std::size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  auto index = [&](const std::string& name) {
+    for (std::size_t i = 0; i < runs; ++i)
+      if (config.runs[i].name == name) return i;
+    return runs;
+  };
+  for (const auto& p : config.pairs) parent[root(index(p.a))] = root(index(p.b));
+  std::vector<std::vector<std::size_t>> groups;
+  std::vector<std::size_t> group_of(runs, runs);
+  for (std::size_t i = 0; i < runs; ++i) {
+    const std::size_t r = root(i);
+    if (group_of[r] == runs) {
+      group_of[r] = groups.size();
+      groups.emplace_back();
+    }
+    groups[group_of[r]].push_back(i);
+  }
+  return groups;
+}
+
+std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
+  const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
+  std::vector<double> xty(d, 0.0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < d; ++j) xty[j] += in.X_bulk_train[i * d + j] * in.y_train[i];
+  // Gram–Schmidt, twice, on the vectors of norm > 1e-9: the Q of the seed's reduced QR up to signs.
+  std::vector<std::vector<double>> basis;
+  const std::vector<double>* vectors[] = {&xty, &in.q};
+  for (const std::vector<double>* v : vectors) {
+    double norm = 0;
+    for (double x : *v) norm += x * x;
+    if (std::sqrt(norm) <= 1e-9) continue;
+    std::vector<double> u = *v;
+    for (int pass = 0; pass < 2; ++pass)
+      for (const auto& b : basis) {
+        double c = 0;
+        for (std::size_t j = 0; j < d; ++j) c += u[j] * b[j];
+        for (std::size_t j = 0; j < d; ++j) u[j] -= c * b[j];
+      }
+    norm = 0;
+    for (double x : u) norm += x * x;
+    if (std::sqrt(norm) <= 1e-9) continue;
+    for (double& x : u) x /= std::sqrt(norm);
+    basis.push_back(std::move(u));
+  }
+  columns = static_cast<std::int64_t>(basis.size());
+  std::vector<double> out(d * basis.size());
+  for (std::size_t j = 0; j < d; ++j)
+    for (std::size_t c = 0; c < basis.size(); ++c) out[j * basis.size() + c] = basis[c][j];
+  return out;
+}
+
+template <typename T>
+std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const std::vector<Inputs>& inputs,
+                                  H5Writer& writer, Progress& progress) {
+  // W0 and a are shared by every inputs group: take them from the first.
+  const Buffer<T> a = upload(be, inputs.front().a, config.k, 1);
+  std::vector<DeviceInputs<T>> data;
+  for (const auto& in : inputs) {
+    data.push_back(load(be, in));
+    data.back().a = &a;
+  }
+  auto inputs_index = [&](const RunSpec& r) {
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i].name == r.inputs) return i;
+    throw ConfigError("run '" + r.name + "' names unknown inputs '" + r.inputs + "'");
+  };
+
+  std::vector<RunSummary> summaries(config.runs.size());
+  for (const auto& group : side_by_side_groups(config)) {
+    std::vector<RunState<T>> states;
+    for (std::size_t i : group) {
+      const std::size_t g = inputs_index(config.runs[i]);
+      states.push_back(start_run(be, config.runs[i], data[g], inputs[g]));
+    }
+    std::vector<std::size_t> pairs;  // the pairs inside this group
+    for (std::size_t p = 0; p < config.pairs.size(); ++p)
+      if (std::find_if(group.begin(), group.end(), [&](std::size_t i) { return config.runs[i].name == config.pairs[p].a; }) !=
+          group.end())
+        pairs.push_back(p);
+    auto state_of = [&](const std::string& name) -> RunState<T>& {
+      for (auto& s : states)
+        if (s.spec->name == name) return s;
+      throw ConfigError("unknown run '" + name + "'");
+    };
+
+    auto report = [&](bool final) {
+      std::vector<RunProgress> lines;
+      for (const auto& s : states) lines.push_back(progress_of(s.summary, s.spec->epochs, s.seconds));
+      progress.update(lines, final);
+    };
+
+    for (std::int64_t t = 0;; ++t) {
+      bool any = false;
+      for (std::size_t j = 0; j < states.size(); ++j) {
+        RunState<T>& s = states[j];
+        if (s.stopped) continue;
+        any = true;
+        EpochRecord rec;
+        const bool ok = run_epoch(be, s, rec);
+        const std::size_t run_index = group[j];
+        if (!ok) {
+          s.stopped = true;
+          s.summary.status = "diverged";
+          writer.set_run_status(run_index, "diverged", t);
+          continue;
+        }
+        writer.append_epoch(run_index, t, rec);
+        s.seconds += rec.epoch_seconds;
+        s.epoch = t + 1;
+        s.summary.epochs_done = s.epoch;
+        rec.singular_values.clear();
+        rec.top_right_vector.clear();
+        s.summary.last = rec;
+        s.summary.epochs_per_second = static_cast<double>(s.epoch) / s.seconds;
+        if (s.epoch == s.spec->epochs) {
+          s.stopped = true;
+          s.summary.refit_test_mse = be.refit_test_mse(s.data->X, s.data->y, s.data->X_test, s.data->y_test, s.W,
+                                                       s.spec->gamma, s.spec->activation);
+          writer.set_refit(run_index, s.summary.refit_test_mse);
+          s.summary.status = "complete";
+          writer.set_run_status(run_index, "complete");
+        }
+      }
+      if (!any) break;
+      // Pairs whose both runs reached W_{t+1} this epoch.
+      for (std::size_t p : pairs) {
+        RunState<T>& A = state_of(config.pairs[p].a);
+        RunState<T>& B = state_of(config.pairs[p].b);
+        if (A.epoch == t + 1 && B.epoch == t + 1)
+          writer.append_pair(p, t, be.mean_principal_angle_deg(A.W, B.W));
+      }
+      report(false);
+    }
+    report(true);
+    progress.finish_block();
+    for (std::size_t j = 0; j < states.size(); ++j) summaries[group[j]] = states[j].summary;
+  }
+  return summaries;
+}
+
+template std::vector<RunSummary> train_all<float>(Backend<float>&, const Config&, const std::vector<Inputs>&,
+                                                  H5Writer&, Progress&);
+template std::vector<RunSummary> train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&,
+                                                   H5Writer&, Progress&);
+
+std::string summary_table(const std::vector<RunSummary>& rows) {
+  std::string out;
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%-20s %-9s %6s %11s %11s %9s %10s %13s %8s %14s %9s\n", "run", "status", "epochs",
+                "train_mse", "test_mse", "w_opnorm", "align_data", "align_residue", "energy", "refit_test_mse",
+                "epochs/s");
+  out += buf;
+  for (const auto& r : rows) {
+    std::snprintf(buf, sizeof buf, "%-20s %-9s %6lld %11.5g %11.5g %9.5g %10.4f %13.4f %8.4f %14.5g %9.2f\n",
+                  r.name.c_str(), r.status.c_str(), static_cast<long long>(r.epochs_done), r.last.train_mse,
+                  r.last.test_mse, r.last.w_opnorm, r.last.align_data, r.last.align_residue, r.last.energy,
+                  r.refit_test_mse, r.epochs_per_second);
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace lowrank

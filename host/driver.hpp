@@ -1,0 +1,40 @@
+// The training driver: trains every run of a configuration on one backend, the runs of a pair
+// side by side, records SPEC §4's metrics each epoch into the file, and refits at the end.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backend.hpp"
+#include "config.hpp"
+#include "h5_writer.hpp"
+#include "inputs.hpp"
+#include "progress.hpp"
+
+namespace lowrank {
+
+// One row of the summary table.
+struct RunSummary {
+  std::string name, status;
+  std::int64_t epochs_done = 0;
+  EpochRecord last;  // the last recorded epoch (no vectors)
+  double refit_test_mse = 0;
+  double epochs_per_second = 0;
+};
+
+template <typename T>
+std::vector<RunSummary> train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs,
+                                  H5Writer& writer, Progress& progress);
+
+// Groups the runs joined by pairs (connected components, in configuration order): the runs
+// of a group are trained side by side, one epoch each in turn.
+std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config);
+
+// Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q), leaving out vectors of norm
+// ≤ 1e-9 as the seed's relative_projection_norm does.
+std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns);
+
+// The summary table: one row per run.
+std::string summary_table(const std::vector<RunSummary>& rows);
+
+}  // namespace lowrank

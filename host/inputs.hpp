@@ -1,0 +1,42 @@
+// The spiked data model of SPEC §2, drawn on the host in float64 from cuRAND's Philox
+// generator, one stream per (seed, tensor, inputs group).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace lowrank {
+
+// The random tensors; each is drawn from its own Philox stream so that adding or resizing one
+// never changes another, and a device generator with the same key reproduces it.
+enum class Stream : std::uint64_t {
+  spike = 1, weights0 = 2, readout = 3, teacher = 4,
+  bulk_train = 5, latent_train = 6, noise_train = 7,
+  bulk_test = 8, latent_test = 9, noise_test = 10,
+};
+
+// The Philox seed of one stream: a SplitMix64 mix of the run seed, the tensor and the group.
+std::uint64_t stream_seed(std::uint64_t seed, Stream stream, int group);
+
+// n standard normals (float64) from the stream's generator, position 0.
+std::vector<double> draw_normal(std::uint64_t seed, Stream stream, int group, std::size_t n);
+// n uniforms in (0, 1] (float64) from the stream's generator, position 0.
+std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, std::size_t n);
+
+// Row-major matrices and vectors of one inputs group, in float64.
+struct Inputs {
+  std::string name;
+  Activation teacher = Activation::sigmoid;
+  std::int64_t n = 0, n_test = 0, d = 0, k = 0;
+  std::vector<double> X_train, y_train, X_test, y_test;  // n×d, n, n_test×d, n_test
+  std::vector<double> X_bulk_train, z_train;             // n×d, n: X = X_B + ζ z qᵀ
+  std::vector<double> q, beta;                           // d, d: unit vectors
+  std::vector<double> a, W0;                             // k, k×d: shared by every group
+};
+
+Inputs make_inputs(const Config& config, const InputsSpec& spec);
+
+}  // namespace lowrank

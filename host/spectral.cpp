@@ -1,0 +1,293 @@
+#include "spectral.hpp"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+
+namespace lowrank::spectral {
+namespace {
+
+using Index = std::int64_t;
+
+void check(lapack_int info, const char* call) {
+  if (info != 0) throw std::runtime_error(std::string("LAPACK: ") + call + " failed, info = " + std::to_string(info));
+}
+
+int i32(Index v) { return static_cast<int>(v); }
+std::size_t sz(Index v) { return static_cast<std::size_t>(v); }
+
+// Row-major rows×cols → column-major rows×cols (the same matrix, transposed storage).
+std::vector<double> to_column_major(const double* A, Index rows, Index cols) {
+  std::vector<double> out(sz(rows * cols));
+  for (Index i = 0; i < rows; ++i)
+    for (Index j = 0; j < cols; ++j) out[sz(j * rows + i)] = A[i * cols + j];
+  return out;
+}
+
+double degrees(double radians) { return radians * 180.0 / std::numbers::pi; }
+
+// Orthonormal basis (column-major k×p) of the column space of A (column-major k×d, overwritten)
+// from Householder QR: its first d columns, or, when `complement`, the other k−d.
+// Returns false when R is too ill-conditioned for the rank to be full (reciprocal condition < 1e-8).
+bool householder_basis(std::vector<double>& A, Index k, Index d, bool complement, std::vector<double>& basis) {
+  std::vector<double> tau(sz(d));
+  check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(k), i32(d), A.data(), i32(k), tau.data()), "dgeqrf");
+  double rcond = 0;
+  check(LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', i32(d), A.data(), i32(k), &rcond), "dtrcon");
+  if (!(rcond > 1e-8)) return false;
+  const Index p = complement ? k - d : d;
+  basis.assign(sz(k * p), 0.0);
+  for (Index j = 0; j < p; ++j) basis[sz(j * k + (complement ? d + j : j))] = 1.0;
+  check(LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'N', i32(k), i32(p), i32(d), A.data(), i32(k), tau.data(),
+                       basis.data(), i32(k)),
+        "dormqr");
+  return true;
+}
+
+// Singular values of the column-major m×n matrix C (overwritten).
+std::vector<double> singular_values(std::vector<double>& C, Index m, Index n) {
+  std::vector<double> s(sz(std::min(m, n)));
+  check(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', i32(m), i32(n), C.data(), i32(m), s.data(), nullptr, 1, nullptr, 1),
+        "dgesdd");
+  return s;
+}
+
+// Columns of the seed's orthonormal basis: left singular vectors with σ > 1e-14 + 1e-12·σ_max.
+std::vector<double> svd_basis(const double* A, Index k, Index d, Index& rank) {
+  std::vector<double> a = to_column_major(A, k, d);
+  const Index m = std::min(k, d);
+  std::vector<double> s(sz(m)), u(sz(k * m)), vt(1);
+  check(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', i32(k), i32(d), a.data(), i32(k), s.data(), u.data(), i32(k),
+                       vt.data(), i32(m)),
+        "dgesdd");
+  const double cut = 1e-14 + 1e-12 * (m ? s[0] : 0.0);
+  rank = 0;
+  while (rank < m && s[sz(rank)] > cut) ++rank;
+  u.resize(sz(k * rank));
+  return u;
+}
+
+}  // namespace
+
+RowFactor factor_rows(const double* X, Index n, Index d) {
+  RowFactor f;
+  f.n = n;
+  f.d = d;
+  f.compressed = n <= d;
+  if (!f.compressed) {
+    f.X.assign(X, X + n * d);
+    return f;
+  }
+  // Row-major X (n×d) is column-major Xᵀ (d×n): QR of Xᵀ gives X = Rᵀ Qᵀ.
+  std::vector<double> a(X, X + n * d), tau(sz(n));
+  check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(d), i32(n), a.data(), i32(d), tau.data()), "dgeqrf");
+  f.R.assign(sz(n * n), 0.0);
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i <= j; ++i) f.R[sz(j * n + i)] = a[sz(j * d + i)];
+  check(LAPACKE_dorgqr(LAPACK_COL_MAJOR, i32(d), i32(n), i32(n), a.data(), i32(d), tau.data()), "dorgqr");
+  f.Q = std::move(a);
+  return f;
+}
+
+void symmetric_top_eigen(std::vector<double>& A, Index p, std::vector<double>& values, std::vector<double>& top) {
+  // One tridiagonal reduction serves both: all eigenvalues by dsterf, the top eigenvector by
+  // bisection and inverse iteration on the tridiagonal (dstebz, dstein), mapped back by dormtr.
+  std::vector<double> diag(sz(p)), off(sz(std::max<Index>(p - 1, 1))), tau(sz(std::max<Index>(p - 1, 1)));
+  check(LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', i32(p), A.data(), i32(p), diag.data(), off.data(), tau.data()), "dsytrd");
+
+  values = diag;
+  std::vector<double> off_copy = off;
+  check(LAPACKE_dsterf(i32(p), values.data(), off_copy.data()), "dsterf");
+  std::reverse(values.begin(), values.end());
+
+  lapack_int found = 0, nsplit = 0;
+  std::vector<double> w(sz(p));
+  std::vector<lapack_int> iblock(sz(p)), isplit(sz(p)), ifail(1);
+  check(LAPACKE_dstebz('I', 'B', i32(p), 0.0, 0.0, i32(p), i32(p), 0.0, diag.data(), off.data(), &found, &nsplit,
+                       w.data(), iblock.data(), isplit.data()),
+        "dstebz");
+  top.assign(sz(p), 0.0);
+  check(LAPACKE_dstein(LAPACK_COL_MAJOR, i32(p), diag.data(), off.data(), 1, w.data(), iblock.data(), isplit.data(),
+                       top.data(), i32(p), ifail.data()),
+        "dstein");
+  if (p > 1)
+    check(LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', i32(p), 1, A.data(), i32(p), tau.data(), top.data(), i32(p)),
+          "dormtr");
+}
+
+GradientSpectrum gradient_spectrum(const double* M, Index k, const RowFactor& X, double scale) {
+  const Index n = X.n, d = X.d;
+  // B (column-major k×r) has the singular values of ∇; v = Q·(right singular vector of B).
+  // Row-major M (n×k) is column-major Mᵀ (k×n).
+  Index r = 0;
+  std::vector<double> B;
+  if (X.compressed) {
+    r = n;
+    B.assign(M, M + n * k);
+    cblas_dtrmm(CblasColMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, i32(k), i32(n), scale, X.R.data(),
+                i32(n), B.data(), i32(k));
+  } else {
+    r = d;
+    B.assign(sz(k * d), 0.0);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, i32(k), i32(d), i32(n), scale, M, i32(k), X.X.data(),
+                i32(d), 0.0, B.data(), i32(k));
+  }
+
+  const bool right_gram = r <= k;  // BᵀB (r×r) or B Bᵀ (k×k), the smaller
+  const Index p = right_gram ? r : k;
+  std::vector<double> G(sz(p * p), 0.0);
+  cblas_dsyrk(CblasColMajor, CblasLower, right_gram ? CblasTrans : CblasNoTrans, i32(p), i32(right_gram ? k : r), 1.0,
+              B.data(), i32(k), 0.0, G.data(), i32(p));
+  std::vector<double> eigenvalues, top;
+  symmetric_top_eigen(G, p, eigenvalues, top);
+
+  GradientSpectrum out;
+  out.singular_values.assign(sz(std::min(k, d)), 0.0);
+  for (Index i = 0; i < p && i < std::min(k, d); ++i)
+    out.singular_values[sz(i)] = std::sqrt(std::max(eigenvalues[sz(i)], 0.0));
+
+  std::vector<double> right = top;  // right singular vector of B (r)
+  if (!right_gram) {
+    // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖.
+    right.assign(sz(r), 0.0);
+    cblas_dgemv(CblasColMajor, CblasTrans, i32(k), i32(r), 1.0, B.data(), i32(k), top.data(), 1, 0.0, right.data(), 1);
+    const double norm = cblas_dnrm2(i32(r), right.data(), 1);
+    if (norm > 0) cblas_dscal(i32(r), 1.0 / norm, right.data(), 1);
+  }
+  if (X.compressed) {
+    out.top_right_vector.assign(sz(d), 0.0);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, i32(d), i32(n), 1.0, X.Q.data(), i32(d), right.data(), 1, 0.0,
+                out.top_right_vector.data(), 1);
+  } else {
+    out.top_right_vector = std::move(right);
+  }
+  return out;
+}
+
+double largest_singular_value(const double* W, Index k, Index d, std::vector<double>& start, double rel_tol) {
+  const Index steps = std::min<Index>(d, 64);
+  constexpr int kRestarts = 20;
+  std::vector<double> v(start);
+  v.resize(sz(d));
+  double norm = cblas_dnrm2(i32(d), v.data(), 1);
+  if (!(norm > 0)) {
+    std::fill(v.begin(), v.end(), 1.0);
+    norm = std::sqrt(static_cast<double>(d));
+  }
+  cblas_dscal(i32(d), 1.0 / norm, v.data(), 1);
+
+  std::vector<double> basis(sz(steps * d)), w(sz(d)), t(sz(k));
+  std::vector<double> alpha(sz(steps)), beta(sz(steps));
+  double theta = 0;
+  for (int restart = 0; restart < kRestarts; ++restart) {
+    std::copy(v.begin(), v.end(), basis.begin());
+    std::vector<double> ritz;
+    Index used = 0;
+    bool converged = false;
+    for (Index j = 0; j < steps; ++j) {
+      const double* vj = &basis[sz(j * d)];
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, i32(k), i32(d), 1.0, W, i32(d), vj, 1, 0.0, t.data(), 1);
+      cblas_dgemv(CblasRowMajor, CblasTrans, i32(k), i32(d), 1.0, W, i32(d), t.data(), 1, 0.0, w.data(), 1);
+      alpha[sz(j)] = cblas_ddot(i32(d), w.data(), 1, vj, 1);
+      // Full reorthogonalisation, twice ("twice is enough").
+      for (int pass = 0; pass < 2; ++pass)
+        for (Index i = 0; i <= j; ++i) {
+          const double c = cblas_ddot(i32(d), w.data(), 1, &basis[sz(i * d)], 1);
+          cblas_daxpy(i32(d), -c, &basis[sz(i * d)], 1, w.data(), 1);
+        }
+      beta[sz(j)] = cblas_dnrm2(i32(d), w.data(), 1);
+      used = j + 1;
+
+      // Ritz pairs of the (j+1)×(j+1) tridiagonal T.
+      std::vector<double> diag(alpha.begin(), alpha.begin() + used), off(beta.begin(), beta.begin() + used);
+      std::vector<double> z(sz(used * used));
+      check(LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', i32(used), diag.data(), off.data(), z.data(), i32(used)), "dstev");
+      theta = diag[sz(used - 1)];
+      ritz.assign(z.end() - used, z.end());
+      const double bound = beta[sz(j)] * std::abs(ritz[sz(used - 1)]);
+      if (bound <= rel_tol * theta || beta[sz(j)] <= 1e-14 * std::max(theta, 1e-300)) {
+        converged = true;
+        break;
+      }
+      if (j + 1 < steps) {
+        cblas_dcopy(i32(d), w.data(), 1, &basis[sz((j + 1) * d)], 1);
+        cblas_dscal(i32(d), 1.0 / beta[sz(j)], &basis[sz((j + 1) * d)], 1);
+      }
+    }
+    // Ritz vector = basis · s; it starts the next restart, or is returned.
+    std::fill(v.begin(), v.end(), 0.0);
+    for (Index i = 0; i < used; ++i) cblas_daxpy(i32(d), ritz[sz(i)], &basis[sz(i * d)], 1, v.data(), 1);
+    cblas_dscal(i32(d), 1.0 / cblas_dnrm2(i32(d), v.data(), 1), v.data(), 1);
+    if (converged) break;
+  }
+  start = v;
+  return std::sqrt(std::max(theta, 0.0));
+}
+
+std::vector<double> principal_angles_svd(const double* A, const double* B, Index k, Index d) {
+  Index ra = 0, rb = 0;
+  std::vector<double> ua = svd_basis(A, k, d, ra), ub = svd_basis(B, k, d, rb);
+  if (ra == 0 || rb == 0) return {};
+  std::vector<double> C(sz(ra * rb));
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, i32(ra), i32(rb), i32(k), 1.0, ua.data(), i32(k), ub.data(),
+              i32(k), 0.0, C.data(), i32(ra));
+  std::vector<double> s = singular_values(C, ra, rb), angles;
+  for (double c : s) angles.push_back(std::acos(std::clamp(c, 0.0, 1.0)));
+  std::sort(angles.begin(), angles.end());
+  return angles;
+}
+
+double mean_principal_angle_deg(const double* A, const double* B, Index k, Index d) {
+  if (d < k) {
+    const bool complement = k - d < d;
+    const Index p = complement ? k - d : d;
+    std::vector<double> a = to_column_major(A, k, d), b = to_column_major(B, k, d), ua, ub;
+    if (householder_basis(a, k, d, complement, ua) && householder_basis(b, k, d, complement, ub)) {
+      std::vector<double> C(sz(p * p));
+      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, i32(p), i32(p), i32(k), 1.0, ua.data(), i32(k), ub.data(),
+                  i32(k), 0.0, C.data(), i32(p));
+      double sum = 0;
+      for (double c : singular_values(C, p, p)) sum += std::acos(std::clamp(c, 0.0, 1.0));
+      // The other d − p angles of the d-dimensional spaces are zero.
+      return degrees(sum / static_cast<double>(d));
+    }
+  }
+  const std::vector<double> angles = principal_angles_svd(A, B, k, d);
+  if (angles.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (double a : angles) sum += a;
+  return degrees(sum / static_cast<double>(angles.size()));
+}
+
+double refit_test_mse(const double* X, const double* y, Index n, const double* X_test, const double* y_test,
+                      Index n_test, const double* W, Index k, Index d, double gamma, Activation act, double rcond) {
+  // H = γ σ(X Wᵀ), built column-major (n×k) for LAPACK: H_col = (W Xᵀ) in row-major k×n.
+  std::vector<double> H(sz(n * k));
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i32(k), i32(n), i32(d), 1.0, W, i32(d), X, i32(d), 0.0,
+              H.data(), i32(n));
+  for (double& h : H) h = gamma * activate(act, h);
+  // Minimum-norm least squares: b holds y on entry (n ≥ 1 rows, padded to max(n, k)).
+  std::vector<double> b(sz(std::max(n, k)), 0.0), s(sz(std::min(n, k)));
+  std::copy(y, y + n, b.begin());
+  lapack_int rank = 0;
+  check(LAPACKE_dgelsd(LAPACK_COL_MAJOR, i32(n), i32(k), 1, H.data(), i32(n), b.data(), i32(std::max(n, k)), s.data(),
+                       rcond, &rank),
+        "dgelsd");
+  std::vector<double> Zt(sz(n_test * k));
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i32(n_test), i32(k), i32(d), 1.0, X_test, i32(d), W, i32(d),
+              0.0, Zt.data(), i32(k));
+  double total = 0;
+  for (Index i = 0; i < n_test; ++i) {
+    double f = 0;
+    for (Index j = 0; j < k; ++j) f += gamma * activate(act, Zt[sz(i * k + j)]) * b[sz(j)];
+    total += sample_loss(f, y_test[i]);
+  }
+  return total / static_cast<double>(n_test);
+}
+
+}  // namespace lowrank::spectral

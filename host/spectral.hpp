@@ -1,0 +1,58 @@
+// Float64 spectral routines of the CPU backend, on LAPACK: the gradient's spectrum, the weights'
+// operator norm, principal angles and the readout refit. Row-major inputs, as everywhere.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "scalar_math.hpp"
+
+namespace lowrank::spectral {
+
+// X (n×d) as X = L Qᵀ with Q (d×n) orthonormal columns, when n ≤ d; then ∇ = s·Mᵀ X has the
+// singular values of the k×n matrix s·Mᵀ L and right singular vectors Q·(those of s·Mᵀ L).
+// When n > d nothing is gained and X is kept as it is.
+struct RowFactor {
+  std::int64_t n = 0, d = 0;
+  bool compressed = false;
+  std::vector<double> R;  // compressed: n×n upper triangle, column-major (L = Rᵀ)
+  std::vector<double> Q;  // compressed: d×n column-major
+  std::vector<double> X;  // otherwise: X itself, row-major n×d
+};
+RowFactor factor_rows(const double* X, std::int64_t n, std::int64_t d);
+
+struct GradientSpectrum {
+  std::vector<double> singular_values;  // min(k, d), descending
+  std::vector<double> top_right_vector;  // d, unit, sign not fixed
+};
+// Spectrum of ∇ = scale · Mᵀ X, M row-major n×k, through the float64 Gram matrix of the
+// smaller side: eigenvalue errors of ε·σ₁² give σᵢ within 1e-8·σ₁, inside SPEC §4's bound.
+GradientSpectrum gradient_spectrum(const double* M, std::int64_t k, const RowFactor& X, double scale);
+
+// All eigenvalues (descending) and the unit eigenvector of the largest, of the symmetric p×p
+// matrix whose lower triangle `A` holds (column-major); A is overwritten.
+void symmetric_top_eigen(std::vector<double>& A, std::int64_t p, std::vector<double>& values,
+                         std::vector<double>& top_vector);
+
+// Largest singular value of W (row-major k×d) by Lanczos on WᵀW with full reorthogonalisation,
+// stopped when the residual bound on the top Ritz value is below rel_tol of it. `start` (d)
+// is the start vector (all zero: a fixed one) and receives the top right singular vector.
+double largest_singular_value(const double* W, std::int64_t k, std::int64_t d, std::vector<double>& start,
+                              double rel_tol = 1e-10);
+
+// Mean principal angle in degrees between the column spaces of A and B (row-major k×d): the
+// seed's principal_angles (rank cut 1e-14 + 1e-12·s_max, mean over min(rank A, rank B) angles).
+// Full-rank tall matrices take Householder bases of the smaller of the spaces and their
+// complements (the non-zero angles of two equal-dimension spaces and of their complements agree);
+// others the seed's SVD bases.
+double mean_principal_angle_deg(const double* A, const double* B, std::int64_t k, std::int64_t d);
+// The seed's method itself, kept as the fallback and as the reference in tests.
+std::vector<double> principal_angles_svd(const double* A, const double* B, std::int64_t k, std::int64_t d);
+
+// a* = pinv(γ σ(X Wᵀ)) y with singular values below rcond·σ₁ cut (torch.linalg.pinv's rule),
+// then the test MSE of γ σ(X_test Wᵀ) a*.
+double refit_test_mse(const double* X, const double* y, std::int64_t n, const double* X_test, const double* y_test,
+                      std::int64_t n_test, const double* W, std::int64_t k, std::int64_t d, double gamma,
+                      Activation act, double rcond);
+
+}  // namespace lowrank::spectral
