@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <stdexcept>
 #include <string>
@@ -31,22 +32,59 @@ std::vector<double> to_column_major(const double* A, Index rows, Index cols) {
 
 double degrees(double radians) { return radians * 180.0 / std::numbers::pi; }
 
-// Orthonormal basis (column-major k×p) of the column space of A (column-major k×d, overwritten)
-// from Householder QR: its first d columns, or, when `complement`, the other k−d.
-// Returns false when R is too ill-conditioned for the rank to be full (reciprocal condition < 1e-8).
-bool householder_basis(std::vector<double>& A, Index k, Index d, bool complement, std::vector<double>& basis) {
-  std::vector<double> tau(sz(d));
-  check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(k), i32(d), A.data(), i32(k), tau.data()), "dgeqrf");
-  double rcond = 0;
-  check(LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', i32(d), A.data(), i32(k), &rcond), "dtrcon");
-  if (!(rcond > 1e-8)) return false;
-  const Index p = complement ? k - d : d;
-  basis.assign(sz(k * p), 0.0);
-  for (Index j = 0; j < p; ++j) basis[sz(j * k + (complement ? d + j : j))] = 1.0;
-  check(LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'N', i32(k), i32(p), i32(d), A.data(), i32(k), tau.data(),
-                       basis.data(), i32(k)),
-        "dormqr");
+// Orthonormalises the columns of N (column-major k×p) in place by Cholesky QR, twice
+// (CholeskyQR2: orthogonal to rounding when κ(N) ≲ 1e7). False if N is too ill-conditioned.
+bool cholesky_qr2(std::vector<double>& N, Index k, Index p) {
+  std::vector<double> G(sz(p * p));
+  for (int pass = 0; pass < 2; ++pass) {
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, i32(p), i32(k), 1.0, N.data(), i32(k), 0.0, G.data(), i32(p));
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', i32(p), G.data(), i32(p)) != 0) return false;
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, i32(k), i32(p), 1.0, G.data(),
+                i32(p), N.data(), i32(k));
+  }
   return true;
+}
+
+// Orthonormal basis (column-major k×d) of the column space of A (row-major k×d, full column
+// rank) from Householder QR. False when R is too ill-conditioned for the rank to be full.
+bool column_basis(const double* A, Index k, Index d, std::vector<double>& basis) {
+  std::vector<double> a = to_column_major(A, k, d), tau(sz(d));
+  check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(k), i32(d), a.data(), i32(k), tau.data()), "dgeqrf");
+  double rcond = 0;
+  check(LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', i32(d), a.data(), i32(k), &rcond), "dtrcon");
+  if (!(rcond > 1e-8)) return false;
+  check(LAPACKE_dorgqr(LAPACK_COL_MAJOR, i32(k), i32(d), i32(d), a.data(), i32(k), tau.data()), "dorgqr");
+  basis = std::move(a);
+  return true;
+}
+
+// Orthonormal basis (column-major k×(k−d)) of the orthogonal complement of the column space of
+// A (row-major k×d, full column rank), from the LU factorisation P A = L U with partial
+// pivoting: Aᵀx = 0 ⇔ Lᵀ(Px) = 0, and with L = [L1; L2] the null space of Lᵀ is spanned by
+// [−L1⁻ᵀ L2ᵀ; I]. That basis has σ_min ≥ 1, so CholeskyQR2 orthonormalises it accurately.
+bool complement_basis(const double* A, Index k, Index d, std::vector<double>& basis) {
+  const Index p = k - d;
+  std::vector<double> a = to_column_major(A, k, d);
+  std::vector<lapack_int> pivots(sz(d));
+  if (LAPACKE_dgetrf(LAPACK_COL_MAJOR, i32(k), i32(d), a.data(), i32(k), pivots.data()) != 0) return false;
+  // Rank: with partial pivoting a near-singular A shows as a small pivot of U (cheaper than
+  // dtrcon, which costs as much here as the rest of the basis); CholeskyQR2 catches the rest.
+  double largest = 0, smallest = std::numeric_limits<double>::infinity();
+  for (Index i = 0; i < d; ++i) {
+    largest = std::max(largest, std::abs(a[sz(i * k + i)]));
+    smallest = std::min(smallest, std::abs(a[sz(i * k + i)]));
+  }
+  if (!(smallest > 1e-8 * largest)) return false;
+  basis.assign(sz(k * p), 0.0);
+  for (Index j = 0; j < p; ++j) {
+    for (Index i = 0; i < d; ++i) basis[sz(j * k + i)] = -a[sz(i * k + d + j)];  // −L2ᵀ
+    basis[sz(j * k + d + j)] = 1.0;
+  }
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasUnit, i32(d), i32(p), 1.0, a.data(), i32(k),
+              basis.data(), i32(k));  // top block ← −L1⁻ᵀ L2ᵀ
+  // x = Pᵀ y: the row interchanges in reverse order.
+  check(LAPACKE_dlaswp(LAPACK_COL_MAJOR, i32(p), basis.data(), i32(k), 1, i32(d), pivots.data(), -1), "dlaswp");
+  return cholesky_qr2(basis, k, p);
 }
 
 // Singular values of the column-major m×n matrix C (overwritten).
@@ -244,16 +282,18 @@ std::vector<double> principal_angles_svd(const double* A, const double* B, Index
 
 double mean_principal_angle_deg(const double* A, const double* B, Index k, Index d) {
   if (d < k) {
+    // Bases of the smaller side: the spaces themselves, or their complements, whose non-zero
+    // principal angles are the same (the other d − p angles are zero).
     const bool complement = k - d < d;
     const Index p = complement ? k - d : d;
-    std::vector<double> a = to_column_major(A, k, d), b = to_column_major(B, k, d), ua, ub;
-    if (householder_basis(a, k, d, complement, ua) && householder_basis(b, k, d, complement, ub)) {
+    std::vector<double> ua, ub;
+    const auto basis = complement ? complement_basis : column_basis;
+    if (basis(A, k, d, ua) && basis(B, k, d, ub)) {
       std::vector<double> C(sz(p * p));
       cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, i32(p), i32(p), i32(k), 1.0, ua.data(), i32(k), ub.data(),
                   i32(k), 0.0, C.data(), i32(p));
       double sum = 0;
       for (double c : singular_values(C, p, p)) sum += std::acos(std::clamp(c, 0.0, 1.0));
-      // The other d − p angles of the d-dimensional spaces are zero.
       return degrees(sum / static_cast<double>(d));
     }
   }

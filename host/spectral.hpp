@@ -42,9 +42,9 @@ double largest_singular_value(const double* W, std::int64_t k, std::int64_t d, s
 
 // Mean principal angle in degrees between the column spaces of A and B (row-major k×d): the
 // seed's principal_angles (rank cut 1e-14 + 1e-12·s_max, mean over min(rank A, rank B) angles).
-// Full-rank tall matrices take Householder bases of the smaller of the spaces and their
-// complements (the non-zero angles of two equal-dimension spaces and of their complements agree);
-// others the seed's SVD bases.
+// Well-conditioned tall matrices (k > d) take bases of the smaller of the spaces (Householder QR)
+// and their complements (LU): the non-zero angles of two equal-dimension spaces and of their
+// complements agree. Others, and any whose rank is in doubt, take the seed's SVD bases.
 double mean_principal_angle_deg(const double* A, const double* B, std::int64_t k, std::int64_t d);
 // The seed's method itself, kept as the fallback and as the reference in tests.
 std::vector<double> principal_angles_svd(const double* A, const double* B, std::int64_t k, std::int64_t d);
