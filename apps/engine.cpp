@@ -50,7 +50,8 @@ Config resolve_config(const Options& o) {
     origin = "preset " + o.exp;
   } else {
     std::ifstream f(o.config_file);
-    if (!f) throw ConfigError("--config: cannot read '" + o.config_file + "'");
+    if (!fs::is_regular_file(o.config_file) || !f)
+      throw ConfigError("--config: cannot read '" + o.config_file + "' (no such file)");
     std::stringstream ss;
     ss << f.rdbuf();
     if (f.bad()) throw ConfigError("--config: cannot read '" + o.config_file + "'");

@@ -419,10 +419,13 @@ std::string Config::to_toml() const {
     if (!r.cell.empty()) os << "cell = " << quoted(r.cell) << "\n";
     os << "activation = \"" << to_string(r.activation) << "\"\nepochs = " << r.epochs
        << "\nnormalize_rows = " << (r.normalize_rows ? "true" : "false") << "\n";
-    // The engine's γ and η are what ran; the seed's nominal values are kept as comments.
-    os << "gamma = " << format_real(r.gamma) << "\nlr = " << format_real(r.lr) << "\n";
-    if (r.gamma_nb) os << "# gamma_nb = " << format_real(*r.gamma_nb) << "\n";
-    if (r.lr_nb) os << "# lr_nb = " << format_real(*r.lr_nb) << "\n";
+    // The seed's nominal values where given (they resolve to the same γ and η bit for bit),
+    // the engine's γ and η otherwise; what ran is noted beside them.
+    if (r.gamma_nb) os << "gamma_nb = " << format_real(*r.gamma_nb) << "\n";
+    else os << "gamma = " << format_real(r.gamma) << "\n";
+    if (r.lr_nb) os << "lr_nb = " << format_real(*r.lr_nb) << "\n";
+    else os << "lr = " << format_real(r.lr) << "\n";
+    if (r.gamma_nb || r.lr_nb) os << "# resolved: gamma = " << format_real(r.gamma) << ", lr = " << format_real(r.lr) << "\n";
   }
   return os.str();
 }

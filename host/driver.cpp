@@ -1,5 +1,7 @@
 #include "driver.hpp"
 
+#include "metrics.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -80,10 +82,6 @@ RunState<T> start_run(Backend<T>& be, const RunSpec& spec, const DeviceInputs<T>
   return s;
 }
 
-double abs_cos(double dot, double norm_a, double norm_b) {
-  return norm_a > 0 && norm_b > 0 ? std::abs(dot) / (norm_a * norm_b) : kNaN;
-}
-
 // One epoch t of one run (SPEC §4's timing); returns false when the run diverged.
 template <typename T>
 bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
@@ -104,14 +102,13 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
   if (!std::isfinite(rec.w_opnorm) || !std::isfinite(spectrum.singular_values.at(0))) return false;
 
-  be.gemm(s.W, in.energy_basis, s.WQ);
-  rec.energy = be.norm(s.WQ) / be.norm(s.W);
+  rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
   const Buffer<T>& v = spectrum.top_right_vector;
-  rec.align_data = std::abs(be.dot(v, in.q));
-  rec.align_residue = abs_cos(be.dot(v, s.xbr), 1.0, be.norm(s.xbr));
+  rec.align_data = abs_cosine(be, v, in.q);
+  rec.align_residue = abs_cosine(be, v, s.xbr);
   if (t == 0) be.copy(v, s.v0);
-  rec.align_initial = std::abs(be.dot(v, s.v0));
-  rec.align_residue_step = t == 0 ? kNaN : abs_cos(be.dot(s.xr, s.xr_prev), be.norm(s.xr), be.norm(s.xr_prev));
+  rec.align_initial = abs_cosine(be, v, s.v0);
+  rec.align_residue_step = t == 0 ? kNaN : abs_cosine(be, s.xr, s.xr_prev);
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 
@@ -157,34 +154,10 @@ std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) 
 
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
-  std::vector<double> xty(d, 0.0);
+  std::vector<double> xty(d, 0.0);  // X_Bᵀ y
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < d; ++j) xty[j] += in.X_bulk_train[i * d + j] * in.y_train[i];
-  // Gram–Schmidt, twice, on the vectors of norm > 1e-9: the Q of the seed's reduced QR up to signs.
-  std::vector<std::vector<double>> basis;
-  const std::vector<double>* vectors[] = {&xty, &in.q};
-  for (const std::vector<double>* v : vectors) {
-    double norm = 0;
-    for (double x : *v) norm += x * x;
-    if (std::sqrt(norm) <= 1e-9) continue;
-    std::vector<double> u = *v;
-    for (int pass = 0; pass < 2; ++pass)
-      for (const auto& b : basis) {
-        double c = 0;
-        for (std::size_t j = 0; j < d; ++j) c += u[j] * b[j];
-        for (std::size_t j = 0; j < d; ++j) u[j] -= c * b[j];
-      }
-    norm = 0;
-    for (double x : u) norm += x * x;
-    if (std::sqrt(norm) <= 1e-9) continue;
-    for (double& x : u) x /= std::sqrt(norm);
-    basis.push_back(std::move(u));
-  }
-  columns = static_cast<std::int64_t>(basis.size());
-  std::vector<double> out(d * basis.size());
-  for (std::size_t j = 0; j < d; ++j)
-    for (std::size_t c = 0; c < basis.size(); ++c) out[j * basis.size() + c] = basis[c][j];
-  return out;
+  return span_basis(xty, in.q, columns);
 }
 
 template <typename T>

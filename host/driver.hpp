@@ -30,8 +30,7 @@ std::vector<RunSummary> train_all(Backend<T>& backend, const Config& config, con
 // of a group are trained side by side, one epoch each in turn.
 std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config);
 
-// Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q), leaving out vectors of norm
-// ≤ 1e-9 as the seed's relative_projection_norm does.
+// Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q): the energy's subspace.
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns);
 
 // The summary table: one row per run.

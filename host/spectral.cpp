@@ -99,7 +99,7 @@ std::vector<double> singular_values(std::vector<double>& C, Index m, Index n) {
 std::vector<double> svd_basis(const double* A, Index k, Index d, Index& rank) {
   std::vector<double> a = to_column_major(A, k, d);
   const Index m = std::min(k, d);
-  std::vector<double> s(sz(m)), u(sz(k * m)), vt(1);
+  std::vector<double> s(sz(m)), u(sz(k * m)), vt(sz(m * d));
   check(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', i32(k), i32(d), a.data(), i32(k), s.data(), u.data(), i32(k),
                        vt.data(), i32(m)),
         "dgesdd");

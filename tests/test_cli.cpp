@@ -1,0 +1,96 @@
+// The engine's command line on bad input: every kind gets a message naming what is wrong,
+// exit code 2, and nothing created or touched. Plus a short good run.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine_process.hpp"
+
+namespace lowrank {
+namespace {
+
+using testing::run_engine;
+using testing::TempDir;
+
+struct BadInput {
+  const char* name;
+  std::string args;
+  const char* message;
+};
+
+void PrintTo(const BadInput& b, std::ostream* os) { *os << b.name; }
+
+std::string case_name(const ::testing::TestParamInfo<BadInput>& p) { return p.param.name; }
+
+class BadInputTest : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(BadInputTest, ExitsTwoNamingTheProblemAndCreatesNothing) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() / "sub");
+  {
+    std::ofstream(dir.path() / "bad.toml") << "experiment = \"x\"\n[data\nn = 3\n";
+    std::ofstream(dir.path() / "taken.h5") << "precious";
+  }
+  const auto before = dir.listing();
+  const auto taken_time = std::filesystem::last_write_time(dir.path() / "taken.h5");
+
+  const auto r = run_engine(GetParam().args, dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(GetParam().message), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(dir.listing(), before) << "files were created";
+  EXPECT_EQ(testing::slurp(dir.path() / "taken.h5"), "precious");
+  EXPECT_EQ(std::filesystem::last_write_time(dir.path() / "taken.h5"), taken_time);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Engine, BadInputTest,
+    ::testing::Values(
+        BadInput{"UnknownPreset", "--exp ntk_vs_fm", "unknown preset 'ntk_vs_fm'; presets in"},
+        BadInput{"NothingToRun", "", "nothing to run: give --exp NAME or --config FILE"},
+        BadInput{"UnknownKey", "--exp ntk_vs_mf --set data.dd=5", "unknown key 'data.dd'; allowed here:"},
+        BadInput{"NonPositiveSize", "--exp ntk_vs_mf --set model.k=0", "'model.k' = 0 must be a positive integer"},
+        BadInput{"NonPositiveEpochs", "--exp ntk_vs_mf --epochs 0", "--epochs"},
+        BadInput{"NonPositiveRunEpochs", "--exp ntk_vs_mf --set runs.mf.epochs=-3", "'runs.mf.epochs' = -3"},
+        BadInput{"NonPositiveGamma", "--exp ntk_vs_mf --set runs.ntk.gamma_nb=-1", "'runs.ntk.gamma_nb' = -1.0 must be > 0"},
+        BadInput{"NegativeTau", "--exp ntk_vs_mf --set data.tau=-0.5", "'data.tau' = -0.5 must be >= 0"},
+        BadInput{"UnknownActivation", "--exp ntk_vs_mf --set runs.mf.activation=gelu",
+                 "'runs.mf.activation' = \"gelu\" is not allowed; allowed: relu, sigmoid, tanh"},
+        BadInput{"WrongType", "--exp ntk_vs_mf --set data.n=many", "'data.n' must be an integer"},
+        BadInput{"UnknownCell", "--exp relu_vs_sigmoid --cells sig9", "unknown cell 'sig9'"},
+        BadInput{"UnknownDevice", "--exp ntk_vs_mf --device tpu", "--device"},
+        BadInput{"UnreadableConfig", "--config missing.toml", "cannot read 'missing.toml'"},
+        BadInput{"ConfigIsAFolder", "--config sub", "cannot read 'sub'"},
+        BadInput{"MalformedConfig", "--config bad.toml", "bad.toml: line 2"},
+        BadInput{"ExistingOutput", "--exp ntk_vs_mf --out taken.h5", "'taken.h5' exists; pass --force"},
+        BadInput{"OutputFolderMissing", "--exp ntk_vs_mf --out nowhere/x.h5", "folder 'nowhere' does not exist"},
+        BadInput{"OutputInsideAFile", "--exp ntk_vs_mf --out taken.h5/x.h5", "folder 'taken.h5' does not exist"},
+        BadInput{"OutputIsAFolder", "--exp ntk_vs_mf --out sub --force", "'sub' exists and is not a file"}),
+    case_name);
+
+TEST(Engine, ListsPresetsAndVersion) {
+  TempDir dir;
+  auto r = run_engine("--list", dir.path());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("ntk_vs_mf"), std::string::npos);
+  EXPECT_NE(r.out.find("relu_vs_sigmoid"), std::string::npos);
+  r = run_engine("--version", dir.path());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("lowrank-engine"), std::string::npos);
+}
+
+TEST(Engine, ShortRunWritesTheFileAndASummaryAndForceReplacesIt) {
+  TempDir dir;
+  const std::string args = "--exp ntk_vs_mf --set data.n=40 --set data.d=30 --set model.k=50 --epochs 3 --out r.h5";
+  auto r = run_engine(args, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "r.h5"));
+  for (const char* column : {"train_mse", "test_mse", "w_opnorm", "align_data", "align_residue", "energy",
+                             "refit_test_mse", "epochs/s"})
+    EXPECT_NE(r.out.find(column), std::string::npos) << column;
+  EXPECT_NE(r.out.find("complete"), std::string::npos);
+  EXPECT_EQ(run_engine(args, dir.path()).exit_code, 2) << "an existing file needs --force";
+  EXPECT_EQ(run_engine(args + " --force", dir.path()).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace lowrank

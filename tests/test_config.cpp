@@ -1,0 +1,178 @@
+// Configuration: the presets resolve to the seed's cells, overrides apply, the resolved TOML
+// reproduces the configuration, and each kind of bad value is refused naming its key.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "config.hpp"
+#include "presets.hpp"
+
+namespace lowrank {
+namespace {
+
+Config preset(const std::string& name, const std::vector<std::string>& sets = {}) {
+  return parse_config(read_preset(name), "preset " + name, sets);
+}
+
+TEST(Presets, NtkVsMfIsTheSeedsSection) {
+  const Config c = preset("ntk_vs_mf");
+  EXPECT_EQ(c.d, 1000);
+  EXPECT_EQ(c.k, 1250);
+  EXPECT_EQ(c.n, 750);
+  EXPECT_EQ(c.n_test, 750);
+  EXPECT_EQ(c.nu, 0.0);
+  EXPECT_EQ(c.a_init, AInit::normal);
+  ASSERT_EQ(c.runs.size(), 2u);
+  const double sqrt_k = std::sqrt(1250.0);
+  const RunSpec &ntk = c.run("ntk"), &mf = c.run("mf");
+  EXPECT_EQ(ntk.epochs, 50);
+  EXPECT_DOUBLE_EQ(*ntk.lr_nb, sqrt_k / 2);
+  EXPECT_DOUBLE_EQ(ntk.gamma, 1.0);
+  EXPECT_DOUBLE_EQ(ntk.lr, sqrt_k / 2);
+  EXPECT_DOUBLE_EQ(*mf.gamma_nb, 1 / sqrt_k);
+  EXPECT_NEAR(mf.gamma, 1.0 / 1250, 1e-18);     // γ = gamma_nb²
+  EXPECT_NEAR(mf.lr, sqrt_k / 2 * sqrt_k, 1e-9);  // η = lr_nb / gamma_nb
+  ASSERT_EQ(c.pairs.size(), 1u);
+  EXPECT_EQ(c.pairs[0].name(), "ntk__mf");
+}
+
+TEST(Presets, ReluVsSigmoidHasEveryCell) {
+  const Config c = preset("relu_vs_sigmoid");
+  EXPECT_EQ(c.runs.size(), 16u);
+  EXPECT_EQ(c.pairs.size(), 8u);
+  EXPECT_EQ(c.inputs.size(), 2u);
+  EXPECT_EQ(c.a_init, AInit::seed_binary);
+  EXPECT_DOUBLE_EQ(c.nu, 0.125);
+  const double sqrt_k = std::sqrt(1250.0);
+  struct Cell {
+    const char* name;
+    double lr_nb, gamma_nb;
+    std::int64_t epochs;
+    const char* inputs;
+  };
+  const Cell cells[] = {{"sig1", 2 * sqrt_k, 1 / sqrt_k, 100, "sigmoid_teacher"},
+                        {"sig2", 2 * sqrt_k, 1, 100, "sigmoid_teacher"},
+                        {"sig3", 2, 1 / sqrt_k, 100, "sigmoid_teacher"},
+                        {"sig4", 2 * sqrt_k, 1.0 / 1250, 1000, "sigmoid_teacher"},
+                        {"relu1", 2, 1 / sqrt_k, 1000, "relu_teacher"},
+                        {"relu2", 2, 1, 1000, "relu_teacher"},
+                        {"relu3", 2 * sqrt_k, 1 / sqrt_k, 1000, "relu_teacher"},
+                        {"relu4", 2 * sqrt_k, 1, 1000, "relu_teacher"}};
+  for (const auto& cell : cells)
+    for (const char* act : {"relu", "sigmoid"}) {
+      const RunSpec& r = c.run(std::string(cell.name) + "_" + act);
+      EXPECT_NEAR(*r.lr_nb, cell.lr_nb, 1e-12) << r.name;
+      EXPECT_NEAR(*r.gamma_nb, cell.gamma_nb, 1e-15) << r.name;
+      EXPECT_EQ(r.epochs, cell.epochs) << r.name;
+      EXPECT_EQ(r.inputs, cell.inputs) << r.name;
+      EXPECT_EQ(to_string(r.activation), std::string(act)) << r.name;
+    }
+}
+
+TEST(Presets, CellsNarrowTheRunsPairsAndInputs) {
+  Config c = preset("relu_vs_sigmoid");
+  select_cells(c, {"relu3"});
+  ASSERT_EQ(c.runs.size(), 2u);
+  EXPECT_EQ(c.pairs.size(), 1u);
+  ASSERT_EQ(c.inputs.size(), 1u);
+  EXPECT_EQ(c.inputs[0].name, "relu_teacher");
+  EXPECT_EQ(c.inputs[0].index, 1) << "the group keeps its random streams";
+  EXPECT_THROW(select_cells(c, {"nope"}), ConfigError);
+  Config ntk = preset("ntk_vs_mf");
+  EXPECT_THROW(select_cells(ntk, {"sig1"}), ConfigError);
+}
+
+TEST(Overrides, ApplyToTablesAndNamedRuns) {
+  const Config c = preset("ntk_vs_mf", {"data.n=100", "runs.ntk.epochs=7", "runs.mf.activation=tanh", "seed=9",
+                                        "runs.mf.lr_nb=3", "model.a_init=\"rademacher\""});
+  EXPECT_EQ(c.n, 100);
+  EXPECT_EQ(c.n_test, 100) << "n_test follows n unless set";
+  EXPECT_EQ(c.run("ntk").epochs, 7);
+  EXPECT_EQ(c.run("mf").epochs, 50);
+  EXPECT_EQ(c.run("mf").activation, Activation::tanh);
+  EXPECT_EQ(c.seed, 9u);
+  EXPECT_DOUBLE_EQ(c.run("mf").lr, 3 * std::sqrt(1250.0));
+  EXPECT_EQ(c.a_init, AInit::rademacher);
+}
+
+TEST(Overrides, KScaledValuesFollowK) {
+  const Config c = preset("ntk_vs_mf", {"model.k=400"});
+  EXPECT_DOUBLE_EQ(*c.run("ntk").lr_nb, 10.0);  // √400 / 2
+  EXPECT_DOUBLE_EQ(*c.run("mf").gamma_nb, 0.05);
+}
+
+TEST(ResolvedToml, ReproducesTheConfiguration) {
+  for (const char* name : {"ntk_vs_mf", "relu_vs_sigmoid"}) {
+    const Config c = preset(name, {"data.n=64"});
+    const Config again = parse_config(c.to_toml(), "resolved", {});
+    EXPECT_EQ(again.to_toml(), c.to_toml()) << name;
+    ASSERT_EQ(again.runs.size(), c.runs.size());
+    for (std::size_t i = 0; i < c.runs.size(); ++i) {
+      EXPECT_EQ(again.runs[i].gamma, c.runs[i].gamma);
+      EXPECT_EQ(again.runs[i].lr, c.runs[i].lr);
+    }
+  }
+}
+
+// Each kind of bad value: the message names the key.
+struct BadValue {
+  const char* name;
+  std::vector<std::string> sets;
+  const char* message;
+};
+
+void PrintTo(const BadValue& b, std::ostream* os) { *os << b.name; }
+
+std::string case_name(const ::testing::TestParamInfo<BadValue>& p) { return p.param.name; }
+
+class BadValueTest : public ::testing::TestWithParam<BadValue> {};
+
+TEST_P(BadValueTest, RefusedNamingTheKey) {
+  try {
+    preset("ntk_vs_mf", GetParam().sets);
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(GetParam().message), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Config, BadValueTest,
+    ::testing::Values(BadValue{"UnknownKey", {"data.foo=1"}, "unknown key 'data.foo'"},
+                      BadValue{"UnknownRunKey", {"runs.ntk.gamma_typo=1"}, "unknown key 'runs.ntk.gamma_typo'"},
+                      BadValue{"ZeroSize", {"data.n=0"}, "'data.n' = 0 must be a positive integer"},
+                      BadValue{"NegativeWidth", {"model.k=-5"}, "'model.k' = -5 must be a positive integer"},
+                      BadValue{"FractionalSize", {"data.d=10.5"}, "'data.d' must be an integer"},
+                      BadValue{"ZeroEpochs", {"runs.ntk.epochs=0"}, "'runs.ntk.epochs' = 0 must be a positive integer"},
+                      BadValue{"NonPositiveGamma", {"runs.ntk.gamma_nb=0"}, "'runs.ntk.gamma_nb' = 0.0 must be > 0"},
+                      BadValue{"NegativeTau", {"data.tau=-1"}, "'data.tau' = -1.0 must be >= 0"},
+                      BadValue{"UnknownActivation", {"runs.ntk.activation=gelu"},
+                               "'runs.ntk.activation' = \"gelu\" is not allowed; allowed: relu, sigmoid, tanh"},
+                      BadValue{"UnknownTeacher", {"inputs.sigmoid_teacher.teacher=step"}, "allowed: relu, sigmoid, tanh"},
+                      BadValue{"UnknownAInit", {"model.a_init=uniform"}, "allowed: normal, rademacher, seed_binary"},
+                      BadValue{"WrongType", {"data.alpha=\"big\""}, "'data.alpha' must be a number"},
+                      BadValue{"UnknownRunInSet", {"runs.nope.epochs=3"}, "no entry named 'nope'"},
+                      BadValue{"MalformedSet", {"data.n"}, "expected key=value"},
+                      BadValue{"BothGammas", {"runs.ntk.gamma=2"}, "needs exactly one of 'gamma'"}),
+    case_name);
+
+TEST(BadToml, SyntaxErrorNamesTheLine) {
+  try {
+    parse_config("experiment = \"x\"\n[data\nn = 3\n", "my.toml", {});
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("my.toml: line 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BadToml, UnknownPresetListsTheKnownOnes) {
+  try {
+    read_preset("ntk_vs_fm");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ntk_vs_mf, relu_vs_sigmoid"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace lowrank

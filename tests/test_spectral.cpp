@@ -1,0 +1,218 @@
+// Spectra and angles against independent float64 references: the gradient's singular values
+// and leading vector against LAPACK's SVD of the explicit gradient (SPEC §4's bound), the
+// operator norm on matrices of known spectrum, principal angles between subspaces of known angles.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <sstream>
+
+#include "cpu_backend.hpp"
+#include "linalg_testing.hpp"
+#include "spectral.hpp"
+
+namespace lowrank {
+namespace {
+
+using testing::gaussian;
+using testing::matmul;
+
+struct Shape {
+  std::int64_t n, k, d;
+};
+
+void PrintTo(const Shape& s, std::ostream* os) { *os << "n=" << s.n << " k=" << s.k << " d=" << s.d; }
+
+std::string shape_name(const ::testing::TestParamInfo<Shape>& p) {
+  std::ostringstream name;  // (GCC 12 warns falsely on "n" + std::to_string(...))
+  name << "n" << p.param.n << "_k" << p.param.k << "_d" << p.param.d;
+  return name.str();
+}
+
+class GradientSpectrumTest : public ::testing::TestWithParam<Shape> {};
+
+template <typename T>
+void check_spectrum(const Shape& sh, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  const auto [n, k, d] = sh;
+  // Round the inputs to T first: the reference is the float64 SVD of the same matrix.
+  auto rounded = [](std::vector<double> v) {
+    for (auto& x : v) x = static_cast<double>(static_cast<T>(x));
+    return v;
+  };
+  const std::vector<double> M = rounded(gaussian(rng, n * k)), X = rounded(gaussian(rng, n * d));
+  const double scale = 0.37;
+
+  auto be = make_cpu_backend<T>();
+  const std::vector<T> m(M.begin(), M.end()), x(X.begin(), X.end());
+  Buffer<T> Mb = be->upload(m, n, k), Xb = be->upload(x, n, d);
+  auto prepared = be->prepare(Xb);
+  Spectrum<T> s = be->spectrum(Mb, *prepared, scale, nullptr);
+
+  // ∇ = scale · Mᵀ X, explicitly.
+  std::vector<double> Mt(k * n);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < k; ++j) Mt[j * n + i] = M[i * k + j];
+  std::vector<double> grad = matmul(Mt, X, k, n, d);
+  for (auto& g : grad) g *= scale;
+  const testing::Svd ref = testing::svd(grad, k, d);
+
+  ASSERT_EQ(s.singular_values.size(), static_cast<std::size_t>(std::min(k, d)));
+  for (std::size_t i = 0; i < ref.s.size(); ++i)
+    EXPECT_NEAR(s.singular_values[i], ref.s[i], 1e-6 * ref.s[0] + 1e-4 * ref.s[i]) << "σ_" << i;
+
+  std::vector<T> v(d);
+  be->download(s.top_right_vector, v);
+  double dot = 0, largest = 0;
+  for (std::int64_t j = 0; j < d; ++j) {
+    dot += v[j] * ref.v1[j];
+    if (std::abs(v[j]) > std::abs(largest)) largest = v[j];
+  }
+  // Random Gaussian M and X leave a clear gap between σ₁ and σ₂.
+  const double tolerance = std::is_same_v<T, double> ? 1e-9 : 1e-5;
+  EXPECT_NEAR(std::abs(dot), 1.0, tolerance);
+  EXPECT_GT(largest, 0) << "without a previous vector, the largest entry is positive";
+
+  // With a previous vector, the sign agrees with it.
+  Buffer<T> flipped = be->zeros(d, 1);
+  std::vector<T> minus(v.size());
+  for (std::size_t j = 0; j < v.size(); ++j) minus[j] = -v[j];
+  flipped = be->upload(minus, d, 1);
+  Spectrum<T> again = be->spectrum(Mb, *prepared, scale, &flipped);
+  EXPECT_LT(be->dot(again.top_right_vector, s.top_right_vector), 0);
+  EXPECT_GT(be->dot(again.top_right_vector, flipped), 0);
+}
+
+TEST_P(GradientSpectrumTest, Float64MatchesLapackSvd) { check_spectrum<double>(GetParam(), 1); }
+TEST_P(GradientSpectrumTest, Float32MatchesLapackSvdOfTheSameMatrix) { check_spectrum<float>(GetParam(), 2); }
+
+// n < d < k (the seed's shape, scaled), n > d, k < n, k < d, odd sizes.
+INSTANTIATE_TEST_SUITE_P(Shapes, GradientSpectrumTest,
+                         ::testing::Values(Shape{30, 50, 40}, Shape{61, 23, 17}, Shape{45, 13, 31}, Shape{19, 11, 37},
+                                           Shape{33, 33, 33}, Shape{1, 5, 7}),
+                         shape_name);
+
+// W = U diag(s) Vᵀ with the given singular values.
+std::vector<double> with_spectrum(std::mt19937_64& rng, std::int64_t k, std::int64_t d, const std::vector<double>& s) {
+  const std::vector<double> U = testing::orthogonal(rng, k), V = testing::orthogonal(rng, d);
+  std::vector<double> W(k * d, 0.0);
+  for (std::int64_t i = 0; i < k; ++i)
+    for (std::int64_t j = 0; j < d; ++j)
+      for (std::size_t l = 0; l < s.size(); ++l) W[i * d + j] += U[i * k + l] * s[l] * V[j * d + l];
+  return W;
+}
+
+TEST(OperatorNorm, KnownSpectraWithinOneInHundredThousand) {
+  std::mt19937_64 rng(3);
+  const std::int64_t k = 60, d = 45;
+  const std::vector<std::vector<double>> spectra = {
+      {5.0, 1.0, 0.5},                                // clear gap
+      {1.0, 0.999, 0.998, 0.5, 0.1},                  // nearly degenerate top
+      {2.0, 2.0, 1.0},                                // degenerate top
+  };
+  for (const auto& s : spectra) {
+    const std::vector<double> W = with_spectrum(rng, k, d, s);
+    for (bool as_float : {false, true}) {
+      double sigma = 0;
+      if (as_float) {
+        auto be = make_cpu_backend<float>();
+        Buffer<float> start = be->zeros(d, 1);
+        sigma = be->operator_norm(be->upload(std::vector<float>(W.begin(), W.end()), k, d), start);
+        EXPECT_NEAR(sigma, s[0], 1e-5 * s[0]) << "float32, top " << s[0];
+      } else {
+        auto be = make_cpu_backend<double>();
+        Buffer<double> start = be->zeros(d, 1);
+        sigma = be->operator_norm(be->upload(W, k, d), start);
+        EXPECT_NEAR(sigma, s[0], 1e-9 * s[0]) << "float64, top " << s[0];
+        // A warm start from the returned vector gives the same value.
+        EXPECT_NEAR(be->operator_norm(be->upload(W, k, d), start), s[0], 1e-9 * s[0]);
+      }
+    }
+  }
+}
+
+// Column spaces in R^k of dimension d with principal angles θ: A spans e_1..e_d, B rotates
+// e_i towards e_{d+i} by θ_i for the first min(d, k − d) directions; both are then mixed by a
+// random rotation of R^k and a random change of basis inside each space.
+struct AnglePair {
+  std::vector<double> A, B;
+  double mean_deg;
+};
+
+AnglePair known_angles(std::mt19937_64& rng, std::int64_t k, std::int64_t d, std::int64_t rotated) {
+  std::uniform_real_distribution<double> angle(0.05, std::numbers::pi / 2 - 0.05);
+  std::vector<double> A0(k * d, 0.0), B0(k * d, 0.0);
+  double sum = 0;
+  for (std::int64_t i = 0; i < d; ++i) {
+    A0[i * d + i] = 1.0;
+    if (i < rotated) {
+      const double t = angle(rng);
+      sum += t;
+      B0[i * d + i] = std::cos(t);
+      B0[(d + i) * d + i] = std::sin(t);
+    } else {
+      B0[i * d + i] = 1.0;
+    }
+  }
+  const std::vector<double> R = testing::orthogonal(rng, k);
+  auto mix = [&](const std::vector<double>& S) {
+    std::vector<double> mixing = gaussian(rng, d * d);
+    for (std::int64_t i = 0; i < d; ++i) mixing[i * d + i] += 3.0;  // comfortably invertible
+    return matmul(matmul(R, S, k, k, d), mixing, k, d, d);
+  };
+  return {mix(A0), mix(B0), sum / double(d) * 180.0 / std::numbers::pi};
+}
+
+TEST(PrincipalAngles, KnownAnglesThroughEveryPath) {
+  std::mt19937_64 rng(5);
+  struct Case {
+    std::int64_t k, d, rotated;
+    const char* path;
+  };
+  const Case cases[] = {
+      {50, 40, 10, "complement (k − d < d)"},
+      {50, 20, 20, "column basis (k ≥ 2d)"},
+      {41, 30, 11, "complement, odd sizes"},
+  };
+  for (const auto& c : cases) {
+    const AnglePair p = known_angles(rng, c.k, c.d, c.rotated);
+    EXPECT_NEAR(spectral::mean_principal_angle_deg(p.A.data(), p.B.data(), c.k, c.d), p.mean_deg, 1e-8) << c.path;
+    const std::vector<double> seed = spectral::principal_angles_svd(p.A.data(), p.B.data(), c.k, c.d);
+    double sum = 0;
+    for (double a : seed) sum += a;
+    // The seed's acos of cosines near 1 resolves angles only to √(2ε) ≈ 2e-8 rad ≈ 1.2e-6°.
+    EXPECT_NEAR(sum / double(seed.size()) * 180.0 / std::numbers::pi, p.mean_deg, 5e-6) << "seed's method, " << c.path;
+  }
+}
+
+TEST(PrincipalAngles, WideAndRankDeficientMatricesTakeTheSeedsMethod) {
+  std::mt19937_64 rng(6);
+  // d ≥ k: both column spaces are all of R^k, every angle zero.
+  const std::vector<double> A = gaussian(rng, 8 * 12), B = gaussian(rng, 8 * 12);
+  EXPECT_NEAR(spectral::mean_principal_angle_deg(A.data(), B.data(), 8, 12), 0.0, 1e-5);  // acos(1 − ε) ≈ 1e-6°
+  // Rank 1 each (columns all multiples of one vector): one angle, between the two vectors.
+  const std::int64_t k = 6, d = 4;
+  std::vector<double> R1(k * d), R2(k * d);
+  for (std::int64_t i = 0; i < k; ++i)
+    for (std::int64_t j = 0; j < d; ++j) {
+      const double scale = static_cast<double>(j + 1);
+      R1[i * d + j] = i == 0 ? scale : 0.0;
+      R2[i * d + j] = i <= 1 ? scale : 0.0;
+    }
+  EXPECT_NEAR(spectral::mean_principal_angle_deg(R1.data(), R2.data(), k, d), 45.0, 1e-9);
+}
+
+TEST(PrincipalAngles, BackendAgreesWithTheSeedsMethodOnRandomMatrices) {
+  std::mt19937_64 rng(8);
+  const std::int64_t k = 70, d = 50;
+  const std::vector<double> A = gaussian(rng, k * d), B = gaussian(rng, k * d);
+  auto be = make_cpu_backend<double>();
+  const double fast = be->mean_principal_angle_deg(be->upload(A, k, d), be->upload(B, k, d));
+  const std::vector<double> seed = spectral::principal_angles_svd(A.data(), B.data(), k, d);
+  double sum = 0;
+  for (double a : seed) sum += a;
+  EXPECT_NEAR(fast, sum / double(seed.size()) * 180.0 / std::numbers::pi, 5e-6);  // the seed's acos resolution
+}
+
+}  // namespace
+}  // namespace lowrank
