@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 #include "cpu_backend.hpp"
+#include "cuda_backend.hpp"
 #include "driver.hpp"
 #include "h5_writer.hpp"
 #include "inputs.hpp"
@@ -84,15 +85,19 @@ void check_output(const std::string& out, bool force) {
 template <typename T>
 int run(const Config& config, const Options& o, const std::string& command_line) {
   set_cpu_threads(o.threads);
-  std::unique_ptr<Backend<T>> backend = make_cpu_backend<T>();
+  const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_count() > 0);
+  std::unique_ptr<Backend<T>> backend = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
   const bool terminal = ::isatty(::fileno(stderr));
+  const std::string where =
+      gpu ? backend->device() : backend->device() + " (" + std::to_string(cpu_threads()) + " threads)";
   if (!o.quiet)
-    std::fprintf(stderr, "lowrank-engine %s: %s on %s (%d threads), %s, writing %s\n", LOWRANK_VERSION,
-                 config.experiment.c_str(), backend->device().c_str(), cpu_threads(), to_string(config.precision),
-                 o.out.c_str());
+    std::fprintf(stderr, "lowrank-engine %s: %s on %s, %s, writing %s\n", LOWRANK_VERSION, config.experiment.c_str(),
+                 where.c_str(), to_string(config.precision), o.out.c_str());
 
+  // The CUDA backend draws the inputs with cuRAND's device generator: the same streams.
+  const RandomSource random = gpu ? device_random() : host_random();
   std::vector<Inputs> inputs;
-  for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec));
+  for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec, random));
 
   if (o.force) fs::remove(o.out);
   H5Writer writer(o.out, {LOWRANK_VERSION, command_line, backend->device()}, config, inputs);
@@ -124,7 +129,7 @@ int main(int argc, char** argv) {
   app.add_option("--set", o.sets, "Override a configuration value, KEY=VALUE (e.g. data.n=500, runs.ntk.epochs=10)");
   app.add_option("--out", o.out, "Output HDF5 file (default: <experiment>.h5)");
   app.add_flag("--force", o.force, "Replace the output file if it exists");
-  app.add_option("--device", o.device, "Backend: auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--device", o.device, "Backend: auto (the GPU when there is one), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--precision", o.precision, "float32 (default, as the seed) or float64")
       ->check(CLI::IsMember({"float32", "float64"}));
   app.add_option("--seed", o.seed, "Seed of every random stream")->check(CLI::NonNegativeNumber);
@@ -149,8 +154,8 @@ int main(int argc, char** argv) {
   Config config;
   try {
     if (o.exp.empty() && o.config_file.empty()) throw ConfigError("nothing to run: give --exp NAME or --config FILE");
-    if (o.device == "cuda")
-      throw ConfigError("--device cuda: this build has no CUDA backend yet; use --device cpu");
+    if (o.device == "cuda" && cuda_device_count() == 0)
+      throw ConfigError("--device cuda: no CUDA device is present; use --device cpu (or auto)");
     config = resolve_config(o);
     if (o.out.empty()) o.out = config.experiment + ".h5";
     check_output(o.out, o.force);

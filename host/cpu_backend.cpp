@@ -186,16 +186,15 @@ class CpuBackend final : public Backend<T> {
     require<T>(a.size() == k && y.size() == n, "forward");
     const T* z = Z.data.get();
     const T *av = a.data.get(), *yv = y.data.get();
-    const T g = static_cast<T>(gamma);
     // Per-row losses summed in a fixed order: the result does not depend on the thread count.
     std::vector<double> loss(static_cast<std::size_t>(n));
 #pragma omp parallel for schedule(static)
     for (Index i = 0; i < n; ++i) {
-      T f = 0;
-      for (Index j = 0; j < k; ++j) f += av[j] * activate(act, z[i * k + j]);
-      f *= g;
-      if (r) r[i] = sample_residual(f, yv[i]);
-      loss[static_cast<std::size_t>(i)] = static_cast<double>(sample_loss(f, yv[i]));
+      double sum = 0;  // accumulated in float64, as the CUDA backend does
+      for (Index j = 0; j < k; ++j) sum += static_cast<double>(av[j]) * static_cast<double>(activate(act, z[i * k + j]));
+      const double f = gamma * sum, target = static_cast<double>(yv[i]);
+      if (r) r[i] = static_cast<T>(sample_residual(f, target));
+      loss[static_cast<std::size_t>(i)] = sample_loss(f, target);
     }
     double total = 0;
     for (double l : loss) total += l;

@@ -9,6 +9,8 @@
 #include <limits>
 #include <numeric>
 
+#include <nvtx3/nvtx3.hpp>
+
 namespace lowrank {
 namespace {
 
@@ -91,13 +93,27 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   const std::int64_t t = s.epoch;
   const double n = static_cast<double>(in.X.rows);
 
-  rec.train_mse = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.Z, s.r);
+  {
+    nvtx3::scoped_range range("forward");
+    rec.train_mse = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.Z, s.r);
+  }
   if (!std::isfinite(rec.train_mse)) return false;
-  be.gemv_t(in.X, s.r, s.xr);        // Xᵀ r_t
-  be.gemv_t(in.X_bulk, s.r, s.xbr);  // X_Bᵀ r_t
-  be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G);
-  Spectrum<T> spectrum = be.spectrum(s.Z, *in.prepared, spec.gamma / n, t > 0 ? &s.v_prev : nullptr);
-  be.step(s.W, s.G, spec.lr, spec.normalize_rows);
+  {
+    nvtx3::scoped_range range("gradient");
+    be.gemv_t(in.X, s.r, s.xr);        // Xᵀ r_t
+    be.gemv_t(in.X_bulk, s.r, s.xbr);  // X_Bᵀ r_t
+    be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G);
+  }
+  Spectrum<T> spectrum;
+  {
+    nvtx3::scoped_range range("spectrum");
+    spectrum = be.spectrum(s.Z, *in.prepared, spec.gamma / n, t > 0 ? &s.v_prev : nullptr);
+  }
+  {
+    nvtx3::scoped_range range("update");
+    be.step(s.W, s.G, spec.lr, spec.normalize_rows);
+  }
+  nvtx3::scoped_range metrics("metrics");
   rec.test_mse = be.mse(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.Z_test);
   rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
   if (!std::isfinite(rec.w_opnorm) || !std::isfinite(spectrum.singular_values.at(0))) return false;
@@ -207,6 +223,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         if (s.stopped) continue;
         any = true;
         EpochRecord rec;
+        nvtx3::scoped_range epoch_range(s.spec->name + " epoch " + std::to_string(t));
         const bool ok = run_epoch(be, s, rec);
         const std::size_t run_index = group[j];
         if (!ok) {
@@ -215,7 +232,10 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
           writer.set_run_status(run_index, "diverged", t);
           continue;
         }
-        writer.append_epoch(run_index, t, rec);
+        {
+          nvtx3::scoped_range range("write");
+          writer.append_epoch(run_index, t, rec);
+        }
         s.seconds += rec.epoch_seconds;
         s.epoch = t + 1;
         s.summary.epochs_done = s.epoch;
@@ -237,8 +257,10 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
       for (std::size_t p : pairs) {
         RunState<T>& A = state_of(config.pairs[p].a);
         RunState<T>& B = state_of(config.pairs[p].b);
-        if (A.epoch == t + 1 && B.epoch == t + 1)
+        if (A.epoch == t + 1 && B.epoch == t + 1) {
+          nvtx3::scoped_range range("pair angles");
           writer.append_pair(p, t, be.mean_principal_angle_deg(A.W, B.W));
+        }
       }
       report(false);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ std::vector<double> draw_normal(std::uint64_t seed, Stream stream, int group, st
 // n uniforms in (0, 1] (float64) from the stream's generator, position 0.
 std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, std::size_t n);
 
+// Where the draws come from: cuRAND's host generator (draw_normal, draw_uniform), or the device
+// generator of the CUDA backend, which produces the same Philox streams.
+struct RandomSource {
+  std::function<std::vector<double>(std::uint64_t seed, Stream stream, int group, std::size_t n)> normal, uniform;
+};
+RandomSource host_random();
+
 // Row-major matrices and vectors of one inputs group, in float64.
 struct Inputs {
   std::string name;
@@ -37,6 +45,6 @@ struct Inputs {
   std::vector<double> a, W0;                             // k, k×d: shared by every group
 };
 
-Inputs make_inputs(const Config& config, const InputsSpec& spec);
+Inputs make_inputs(const Config& config, const InputsSpec& spec, const RandomSource& random = host_random());
 
 }  // namespace lowrank

@@ -32,6 +32,19 @@ std::vector<double> to_column_major(const double* A, Index rows, Index cols) {
 
 double degrees(double radians) { return radians * 180.0 / std::numbers::pi; }
 
+// Rank test on a triangular factor (column-major, leading dimension lda, order d): every
+// diagonal entry above kPivotCut of the largest. With partial pivoting (LU) or Householder
+// reflections (QR) a near-singular matrix shows as a small diagonal entry; it is far cheaper than
+// dtrcon, which costs as much as the rest of the basis, and CholeskyQR2 catches what it misses.
+bool full_rank_diagonal(const std::vector<double>& a, Index lda, Index d) {
+  double largest = 0, smallest = std::numeric_limits<double>::infinity();
+  for (Index i = 0; i < d; ++i) {
+    largest = std::max(largest, std::abs(a[sz(i * lda + i)]));
+    smallest = std::min(smallest, std::abs(a[sz(i * lda + i)]));
+  }
+  return smallest > kPivotCut * largest;
+}
+
 // Orthonormalises the columns of N (column-major k×p) in place by Cholesky QR, twice
 // (CholeskyQR2: orthogonal to rounding when κ(N) ≲ 1e7). False if N is too ill-conditioned.
 bool cholesky_qr2(std::vector<double>& N, Index k, Index p) {
@@ -46,13 +59,11 @@ bool cholesky_qr2(std::vector<double>& N, Index k, Index p) {
 }
 
 // Orthonormal basis (column-major k×d) of the column space of A (row-major k×d, full column
-// rank) from Householder QR. False when R is too ill-conditioned for the rank to be full.
+// rank) from Householder QR. False when the rank is in doubt.
 bool column_basis(const double* A, Index k, Index d, std::vector<double>& basis) {
   std::vector<double> a = to_column_major(A, k, d), tau(sz(d));
   check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(k), i32(d), a.data(), i32(k), tau.data()), "dgeqrf");
-  double rcond = 0;
-  check(LAPACKE_dtrcon(LAPACK_COL_MAJOR, '1', 'U', 'N', i32(d), a.data(), i32(k), &rcond), "dtrcon");
-  if (!(rcond > 1e-8)) return false;
+  if (!full_rank_diagonal(a, k, d)) return false;
   check(LAPACKE_dorgqr(LAPACK_COL_MAJOR, i32(k), i32(d), i32(d), a.data(), i32(k), tau.data()), "dorgqr");
   basis = std::move(a);
   return true;
@@ -67,14 +78,7 @@ bool complement_basis(const double* A, Index k, Index d, std::vector<double>& ba
   std::vector<double> a = to_column_major(A, k, d);
   std::vector<lapack_int> pivots(sz(d));
   if (LAPACKE_dgetrf(LAPACK_COL_MAJOR, i32(k), i32(d), a.data(), i32(k), pivots.data()) != 0) return false;
-  // Rank: with partial pivoting a near-singular A shows as a small pivot of U (cheaper than
-  // dtrcon, which costs as much here as the rest of the basis); CholeskyQR2 catches the rest.
-  double largest = 0, smallest = std::numeric_limits<double>::infinity();
-  for (Index i = 0; i < d; ++i) {
-    largest = std::max(largest, std::abs(a[sz(i * k + i)]));
-    smallest = std::min(smallest, std::abs(a[sz(i * k + i)]));
-  }
-  if (!(smallest > 1e-8 * largest)) return false;
+  if (!full_rank_diagonal(a, k, d)) return false;
   basis.assign(sz(k * p), 0.0);
   for (Index j = 0; j < p; ++j) {
     for (Index i = 0; i < d; ++i) basis[sz(j * k + i)] = -a[sz(i * k + d + j)];  // −L2ᵀ
@@ -207,9 +211,21 @@ GradientSpectrum gradient_spectrum(const double* M, Index k, const RowFactor& X,
   return out;
 }
 
+TopRitz top_ritz(const std::vector<double>& alpha, const std::vector<double>& beta, Index used, double rel_tol) {
+  std::vector<double> diag(alpha.begin(), alpha.begin() + used), off(beta.begin(), beta.begin() + used);
+  std::vector<double> z(sz(used * used));
+  check(LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', i32(used), diag.data(), off.data(), z.data(), i32(used)), "dstev");
+  TopRitz out;
+  out.theta = diag[sz(used - 1)];
+  out.s.assign(z.end() - used, z.end());
+  const double last_beta = beta[sz(used - 1)];
+  out.converged = last_beta * std::abs(out.s[sz(used - 1)]) <= rel_tol * out.theta ||
+                  last_beta <= 1e-14 * std::max(out.theta, 1e-300);
+  return out;
+}
+
 double largest_singular_value(const double* W, Index k, Index d, std::vector<double>& start, double rel_tol) {
-  const Index steps = std::min<Index>(d, 64);
-  constexpr int kRestarts = 20;
+  const Index steps = std::min<Index>(d, kLanczosSteps);
   std::vector<double> v(start);
   v.resize(sz(d));
   double norm = cblas_dnrm2(i32(d), v.data(), 1);
@@ -221,18 +237,16 @@ double largest_singular_value(const double* W, Index k, Index d, std::vector<dou
 
   std::vector<double> basis(sz(steps * d)), w(sz(d)), t(sz(k));
   std::vector<double> alpha(sz(steps)), beta(sz(steps));
-  double theta = 0;
-  for (int restart = 0; restart < kRestarts; ++restart) {
+  TopRitz ritz;
+  for (int restart = 0; restart < kLanczosRestarts && !ritz.converged; ++restart) {
     std::copy(v.begin(), v.end(), basis.begin());
-    std::vector<double> ritz;
     Index used = 0;
-    bool converged = false;
     for (Index j = 0; j < steps; ++j) {
       const double* vj = &basis[sz(j * d)];
       cblas_dgemv(CblasRowMajor, CblasNoTrans, i32(k), i32(d), 1.0, W, i32(d), vj, 1, 0.0, t.data(), 1);
       cblas_dgemv(CblasRowMajor, CblasTrans, i32(k), i32(d), 1.0, W, i32(d), t.data(), 1, 0.0, w.data(), 1);
       alpha[sz(j)] = cblas_ddot(i32(d), w.data(), 1, vj, 1);
-      // Full reorthogonalisation, twice ("twice is enough").
+      // Full reorthogonalisation against the basis so far, twice ("twice is enough").
       for (int pass = 0; pass < 2; ++pass)
         for (Index i = 0; i <= j; ++i) {
           const double c = cblas_ddot(i32(d), w.data(), 1, &basis[sz(i * d)], 1);
@@ -240,31 +254,20 @@ double largest_singular_value(const double* W, Index k, Index d, std::vector<dou
         }
       beta[sz(j)] = cblas_dnrm2(i32(d), w.data(), 1);
       used = j + 1;
-
-      // Ritz pairs of the (j+1)×(j+1) tridiagonal T.
-      std::vector<double> diag(alpha.begin(), alpha.begin() + used), off(beta.begin(), beta.begin() + used);
-      std::vector<double> z(sz(used * used));
-      check(LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', i32(used), diag.data(), off.data(), z.data(), i32(used)), "dstev");
-      theta = diag[sz(used - 1)];
-      ritz.assign(z.end() - used, z.end());
-      const double bound = beta[sz(j)] * std::abs(ritz[sz(used - 1)]);
-      if (bound <= rel_tol * theta || beta[sz(j)] <= 1e-14 * std::max(theta, 1e-300)) {
-        converged = true;
-        break;
-      }
+      ritz = top_ritz(alpha, beta, used, rel_tol);
+      if (ritz.converged) break;
       if (j + 1 < steps) {
         cblas_dcopy(i32(d), w.data(), 1, &basis[sz((j + 1) * d)], 1);
         cblas_dscal(i32(d), 1.0 / beta[sz(j)], &basis[sz((j + 1) * d)], 1);
       }
     }
-    // Ritz vector = basis · s; it starts the next restart, or is returned.
+    // The Ritz vector: returned, or the start of the next restart.
     std::fill(v.begin(), v.end(), 0.0);
-    for (Index i = 0; i < used; ++i) cblas_daxpy(i32(d), ritz[sz(i)], &basis[sz(i * d)], 1, v.data(), 1);
+    for (Index i = 0; i < used; ++i) cblas_daxpy(i32(d), ritz.s[sz(i)], &basis[sz(i * d)], 1, v.data(), 1);
     cblas_dscal(i32(d), 1.0 / cblas_dnrm2(i32(d), v.data(), 1), v.data(), 1);
-    if (converged) break;
   }
   start = v;
-  return std::sqrt(std::max(theta, 0.0));
+  return std::sqrt(std::max(ritz.theta, 0.0));
 }
 
 std::vector<double> principal_angles_svd(const double* A, const double* B, Index k, Index d) {

@@ -34,11 +34,28 @@ GradientSpectrum gradient_spectrum(const double* M, std::int64_t k, const RowFac
 void symmetric_top_eigen(std::vector<double>& A, std::int64_t p, std::vector<double>& values,
                          std::vector<double>& top_vector);
 
+// The top Ritz pair of the Lanczos tridiagonal T (diagonal alpha, off-diagonal beta, `used`
+// steps) and whether it has converged: the residual bound β_last·|s_last| ≤ rel_tol·θ, or an
+// invariant subspace (β_last ≈ 0). `s` is the Ritz vector in the Lanczos basis.
+struct TopRitz {
+  double theta = 0;
+  std::vector<double> s;
+  bool converged = false;
+};
+TopRitz top_ritz(const std::vector<double>& alpha, const std::vector<double>& beta, std::int64_t used, double rel_tol);
+
+// Lanczos steps before a restart from the current Ritz vector, and restarts at most.
+constexpr std::int64_t kLanczosSteps = 64;
+constexpr int kLanczosRestarts = 20;
+
 // Largest singular value of W (row-major k×d) by Lanczos on WᵀW with full reorthogonalisation,
 // stopped when the residual bound on the top Ritz value is below rel_tol of it. `start` (d)
 // is the start vector (all zero: a fixed one) and receives the top right singular vector.
 double largest_singular_value(const double* W, std::int64_t k, std::int64_t d, std::vector<double>& start,
                               double rel_tol = 1e-10);
+
+// A factor's smallest diagonal entry below this fraction of its largest puts the rank in doubt.
+constexpr double kPivotCut = 1e-8;
 
 // Mean principal angle in degrees between the column spaces of A and B (row-major k×d): the
 // seed's principal_angles (rank cut 1e-14 + 1e-12·s_max, mean over min(rank A, rank B) angles).

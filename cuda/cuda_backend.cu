@@ -1,0 +1,568 @@
+#include "cuda_backend.hpp"
+
+#include <thrust/execution_policy.h>
+#include <thrust/fill.h>
+#include <thrust/reduce.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "cuda_check.hpp"
+#include "kernels.cuh"
+#include "spectral.hpp"
+
+namespace lowrank {
+namespace {
+
+using Index = std::int64_t;
+using namespace cuda;
+
+int i32(Index v) { return static_cast<int>(v); }
+std::size_t sz(Index v) { return static_cast<std::size_t>(v); }
+
+// Device memory for `count` elements; a failure names the size and what is free.
+template <typename U>
+std::shared_ptr<U[]> device_array(Index count) {
+  const std::size_t bytes = sizeof(U) * static_cast<std::size_t>(std::max<Index>(count, 1));
+  U* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    std::size_t free_bytes = 0, total = 0;
+    (void)cudaMemGetInfo(&free_bytes, &total);
+    throw std::runtime_error("CUDA: cannot allocate " + std::to_string(bytes >> 20) + " MiB on the GPU (" +
+                             std::to_string(free_bytes >> 20) + " MiB free of " + std::to_string(total >> 20) +
+                             " MiB); use --device cpu or smaller sizes");
+  }
+  return std::shared_ptr<U[]>(p, [](U* q) { cudaFree(q); });
+}
+
+// Work arrays kept between calls and grown on demand, one per purpose.
+enum Slot : int { kMd, kB, kGram, kEigen, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss, kLanczos, kBasisA, kBasisB,
+                  kPivots, kSource, kSlots };
+
+class Scratch {
+ public:
+  template <typename U>
+  U* get(Slot slot, Index count) {
+    auto& s = slots_[slot];
+    const std::size_t bytes = sizeof(U) * static_cast<std::size_t>(std::max<Index>(count, 1));
+    if (s.bytes < bytes) {
+      s.data = device_array<unsigned char>(static_cast<Index>(bytes));
+      s.bytes = bytes;
+    }
+    return reinterpret_cast<U*>(s.data.get());
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<unsigned char[]> data;
+    std::size_t bytes = 0;
+  };
+  Entry slots_[kSlots];
+};
+
+// cuBLAS GEMM and GEMV for the working precision (column-major, as cuBLAS is).
+void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, Index m, Index n, Index k, float alpha,
+          const float* A, Index lda, const float* B, Index ldb, float beta, float* C, Index ldc) {
+  LOWRANK_CHECK(cublasSgemm(h, ta, tb, i32(m), i32(n), i32(k), &alpha, A, i32(lda), B, i32(ldb), &beta, C, i32(ldc)));
+}
+void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, Index m, Index n, Index k, double alpha,
+          const double* A, Index lda, const double* B, Index ldb, double beta, double* C, Index ldc) {
+  LOWRANK_CHECK(cublasDgemm(h, ta, tb, i32(m), i32(n), i32(k), &alpha, A, i32(lda), B, i32(ldb), &beta, C, i32(ldc)));
+}
+void gemv(cublasHandle_t h, cublasOperation_t t, Index m, Index n, float alpha, const float* A, Index lda,
+          const float* x, float beta, float* y) {
+  LOWRANK_CHECK(cublasSgemv(h, t, i32(m), i32(n), &alpha, A, i32(lda), x, 1, &beta, y, 1));
+}
+void gemv(cublasHandle_t h, cublasOperation_t t, Index m, Index n, double alpha, const double* A, Index lda,
+          const double* x, double beta, double* y) {
+  LOWRANK_CHECK(cublasDgemv(h, t, i32(m), i32(n), &alpha, A, i32(lda), x, 1, &beta, y, 1));
+}
+
+struct CudaPrepared final : PreparedData {
+  Index n = 0, d = 0;
+  bool compressed = false;
+  std::shared_ptr<double[]> R, Q, X;  // as spectral::RowFactor, on the device
+};
+
+template <typename T>
+class CudaBackend final : public Backend<T> {
+ public:
+  CudaBackend() {
+    if (cuda_device_count() == 0) throw std::runtime_error("--device cuda: no CUDA device is present");
+    LOWRANK_CHECK(cudaSetDevice(0));
+    cudaDeviceProp prop{};
+    LOWRANK_CHECK(cudaGetDeviceProperties(&prop, 0));
+    name_ = std::string("cuda:") + prop.name;
+    LOWRANK_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    LOWRANK_CHECK(cublasCreate(&blas_));
+    LOWRANK_CHECK(cublasSetStream(blas_, stream_));
+    // Full FP32 products by default: no TF32 tensor-core rounding.
+    LOWRANK_CHECK(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));
+    LOWRANK_CHECK(cusolverDnCreate(&solver_));
+    LOWRANK_CHECK(cusolverDnSetStream(solver_, stream_));
+  }
+  ~CudaBackend() override {
+    cusolverDnDestroy(solver_);
+    cublasDestroy(blas_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::string device() const override { return name_; }
+
+  Buffer<T> upload(std::span<const T> host, Index rows, Index cols) override {
+    Buffer<T> b{rows, cols, device_array<T>(rows * cols)};
+    LOWRANK_CHECK(cudaMemcpyAsync(b.data.get(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_));
+    sync();
+    return b;
+  }
+  Buffer<T> zeros(Index rows, Index cols) override {
+    Buffer<T> b{rows, cols, device_array<T>(rows * cols)};
+    LOWRANK_CHECK(cudaMemsetAsync(b.data.get(), 0, sizeof(T) * sz(std::max<Index>(rows * cols, 1)), stream_));
+    return b;
+  }
+  void download(const Buffer<T>& b, std::span<T> host) override {
+    LOWRANK_CHECK(cudaMemcpyAsync(host.data(), b.data.get(), sizeof(T) * sz(b.size()), cudaMemcpyDeviceToHost, stream_));
+    sync();
+  }
+  void copy(const Buffer<T>& from, Buffer<T>& to) override {
+    require(from.size() == to.size(), "copy");
+    LOWRANK_CHECK(cudaMemcpyAsync(to.data.get(), from.data.get(), sizeof(T) * sz(from.size()),
+                                  cudaMemcpyDeviceToDevice, stream_));
+  }
+
+  double forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                 Activation act, Buffer<T>& Z, Buffer<T>& r) override {
+    return readout(X, W, a, y, gamma, act, Z, r.data.get());
+  }
+  double mse(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+             Activation act, Buffer<T>& Z) override {
+    return readout(X, W, a, y, gamma, act, Z, nullptr);
+  }
+
+  void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
+                Buffer<T>& Z, Buffer<T>& G) override {
+    const Index n = Z.rows, k = Z.cols, d = X.cols;
+    require(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
+    launch_residual_mask(Z.data.get(), r.data.get(), a.data.get(), act, n, k, stream_);
+    // Row-major G (k×d) = (γ/n) Mᵀ X is column-major Gᵀ = Xᵀ M: Xᵀ is X's storage, M is Mᵀ's transposed.
+    lowrank::gemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, k, n, static_cast<T>(gamma / static_cast<double>(n)), X.data.get(), d,
+         Z.data.get(), k, T(0), G.data.get(), d);
+  }
+
+  void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
+    require(W.rows == G.rows && W.cols == G.cols, "step");
+    launch_step_rows(W.data.get(), G.data.get(), lr, normalize, W.rows, W.cols, stream_);
+  }
+
+  void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) override {
+    require(x.size() == A.rows && y.size() == A.cols, "gemv_t");
+    gemv(blas_, CUBLAS_OP_N, A.cols, A.rows, T(1), A.data.get(), A.cols, x.data.get(), T(0), y.data.get());
+  }
+
+  void gemm(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
+    require(A.cols == B.rows && C.rows == A.rows && C.cols == B.cols, "gemm");
+    // Row-major C = A B is column-major Cᵀ = Bᵀ Aᵀ.
+    lowrank::gemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, B.cols, A.rows, A.cols, T(1), B.data.get(), B.cols, A.data.get(),
+                  A.cols, T(0), C.data.get(), C.cols);
+  }
+
+  double dot(const Buffer<T>& x, const Buffer<T>& y) override {
+    require(x.size() == y.size(), "dot");
+    return dot_float64(x.data.get(), y.data.get(), x.size(), stream_);
+  }
+  double norm(const Buffer<T>& x) override { return std::sqrt(dot(x, x)); }
+
+  std::shared_ptr<const PreparedData> prepare(const Buffer<T>& X) override {
+    auto p = std::make_shared<CudaPrepared>();
+    const Index n = X.rows, d = X.cols;
+    p->n = n;
+    p->d = d;
+    p->compressed = n <= d;
+    // Row-major X (n×d) is column-major Xᵀ (d×n).
+    auto x = device_array<double>(n * d);
+    launch_to_double(X.data.get(), x.get(), n * d, stream_);
+    if (!p->compressed) {
+      p->X = x;
+      return p;
+    }
+    // QR of Xᵀ: X = Rᵀ Qᵀ (as the CPU backend's spectral::factor_rows).
+    auto tau = device_array<double>(n);
+    int lwork = 0;
+    LOWRANK_CHECK(cusolverDnDgeqrf_bufferSize(solver_, i32(d), i32(n), x.get(), i32(d), &lwork));
+    int* info = scratch_.get<int>(kInfo, 1);
+    LOWRANK_CHECK(cusolverDnDgeqrf(solver_, i32(d), i32(n), x.get(), i32(d), tau.get(),
+                                   scratch_.get<double>(kWork, lwork), lwork, info));
+    check_info(info, "cusolverDnDgeqrf");
+    p->R = device_array<double>(n * n);
+    LOWRANK_CHECK(cudaMemcpy2DAsync(p->R.get(), sizeof(double) * sz(n), x.get(), sizeof(double) * sz(d),
+                                    sizeof(double) * sz(n), sz(n), cudaMemcpyDeviceToDevice, stream_));
+    LOWRANK_CHECK(cusolverDnDorgqr_bufferSize(solver_, i32(d), i32(n), i32(n), x.get(), i32(d), tau.get(), &lwork));
+    LOWRANK_CHECK(cusolverDnDorgqr(solver_, i32(d), i32(n), i32(n), x.get(), i32(d), tau.get(),
+                                   scratch_.get<double>(kWork, lwork), lwork, info));
+    check_info(info, "cusolverDnDorgqr");
+    p->Q = x;
+    sync();
+    return p;
+  }
+
+  // The float64 Gram matrix of the smaller side of B (see spectral::gradient_spectrum), all its
+  // eigenpairs by cusolverDnDsyevd: at the seed's sizes (750×750) one divide-and-conquer call is
+  // the cheapest way to get every eigenvalue and the top vector together, and the Gram route
+  // keeps SPEC §4's accuracy (eigenvalue errors of ε·σ₁² put σᵢ within ~1e-8·σ₁).
+  Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& prepared, double scale,
+                       const Buffer<T>* previous) override {
+    const auto& X = dynamic_cast<const CudaPrepared&>(prepared);
+    const Index n = X.n, d = X.d, k = M.cols;
+    require(M.rows == n, "spectrum");
+    const double one = 1.0, zero = 0.0;
+    double* m = scratch_.get<double>(kMd, n * k);  // column-major Mᵀ (k×n)
+    launch_to_double(M.data.get(), m, n * k, stream_);
+    const Index r = X.compressed ? n : d;
+    double* B = scratch_.get<double>(kB, k * r);
+    if (X.compressed) {
+      LOWRANK_CHECK(cublasDtrmm(blas_, CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, CUBLAS_DIAG_NON_UNIT,
+                                i32(k), i32(n), &scale, X.R.get(), i32(n), m, i32(k), B, i32(k)));
+    } else {
+      LOWRANK_CHECK(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, i32(k), i32(d), i32(n), &scale, m, i32(k), X.X.get(),
+                                i32(d), &zero, B, i32(k)));
+    }
+    const bool right_gram = r <= k;
+    const Index p = right_gram ? r : k;
+    double* G = scratch_.get<double>(kGram, p * p);
+    LOWRANK_CHECK(cublasDsyrk(blas_, CUBLAS_FILL_MODE_LOWER, right_gram ? CUBLAS_OP_T : CUBLAS_OP_N, i32(p),
+                              i32(right_gram ? k : r), &one, B, i32(k), &zero, G, i32(p)));
+    double* eigenvalues = scratch_.get<double>(kEigen, p);
+    int lwork = 0;
+    LOWRANK_CHECK(cusolverDnDsyevd_bufferSize(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, i32(p), G,
+                                              i32(p), eigenvalues, &lwork));
+    int* info = scratch_.get<int>(kInfo, 1);
+    LOWRANK_CHECK(cusolverDnDsyevd(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p),
+                                   eigenvalues, scratch_.get<double>(kWork, lwork), lwork, info));
+    check_info(info, "cusolverDnDsyevd");
+
+    Spectrum<T> out;
+    std::vector<double> ascending(sz(p));
+    LOWRANK_CHECK(cudaMemcpyAsync(ascending.data(), eigenvalues, sizeof(double) * sz(p), cudaMemcpyDeviceToHost,
+                                  stream_));
+    const double* top = G + (p - 1) * p;  // eigenvector of the largest eigenvalue: the last column
+    double* right = scratch_.get<double>(kVecA, r);
+    if (right_gram) {
+      LOWRANK_CHECK(cudaMemcpyAsync(right, top, sizeof(double) * sz(r), cudaMemcpyDeviceToDevice, stream_));
+    } else {  // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖
+      LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(k), i32(r), &one, B, i32(k), top, 1, &zero, right, 1));
+      double norm = 0;
+      LOWRANK_CHECK(cublasDnrm2(blas_, i32(r), right, 1, &norm));
+      const double inv = 1.0 / norm;
+      LOWRANK_CHECK(cublasDscal(blas_, i32(r), &inv, right, 1));
+    }
+    double* v = right;
+    if (X.compressed) {
+      v = scratch_.get<double>(kVecB, d);
+      LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(n), &one, X.Q.get(), i32(d), right, 1, &zero, v, 1));
+    }
+    // Sign: agree with the previous vector, or make the largest-magnitude entry positive.
+    double orient = 0;
+    if (previous) {
+      double* prev = scratch_.get<double>(kVecC, d);
+      launch_to_double(previous->data.get(), prev, d, stream_);
+      LOWRANK_CHECK(cublasDdot(blas_, i32(d), v, 1, prev, 1, &orient));
+    } else {
+      int index = 0;
+      LOWRANK_CHECK(cublasIdamax(blas_, i32(d), v, 1, &index));
+      LOWRANK_CHECK(cudaMemcpyAsync(&orient, v + index - 1, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+      sync();
+    }
+    if (orient < 0) {
+      const double minus = -1.0;
+      LOWRANK_CHECK(cublasDscal(blas_, i32(d), &minus, v, 1));
+    }
+    out.top_right_vector = Buffer<T>{d, 1, device_array<T>(d)};
+    launch_from_double(v, out.top_right_vector.data.get(), d, stream_);
+    sync();
+    out.singular_values.assign(sz(std::min(k, d)), 0.0);
+    for (Index i = 0; i < p && i < std::min(k, d); ++i)
+      out.singular_values[sz(i)] = std::sqrt(std::max(ascending[sz(p - 1 - i)], 0.0));
+    return out;
+  }
+
+  // Lanczos on WᵀW in float64 with full reorthogonalisation, as the CPU backend's
+  // spectral::largest_singular_value; the tridiagonal's Ritz pairs are computed on the host.
+  double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
+    const Index k = W.rows, d = W.cols, steps = std::min<Index>(d, spectral::kLanczosSteps);
+    require(start.size() == d, "operator_norm");
+    const double one = 1.0, zero = 0.0, minus = -1.0;
+    double* w_matrix = scratch_.get<double>(kMd, k * d);  // row-major W = column-major Wᵀ (d×k)
+    launch_to_double(W.data.get(), w_matrix, k * d, stream_);
+    double* basis = scratch_.get<double>(kLanczos, steps * d);
+    double* t = scratch_.get<double>(kVecA, k);
+    double* w = scratch_.get<double>(kVecB, d);
+    double* c = scratch_.get<double>(kVecC, steps);
+    launch_to_double(start.data.get(), basis, d, stream_);
+    double norm = 0;
+    LOWRANK_CHECK(cublasDnrm2(blas_, i32(d), basis, 1, &norm));
+    if (!(norm > 0)) {
+      thrust::fill(thrust::cuda::par.on(stream_), basis, basis + d, 1.0);
+      norm = std::sqrt(static_cast<double>(d));
+    }
+    double inv = 1.0 / norm;
+    LOWRANK_CHECK(cublasDscal(blas_, i32(d), &inv, basis, 1));
+
+    std::vector<double> alpha(sz(steps)), beta(sz(steps));
+    spectral::TopRitz ritz;
+    for (int restart = 0; restart < spectral::kLanczosRestarts && !ritz.converged; ++restart) {
+      Index used = 0;
+      for (Index j = 0; j < steps; ++j) {
+        double* vj = basis + j * d;
+        LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(d), i32(k), &one, w_matrix, i32(d), vj, 1, &zero, t, 1));
+        LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(k), &one, w_matrix, i32(d), t, 1, &zero, w, 1));
+        LOWRANK_CHECK(cublasDdot(blas_, i32(d), w, 1, vj, 1, &alpha[sz(j)]));
+        for (int pass = 0; pass < 2; ++pass) {  // w ← w − V (Vᵀ w), twice
+          LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(d), i32(j + 1), &one, basis, i32(d), w, 1, &zero, c, 1));
+          LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(j + 1), &minus, basis, i32(d), c, 1, &one, w, 1));
+        }
+        LOWRANK_CHECK(cublasDnrm2(blas_, i32(d), w, 1, &beta[sz(j)]));
+        used = j + 1;
+        ritz = spectral::top_ritz(alpha, beta, used, 1e-10);
+        if (ritz.converged) break;
+        if (j + 1 < steps) {
+          inv = 1.0 / beta[sz(j)];
+          LOWRANK_CHECK(cublasDcopy(blas_, i32(d), w, 1, basis + (j + 1) * d, 1));
+          LOWRANK_CHECK(cublasDscal(blas_, i32(d), &inv, basis + (j + 1) * d, 1));
+        }
+      }
+      // The Ritz vector V s: the result, or the start of the next restart (basis column 0).
+      LOWRANK_CHECK(cudaMemcpyAsync(c, ritz.s.data(), sizeof(double) * sz(used), cudaMemcpyHostToDevice, stream_));
+      LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(used), &one, basis, i32(d), c, 1, &zero, w, 1));
+      LOWRANK_CHECK(cublasDnrm2(blas_, i32(d), w, 1, &norm));
+      inv = 1.0 / norm;
+      LOWRANK_CHECK(cublasDscal(blas_, i32(d), &inv, w, 1));
+      LOWRANK_CHECK(cublasDcopy(blas_, i32(d), w, 1, basis, 1));
+    }
+    launch_from_double(basis, start.data.get(), d, stream_);
+    sync();
+    return std::sqrt(std::max(ritz.theta, 0.0));
+  }
+
+  double mean_principal_angle_deg(const Buffer<T>& A, const Buffer<T>& B) override {
+    require(A.rows == B.rows && A.cols == B.cols, "mean_principal_angle_deg");
+    const Index k = A.rows, d = A.cols;
+    if (d < k) {
+      // As the CPU backend: bases of the smaller side (the spaces, or their complements).
+      const bool complement = k - d < d;
+      const Index p = complement ? k - d : d;
+      double* ua = scratch_.get<double>(kBasisA, k * p);
+      double* ub = scratch_.get<double>(kBasisB, k * p);
+      if (basis(A, complement, ua) && basis(B, complement, ub)) {
+        const double one = 1.0, zero = 0.0;
+        double* C = scratch_.get<double>(kGram, p * p);
+        LOWRANK_CHECK(cublasDgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, i32(p), i32(p), i32(k), &one, ua, i32(k), ub,
+                                  i32(k), &zero, C, i32(p)));
+        double sum = 0;
+        for (double cosine : singular_values(C, p)) sum += std::acos(std::clamp(cosine, 0.0, 1.0));
+        return sum / static_cast<double>(d) * 180.0 / std::numbers::pi;
+      }
+    }
+    // Wide or rank in doubt: the seed's SVD method, on the host (rare).
+    std::vector<T> a(sz(A.size())), b(sz(B.size()));
+    download(A, a);
+    download(B, b);
+    const std::vector<double> ad(a.begin(), a.end()), bd(b.begin(), b.end());
+    return spectral::mean_principal_angle_deg(ad.data(), bd.data(), k, d);
+  }
+
+  // Once per run, after its last epoch: on the host, as the CPU backend.
+  double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test, const Buffer<T>& y_test,
+                        const Buffer<T>& W, double gamma, Activation act) override {
+    auto host = [&](const Buffer<T>& b) {
+      std::vector<T> h(sz(b.size()));
+      download(b, h);
+      return std::vector<double>(h.begin(), h.end());
+    };
+    const std::vector<double> x = host(X), yy = host(y), xt = host(X_test), yt = host(y_test), w = host(W);
+    const double rcond = static_cast<double>(std::max(X.rows, W.rows)) * std::numeric_limits<T>::epsilon();
+    return spectral::refit_test_mse(x.data(), yy.data(), X.rows, xt.data(), yt.data(), X_test.rows, w.data(), W.rows,
+                                    W.cols, gamma, act, rcond);
+  }
+
+ private:
+  void sync() { LOWRANK_CHECK(cudaStreamSynchronize(stream_)); }
+
+  static void require(bool ok, const char* op) {
+    if (!ok) throw std::invalid_argument(std::string("cuda backend: shape mismatch in ") + op);
+  }
+
+  void check_info(const int* device_info, const char* call) {
+    int info = 0;
+    LOWRANK_CHECK(cudaMemcpyAsync(&info, device_info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    if (info != 0) throw std::runtime_error(std::string("cuSOLVER: ") + call + " returned info = " + std::to_string(info));
+  }
+
+  // Z = X Wᵀ, then the row-wise readout; returns the mean loss, summed on the device.
+  double readout(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                 Activation act, Buffer<T>& Z, T* r) {
+    const Index n = X.rows, k = W.rows, d = X.cols;
+    require(W.cols == d && Z.rows == n && Z.cols == k && a.size() == k && y.size() == n, "forward");
+    // Row-major Z = X Wᵀ is column-major Zᵀ (k×n) = W Xᵀ.
+    lowrank::gemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, k, n, d, T(1), W.data.get(), d, X.data.get(), d, T(0), Z.data.get(),
+                  k);
+    double* row_loss = scratch_.get<double>(kRowLoss, n);
+    launch_readout(Z.data.get(), a.data.get(), y.data.get(), gamma, act, n, k, r, row_loss, stream_);
+    return thrust::reduce(thrust::cuda::par.on(stream_), row_loss, row_loss + n, 0.0) / static_cast<double>(n);
+  }
+
+  // Orthonormal basis (column-major k×p) of A's column space or its complement; false when
+  // the rank is in doubt. As spectral.cpp's column_basis and complement_basis.
+  bool basis(const Buffer<T>& A, bool complement, double* out) {
+    const Index k = A.rows, d = A.cols, p = complement ? k - d : d;
+    const double one = 1.0, zero = 0.0;
+    double* at = scratch_.get<double>(kMd, k * d);  // row-major A = column-major Aᵀ (d×k)
+    launch_to_double(A.data.get(), at, k * d, stream_);
+    double* a = scratch_.get<double>(kB, k * d);  // column-major A (k×d)
+    LOWRANK_CHECK(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, i32(k), i32(d), &one, at, i32(d), &zero, a, i32(k), a,
+                              i32(k)));
+    int* info = scratch_.get<int>(kInfo, 1);
+    int lwork = 0;
+    double* range = scratch_.get<double>(kEigen, 2);
+    if (!complement) {
+      double* tau = scratch_.get<double>(kVecA, d);
+      LOWRANK_CHECK(cusolverDnDgeqrf_bufferSize(solver_, i32(k), i32(d), a, i32(k), &lwork));
+      LOWRANK_CHECK(cusolverDnDgeqrf(solver_, i32(k), i32(d), a, i32(k), tau, scratch_.get<double>(kWork, lwork),
+                                     lwork, info));
+      check_info(info, "cusolverDnDgeqrf");
+      if (!full_rank_diagonal(a, k, d, range)) return false;
+      LOWRANK_CHECK(cusolverDnDorgqr_bufferSize(solver_, i32(k), i32(d), i32(d), a, i32(k), tau, &lwork));
+      LOWRANK_CHECK(cusolverDnDorgqr(solver_, i32(k), i32(d), i32(d), a, i32(k), tau,
+                                     scratch_.get<double>(kWork, lwork), lwork, info));
+      check_info(info, "cusolverDnDorgqr");
+      LOWRANK_CHECK(cudaMemcpyAsync(out, a, sizeof(double) * sz(k * d), cudaMemcpyDeviceToDevice, stream_));
+      return true;
+    }
+    // P A = L U; the null space of Aᵀ is Pᵀ [−L1⁻ᵀ L2ᵀ; I].
+    int* pivots = scratch_.get<int>(kPivots, d);
+    LOWRANK_CHECK(cusolverDnDgetrf_bufferSize(solver_, i32(k), i32(d), a, i32(k), &lwork));
+    LOWRANK_CHECK(cusolverDnDgetrf(solver_, i32(k), i32(d), a, i32(k), scratch_.get<double>(kWork, lwork), pivots,
+                                   info));
+    int singular = 0;
+    LOWRANK_CHECK(cudaMemcpyAsync(&singular, info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    if (singular != 0 || !full_rank_diagonal(a, k, d, range)) return false;
+    double* seeded = scratch_.get<double>(kLanczos, k * p);
+    launch_complement_seed(a, k, d, seeded, stream_);
+    LOWRANK_CHECK(cublasDtrsm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, CUBLAS_DIAG_UNIT, i32(d),
+                              i32(p), &one, a, i32(k), seeded, i32(k)));
+    // x = Pᵀ y: LAPACK's row interchanges in reverse order, as a gather of rows.
+    std::vector<int> swaps(sz(d)), source(sz(k));
+    LOWRANK_CHECK(cudaMemcpyAsync(swaps.data(), pivots, sizeof(int) * sz(d), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    for (Index i = 0; i < k; ++i) source[sz(i)] = static_cast<int>(i);
+    for (Index i = d - 1; i >= 0; --i) std::swap(source[sz(i)], source[sz(swaps[sz(i)] - 1)]);
+    int* device_source = scratch_.get<int>(kSource, k);
+    LOWRANK_CHECK(cudaMemcpyAsync(device_source, source.data(), sizeof(int) * sz(k), cudaMemcpyHostToDevice, stream_));
+    launch_gather_rows(seeded, device_source, k, p, out, stream_);
+    return cholesky_qr2(out, k, p);
+  }
+
+  bool full_rank_diagonal(const double* factor, Index lda, Index count, double* range) {
+    launch_diagonal_range(factor, lda, count, range, stream_);
+    double host[2];
+    LOWRANK_CHECK(cudaMemcpyAsync(host, range, sizeof host, cudaMemcpyDeviceToHost, stream_));
+    sync();
+    return host[0] > spectral::kPivotCut * host[1];
+  }
+
+  // Orthonormalises the columns of N (column-major k×p) by Cholesky QR, twice.
+  bool cholesky_qr2(double* N, Index k, Index p) {
+    const double one = 1.0, zero = 0.0;
+    double* G = scratch_.get<double>(kGram, p * p);
+    int* info = scratch_.get<int>(kInfo, 1);
+    for (int pass = 0; pass < 2; ++pass) {
+      LOWRANK_CHECK(cublasDsyrk(blas_, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, i32(p), i32(k), &one, N, i32(k), &zero, G,
+                                i32(p)));
+      int lwork = 0;
+      LOWRANK_CHECK(cusolverDnDpotrf_bufferSize(solver_, CUBLAS_FILL_MODE_UPPER, i32(p), G, i32(p), &lwork));
+      LOWRANK_CHECK(cusolverDnDpotrf(solver_, CUBLAS_FILL_MODE_UPPER, i32(p), G, i32(p),
+                                     scratch_.get<double>(kWork, lwork), lwork, info));
+      int failed = 0;
+      LOWRANK_CHECK(cudaMemcpyAsync(&failed, info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+      sync();
+      if (failed != 0) return false;
+      LOWRANK_CHECK(cublasDtrsm(blas_, CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT,
+                                i32(k), i32(p), &one, G, i32(p), N, i32(k)));
+    }
+    return true;
+  }
+
+  // Singular values of the column-major p×p matrix C (overwritten), by cusolverDnDgesvd.
+  std::vector<double> singular_values(double* C, Index p) {
+    double* s = scratch_.get<double>(kEigen, p);
+    int lwork = 0;
+    LOWRANK_CHECK(cusolverDnDgesvd_bufferSize(solver_, i32(p), i32(p), &lwork));
+    int* info = scratch_.get<int>(kInfo, 1);
+    LOWRANK_CHECK(cusolverDnDgesvd(solver_, 'N', 'N', i32(p), i32(p), C, i32(p), s, nullptr, 1, nullptr, 1,
+                                   scratch_.get<double>(kWork, lwork), lwork, nullptr, info));
+    check_info(info, "cusolverDnDgesvd");
+    std::vector<double> out(sz(p));
+    LOWRANK_CHECK(cudaMemcpyAsync(out.data(), s, sizeof(double) * sz(p), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    return out;
+  }
+
+  std::string name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  cusolverDnHandle_t solver_ = nullptr;
+  Scratch scratch_;
+};
+
+std::vector<double> draw_on_device(std::uint64_t seed, Stream stream, int group, std::size_t n, bool normal) {
+  const std::size_t count = normal ? n + (n % 2) : n;  // normals come in Box–Muller pairs
+  auto values = device_array<double>(static_cast<Index>(count));
+  curandGenerator_t g = nullptr;
+  LOWRANK_CHECK(curandCreateGenerator(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10));
+  std::unique_ptr<curandGenerator_st, void (*)(curandGenerator_t)> owned(g, [](curandGenerator_t h) {
+    curandDestroyGenerator(h);
+  });
+  LOWRANK_CHECK(curandSetPseudoRandomGeneratorSeed(g, stream_seed(seed, stream, group)));
+  LOWRANK_CHECK(curandSetGeneratorOffset(g, 0));
+  if (normal)
+    LOWRANK_CHECK(curandGenerateNormalDouble(g, values.get(), count, 0.0, 1.0));
+  else
+    LOWRANK_CHECK(curandGenerateUniformDouble(g, values.get(), count));
+  std::vector<double> host(count);
+  LOWRANK_CHECK(cudaMemcpy(host.data(), values.get(), sizeof(double) * count, cudaMemcpyDeviceToHost));
+  host.resize(n);
+  return host;
+}
+
+}  // namespace
+
+int cuda_device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+template <typename T>
+std::unique_ptr<Backend<T>> make_cuda_backend() {
+  return std::make_unique<CudaBackend<T>>();
+}
+template std::unique_ptr<Backend<float>> make_cuda_backend<float>();
+template std::unique_ptr<Backend<double>> make_cuda_backend<double>();
+
+RandomSource device_random() {
+  return {[](std::uint64_t seed, Stream stream, int group, std::size_t n) {
+            return draw_on_device(seed, stream, group, n, true);
+          },
+          [](std::uint64_t seed, Stream stream, int group, std::size_t n) {
+            return draw_on_device(seed, stream, group, n, false);
+          }};
+}
+
+}  // namespace lowrank

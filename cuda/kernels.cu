@@ -1,0 +1,196 @@
+#include <cub/block/block_reduce.cuh>
+#include <cuda/functional>
+#include <thrust/execution_policy.h>
+#include <thrust/inner_product.h>
+
+#include <algorithm>
+
+#include "cuda_check.hpp"
+#include "kernels.cuh"
+
+namespace lowrank::cuda {
+namespace {
+
+// One block per row for the row-wise kernels; 256 threads keep a 1000–16384-wide row in a few
+// strided passes and give the block reduction eight warps.
+constexpr int kRowThreads = 256;
+// Element-wise kernels: 256 threads a block, enough blocks to cover the data once (grid-stride
+// loops take any remainder past the grid limit).
+constexpr int kThreads = 256;
+constexpr std::int64_t kMaxBlocks = 65535;
+
+int blocks_for(std::int64_t count) {
+  return static_cast<int>(std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, kMaxBlocks));
+}
+
+template <typename T>
+__global__ void readout_rows(const T* __restrict__ Z, const T* __restrict__ a, const T* __restrict__ y, double gamma,
+                             Activation act, std::int64_t k, T* __restrict__ r, double* __restrict__ row_loss) {
+  using Reduce = cub::BlockReduce<double, kRowThreads>;
+  __shared__ typename Reduce::TempStorage scratch;
+  const std::int64_t i = blockIdx.x;
+  const T* row = Z + i * k;
+  double partial = 0;
+  for (std::int64_t j = threadIdx.x; j < k; j += kRowThreads)
+    partial += static_cast<double>(a[j]) * static_cast<double>(activate(act, row[j]));
+  const double sum = Reduce(scratch).Sum(partial);
+  if (threadIdx.x == 0) {
+    const double f = gamma * sum, target = static_cast<double>(y[i]);
+    if (r) r[i] = static_cast<T>(sample_residual(f, target));
+    row_loss[i] = sample_loss(f, target);
+  }
+}
+
+template <typename T>
+__global__ void residual_mask(T* __restrict__ Z, const T* __restrict__ r, const T* __restrict__ a, Activation act,
+                              std::int64_t n, std::int64_t k) {
+  const std::int64_t count = n * k;
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t i = e / k, j = e - i * k;
+    Z[e] = r[i] * a[j] * activate_derivative(act, Z[e]);
+  }
+}
+
+template <typename T>
+__global__ void step_rows(T* __restrict__ W, const T* __restrict__ G, T lr, bool normalize, std::int64_t d) {
+  using Reduce = cub::BlockReduce<double, kRowThreads>;
+  __shared__ typename Reduce::TempStorage scratch;
+  __shared__ T scale;
+  T* row = W + blockIdx.x * d;
+  const T* grad = G + blockIdx.x * d;
+  double partial = 0;
+  for (std::int64_t c = threadIdx.x; c < d; c += kRowThreads) {
+    const T w = row[c] - lr * grad[c];
+    row[c] = w;
+    partial += static_cast<double>(w) * static_cast<double>(w);
+  }
+  if (!normalize) return;
+  const double sq = Reduce(scratch).Sum(partial);
+  if (threadIdx.x == 0) scale = T(1) / (static_cast<T>(sqrt(sq)) + T(1e-8));
+  __syncthreads();
+  for (std::int64_t c = threadIdx.x; c < d; c += kRowThreads) row[c] *= scale;
+}
+
+template <typename From, typename To>
+__global__ void convert(const From* __restrict__ in, To* __restrict__ out, std::int64_t count) {
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x)
+    out[e] = static_cast<To>(in[e]);
+}
+
+__global__ void diagonal_range(const double* __restrict__ A, std::int64_t lda, std::int64_t count,
+                               double* __restrict__ out) {
+  using Reduce = cub::BlockReduce<double, kRowThreads>;
+  __shared__ typename Reduce::TempStorage scratch;
+  double low = INFINITY, high = 0;
+  for (std::int64_t i = threadIdx.x; i < count; i += kRowThreads) {
+    const double v = fabs(A[i * lda + i]);
+    low = fmin(low, v);
+    high = fmax(high, v);
+  }
+  low = Reduce(scratch).Reduce(low, ::cuda::minimum<>{});
+  __syncthreads();
+  high = Reduce(scratch).Reduce(high, ::cuda::maximum<>{});
+  if (threadIdx.x == 0) {
+    out[0] = low;
+    out[1] = high;
+  }
+}
+
+__global__ void complement_seed(const double* __restrict__ LU, std::int64_t k, std::int64_t d,
+                                double* __restrict__ basis) {
+  const std::int64_t p = k - d, count = k * p;
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t j = e / k, i = e - j * k;  // row i of column j
+    basis[e] = i < d ? -LU[i * k + d + j] : (i == d + j ? 1.0 : 0.0);
+  }
+}
+
+__global__ void gather_rows(const double* __restrict__ in, const int* __restrict__ source, std::int64_t rows,
+                            std::int64_t cols, double* __restrict__ out) {
+  const std::int64_t count = rows * cols;
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t j = e / rows, i = e - j * rows;
+    out[e] = in[j * rows + source[i]];
+  }
+}
+
+template <typename T>
+struct ProductInFloat64 {
+  __host__ __device__ double operator()(T x, T y) const { return static_cast<double>(x) * static_cast<double>(y); }
+};
+
+}  // namespace
+
+template <typename T>
+void launch_readout(const T* Z, const T* a, const T* y, double gamma, Activation act, std::int64_t n, std::int64_t k,
+                    T* r, double* row_loss, cudaStream_t stream) {
+  readout_rows<T><<<static_cast<unsigned>(n), kRowThreads, 0, stream>>>(Z, a, y, gamma, act, k, r, row_loss);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_residual_mask(T* Z, const T* r, const T* a, Activation act, std::int64_t n, std::int64_t k,
+                          cudaStream_t stream) {
+  residual_mask<T><<<blocks_for(n * k), kThreads, 0, stream>>>(Z, r, a, act, n, k);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_step_rows(T* W, const T* G, double lr, bool normalize, std::int64_t k, std::int64_t d,
+                      cudaStream_t stream) {
+  step_rows<T><<<static_cast<unsigned>(k), kRowThreads, 0, stream>>>(W, G, static_cast<T>(lr), normalize, d);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_to_double(const T* in, double* out, std::int64_t count, cudaStream_t stream) {
+  convert<T, double><<<blocks_for(count), kThreads, 0, stream>>>(in, out, count);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_from_double(const double* in, T* out, std::int64_t count, cudaStream_t stream) {
+  convert<double, T><<<blocks_for(count), kThreads, 0, stream>>>(in, out, count);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+double dot_float64(const T* x, const T* y, std::int64_t count, cudaStream_t stream) {
+  return thrust::inner_product(thrust::cuda::par.on(stream), x, x + count, y, 0.0, thrust::plus<double>(),
+                               ProductInFloat64<T>());
+}
+
+void launch_diagonal_range(const double* A, std::int64_t lda, std::int64_t count, double* out, cudaStream_t stream) {
+  diagonal_range<<<1, kRowThreads, 0, stream>>>(A, lda, count, out);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+void launch_complement_seed(const double* LU, std::int64_t k, std::int64_t d, double* basis, cudaStream_t stream) {
+  complement_seed<<<blocks_for(k * (k - d)), kThreads, 0, stream>>>(LU, k, d, basis);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+void launch_gather_rows(const double* in, const int* source, std::int64_t rows, std::int64_t cols, double* out,
+                        cudaStream_t stream) {
+  gather_rows<<<blocks_for(rows * cols), kThreads, 0, stream>>>(in, source, rows, cols, out);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+#define LOWRANK_INSTANTIATE(T)                                                                                   \
+  template void launch_readout<T>(const T*, const T*, const T*, double, Activation, std::int64_t, std::int64_t,  \
+                                  T*, double*, cudaStream_t);                                                    \
+  template void launch_residual_mask<T>(T*, const T*, const T*, Activation, std::int64_t, std::int64_t,          \
+                                        cudaStream_t);                                                           \
+  template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \
+  template void launch_to_double<T>(const T*, double*, std::int64_t, cudaStream_t);                              \
+  template void launch_from_double<T>(const double*, T*, std::int64_t, cudaStream_t);                            \
+  template double dot_float64<T>(const T*, const T*, std::int64_t, cudaStream_t);
+LOWRANK_INSTANTIATE(float)
+LOWRANK_INSTANTIATE(double)
+#undef LOWRANK_INSTANTIATE
+
+}  // namespace lowrank::cuda

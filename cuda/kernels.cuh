@@ -1,0 +1,54 @@
+// The CUDA backend's fused element-wise kernels. Each states what it computes; the scalar math
+// (σ, σ', the loss and its residual) is host/scalar_math.hpp's, shared with the CPU backend.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "scalar_math.hpp"
+
+namespace lowrank::cuda {
+
+// Row-wise readout after Z = X Wᵀ (n×k): F_i = γ Σ_j a_j σ(Z_ij), r_i = 2(F_i − y_i) (when r
+// is not null), row_loss_i = (F_i − y_i)². One block per row.
+template <typename T>
+void launch_readout(const T* Z, const T* a, const T* y, double gamma, Activation act, std::int64_t n, std::int64_t k,
+                    T* r, double* row_loss, cudaStream_t stream);
+
+// M_ij = r_i a_j σ'(Z_ij), in place over Z (n×k).
+template <typename T>
+void launch_residual_mask(T* Z, const T* r, const T* a, Activation act, std::int64_t n, std::int64_t k,
+                          cudaStream_t stream);
+
+// w_j ← w_j − η g_j, then, if normalize, w_j ← w_j / (‖w_j‖ + 1e-8), for each row j of W (k×d).
+// One block per row.
+template <typename T>
+void launch_step_rows(T* W, const T* G, double lr, bool normalize, std::int64_t k, std::int64_t d,
+                      cudaStream_t stream);
+
+// out_i = double(in_i), i < count.
+template <typename T>
+void launch_to_double(const T* in, double* out, std::int64_t count, cudaStream_t stream);
+
+// out_i = T(in_i), i < count.
+template <typename T>
+void launch_from_double(const double* in, T* out, std::int64_t count, cudaStream_t stream);
+
+// Σ_i double(x_i)·double(y_i), accumulated in float64 (a fixed reduction order: deterministic).
+template <typename T>
+double dot_float64(const T* x, const T* y, std::int64_t count, cudaStream_t stream);
+
+// out = (min_i |A_ii|, max_i |A_ii|) over the first `count` diagonal entries of a column-major
+// matrix with leading dimension lda (pivot sizes of an LU or QR factor).
+void launch_diagonal_range(const double* A, std::int64_t lda, std::int64_t count, double* out, cudaStream_t stream);
+
+// Complement basis from an LU factor (column-major k×d, L below the diagonal): column j of the
+// column-major k×(k−d) output is −(row d+j of L)ᵀ in its first d rows and e_{d+j} below.
+void launch_complement_seed(const double* LU, std::int64_t k, std::int64_t d, double* basis, cudaStream_t stream);
+
+// out row r = in row source_r, for column-major matrices of `rows` rows and `cols` columns.
+void launch_gather_rows(const double* in, const int* source, std::int64_t rows, std::int64_t cols, double* out,
+                        cudaStream_t stream);
+
+}  // namespace lowrank::cuda

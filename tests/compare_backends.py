@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""A whole ntk_vs_mf run on the CPU and the CUDA backend, compared: the inputs bit for bit,
+every per-epoch metric of both runs and of the pair within stated tolerances, in float64 and
+float32. Exits 77 (skipped) where no CUDA device is present.
+
+usage: compare_backends.py ENGINE [EPOCHS]
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+# (relative, absolute) per metric and precision: the two backends sum in different orders.
+TOLERANCES = {
+    "float64": {"default": (1e-9, 1e-10), "grad_singular_values": (1e-8, 1e-9), "grad_top_right_vector": (0, 1e-8),
+                "pair_mean_angle_deg": (0, 1e-6)},
+    "float32": {"default": (1e-3, 1e-5), "grad_singular_values": (1e-3, 1e-4), "grad_top_right_vector": (0, 1e-3),
+                "pair_mean_angle_deg": (0, 1e-2)},
+}
+METRICS = ["train_mse", "test_mse", "w_opnorm", "grad_singular_values", "grad_top_right_vector", "energy",
+           "align_data", "align_residue", "align_initial", "align_residue_step", "refit_test_mse"]
+
+
+def run(engine, out, device, precision, epochs):
+    return subprocess.run([engine, "--exp", "ntk_vs_mf", "--epochs", str(epochs), "--precision", precision,
+                           "--device", device, "--quiet", "--out", out], capture_output=True, text=True)
+
+
+def main(engine, epochs):
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for precision in ("float64", "float32"):
+            cpu, gpu = os.path.join(tmp, f"cpu-{precision}.h5"), os.path.join(tmp, f"gpu-{precision}.h5")
+            g = run(engine, gpu, "cuda", precision, epochs)
+            if g.returncode == 2 and "no CUDA device" in g.stderr:
+                print("skipped: no CUDA device present")
+                return 77
+            assert g.returncode == 0, g.stderr
+            c = run(engine, cpu, "cpu", precision, epochs)
+            assert c.returncode == 0, c.stderr
+            with h5py.File(cpu, "r") as fc, h5py.File(gpu, "r") as fg:
+                print(f"{precision}: cpu device {fc.attrs['device']}, gpu device {fg.attrs['device']}")
+                for name, ds in fc["inputs/sigmoid_teacher"].items():
+                    same = np.array_equal(ds[()], fg["inputs/sigmoid_teacher"][name][()])
+                    failures += not same
+                    print(f"  inputs/{name}: {'bit-identical' if same else 'DIFFERENT'}")
+                pairs = [(f"runs/{r}/{m}", m) for r in ("ntk", "mf") for m in METRICS]
+                pairs.append(("pairs/ntk__mf/pair_mean_angle_deg", "pair_mean_angle_deg"))
+                for path, metric in pairs:
+                    x, y = np.asarray(fg[path][()], np.float64), np.asarray(fc[path][()], np.float64)
+                    rel, abs_ = TOLERANCES[precision].get(metric, TOLERANCES[precision]["default"])
+                    err = np.abs(x - y)
+                    ok = np.all((err <= abs_ + rel * np.abs(y)) | (np.isnan(x) & np.isnan(y)))
+                    failures += not ok
+                    print(f"  {'ok  ' if ok else 'FAIL'} {path}: max |gpu - cpu| {np.nanmax(err):.3g}"
+                          f" (bound {abs_:g} + {rel:g}|cpu|)")
+    print(f"{failures} comparison(s) failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10))

@@ -1,0 +1,289 @@
+// Backend parity, in the manner of ggml's test-backend-ops: every backend operation, on fresh
+// random inputs at several shapes, on the CUDA backend against the CPU backend, each within a
+// stated error bound. Skipped where no GPU is present.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <sstream>
+
+#include "cpu_backend.hpp"
+#include "cuda_backend.hpp"
+#include "inputs.hpp"
+
+namespace lowrank {
+namespace {
+
+using Index = std::int64_t;
+
+struct Shape {
+  Index n, k, d;
+};
+
+// Both backends with the same inputs, uploaded from one host copy.
+template <typename T>
+struct Pair {
+  std::unique_ptr<Backend<T>> cpu = make_cpu_backend<T>(), gpu = make_cuda_backend<T>();
+  std::mt19937_64 rng{1234};
+
+  std::vector<T> random(Index count, double scale) {
+    std::normal_distribution<double> normal;
+    std::vector<T> v(static_cast<std::size_t>(count));
+    for (auto& x : v) x = static_cast<T>(scale * normal(rng));
+    return v;
+  }
+  std::vector<T> get(Backend<T>& be, const Buffer<T>& b) {
+    std::vector<T> h(static_cast<std::size_t>(b.size()));
+    be.download(b, h);
+    return h;
+  }
+};
+
+// max_i |x_i − y_i| / (max_i |y_i| or 1e-300): the error relative to the array's scale.
+template <typename T>
+double relative_error(const std::vector<T>& x, const std::vector<T>& y) {
+  double err = 0, scale = 1e-300;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    err = std::max(err, std::abs(double(x[i]) - double(y[i])));
+    scale = std::max(scale, std::abs(double(y[i])));
+  }
+  return err / scale;
+}
+
+double relative_error(double x, double y) { return std::abs(x - y) / std::max(std::abs(y), 1e-300); }
+
+// One operation: runs it on both backends and returns the largest relative error between them.
+template <typename T>
+using Op = std::function<double(Pair<T>&, const Shape&)>;
+
+template <typename T>
+struct OpCase {
+  const char* name;
+  Op<T> run;
+  double bound64, bound32;  // for float64 and float32
+};
+
+template <typename T>
+double forward_op(Pair<T>& p, const Shape& s, bool keep_residual) {
+  const auto X = p.random(s.n * s.d, 1.0), W = p.random(s.k * s.d, 1.0 / std::sqrt(double(s.d))),
+             a = p.random(s.k, 1.0 / std::sqrt(double(s.k))), y = p.random(s.n, 1.0);
+  double err = 0;
+  std::vector<T> r_of[2], z_of[2];
+  double loss[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    Buffer<T> Z = be.zeros(s.n, s.k), r = be.zeros(s.n, 1);
+    const Buffer<T> Xb = be.upload(X, s.n, s.d), Wb = be.upload(W, s.k, s.d), ab = be.upload(a, s.k, 1),
+                    yb = be.upload(y, s.n, 1);
+    loss[b] = keep_residual ? be.forward(Xb, Wb, ab, yb, 0.7, Activation::sigmoid, Z, r)
+                            : be.mse(Xb, Wb, ab, yb, 0.7, Activation::tanh, Z);
+    z_of[b] = p.get(be, Z);
+    r_of[b] = p.get(be, r);
+  }
+  err = std::max(relative_error(loss[1], loss[0]), relative_error(z_of[1], z_of[0]));
+  if (keep_residual) err = std::max(err, relative_error(r_of[1], r_of[0]));
+  return err;
+}
+
+template <typename T>
+double gradient_op(Pair<T>& p, const Shape& s) {
+  const auto X = p.random(s.n * s.d, 1.0), Z = p.random(s.n * s.k, 1.0), r = p.random(s.n, 1.0),
+             a = p.random(s.k, 1.0 / std::sqrt(double(s.k)));
+  std::vector<T> m_of[2], g_of[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    Buffer<T> Zb = be.upload(Z, s.n, s.k), G = be.zeros(s.k, s.d);
+    be.gradient(be.upload(X, s.n, s.d), be.upload(r, s.n, 1), be.upload(a, s.k, 1), 0.9, Activation::relu, Zb, G);
+    m_of[b] = p.get(be, Zb);
+    g_of[b] = p.get(be, G);
+  }
+  return std::max(relative_error(m_of[1], m_of[0]), relative_error(g_of[1], g_of[0]));
+}
+
+template <typename T>
+double step_op(Pair<T>& p, const Shape& s) {
+  const auto W = p.random(s.k * s.d, 1.0), G = p.random(s.k * s.d, 1.0);
+  double err = 0;
+  for (bool normalize : {true, false}) {
+    std::vector<T> out[2];
+    for (int b = 0; b < 2; ++b) {
+      Backend<T>& be = b ? *p.gpu : *p.cpu;
+      Buffer<T> Wb = be.upload(W, s.k, s.d);
+      be.step(Wb, be.upload(G, s.k, s.d), 0.3, normalize);
+      out[b] = p.get(be, Wb);
+    }
+    err = std::max(err, relative_error(out[1], out[0]));
+  }
+  return err;
+}
+
+template <typename T>
+double products_op(Pair<T>& p, const Shape& s) {
+  const auto A = p.random(s.n * s.d, 1.0), x = p.random(s.n, 1.0), B = p.random(s.d * 2, 1.0),
+             u = p.random(s.d, 1.0), v = p.random(s.d, 1.0);
+  std::vector<T> y_of[2], c_of[2];
+  double dots[2], norms[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    const Buffer<T> Ab = be.upload(A, s.n, s.d);
+    Buffer<T> y = be.zeros(s.d, 1), C = be.zeros(s.n, 2);
+    be.gemv_t(Ab, be.upload(x, s.n, 1), y);
+    be.gemm(Ab, be.upload(B, s.d, 2), C);
+    y_of[b] = p.get(be, y);
+    c_of[b] = p.get(be, C);
+    dots[b] = be.dot(be.upload(u, s.d, 1), be.upload(v, s.d, 1));
+    norms[b] = be.norm(be.upload(u, s.d, 1));
+  }
+  return std::max({relative_error(y_of[1], y_of[0]), relative_error(c_of[1], c_of[0]),
+                   std::abs(dots[1] - dots[0]) / (norms[0] * norms[0]), relative_error(norms[1], norms[0])});
+}
+
+template <typename T>
+struct SpectrumPair {
+  std::vector<double> values[2];
+  std::vector<T> vector[2];
+};
+
+template <typename T>
+SpectrumPair<T> spectra(Pair<T>& p, const Shape& s) {
+  const auto M = p.random(s.n * s.k, 1.0), X = p.random(s.n * s.d, 1.0);
+  SpectrumPair<T> out;
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    const Buffer<T> Xb = be.upload(X, s.n, s.d);
+    Spectrum<T> spec = be.spectrum(be.upload(M, s.n, s.k), *be.prepare(Xb), 0.25, nullptr);
+    out.values[b] = spec.singular_values;
+    out.vector[b] = p.get(be, spec.top_right_vector);
+  }
+  return out;
+}
+
+// The largest difference of a singular value as a fraction of SPEC §4's bound 1e-6·σ₁ + 1e-4·σᵢ.
+template <typename T>
+double singular_values_op(Pair<T>& p, const Shape& s) {
+  const SpectrumPair<T> sp = spectra(p, s);
+  const std::vector<double>&cpu = sp.values[0], &gpu = sp.values[1];
+  double fraction = 0;
+  for (std::size_t i = 0; i < cpu.size(); ++i)
+    fraction = std::max(fraction, std::abs(gpu[i] - cpu[i]) / (1e-6 * cpu[0] + 1e-4 * cpu[i]));
+  return fraction;
+}
+
+template <typename T>
+double top_vector_op(Pair<T>& p, const Shape& s) {
+  const SpectrumPair<T> sp = spectra(p, s);
+  return relative_error(sp.vector[1], sp.vector[0]);
+}
+
+template <typename T>
+double operator_norm_op(Pair<T>& p, const Shape& s) {
+  const auto W = p.random(s.k * s.d, 1.0);
+  double sigma[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    Buffer<T> start = be.zeros(s.d, 1);
+    sigma[b] = be.operator_norm(be.upload(W, s.k, s.d), start);
+  }
+  return relative_error(sigma[1], sigma[0]);
+}
+
+template <typename T>
+double angles_op(Pair<T>& p, const Shape& s) {
+  const auto A = p.random(s.k * s.d, 1.0), B = p.random(s.k * s.d, 1.0);
+  double deg[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    deg[b] = be.mean_principal_angle_deg(be.upload(A, s.k, s.d), be.upload(B, s.k, s.d));
+  }
+  return std::abs(deg[1] - deg[0]) / 90.0;
+}
+
+template <typename T>
+double refit_op(Pair<T>& p, const Shape& s) {
+  const auto X = p.random(s.n * s.d, 1.0), y = p.random(s.n, 1.0), Xt = p.random(s.n * s.d, 1.0),
+             yt = p.random(s.n, 1.0), W = p.random(s.k * s.d, 1.0 / std::sqrt(double(s.d)));
+  double mse[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    mse[b] = be.refit_test_mse(be.upload(X, s.n, s.d), be.upload(y, s.n, 1), be.upload(Xt, s.n, s.d),
+                               be.upload(yt, s.n, 1), be.upload(W, s.k, s.d), 0.5, Activation::sigmoid);
+  }
+  return relative_error(mse[1], mse[0]);
+}
+
+// The table: each operation, with its bound for float64 and for float32 (different summation
+// orders in float32 give ~1e-6 relative differences on these sizes).
+template <typename T>
+std::vector<OpCase<T>> operations() {
+  return {
+      {"forward", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, true); }, 1e-12, 1e-5},
+      {"mse", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, false); }, 1e-12, 1e-5},
+      {"gradient", gradient_op<T>, 1e-12, 1e-5},
+      {"step", step_op<T>, 1e-12, 1e-6},
+      {"products", products_op<T>, 1e-12, 1e-5},
+      {"singular_values", singular_values_op<T>, 1e-2, 1e-2},  // fraction of SPEC §4's bound
+      {"top_vector", top_vector_op<T>, 1e-9, 1e-5},
+      {"operator_norm", operator_norm_op<T>, 1e-9, 1e-6},
+      {"principal_angles", angles_op<T>, 1e-10, 1e-7},
+      {"refit", refit_op<T>, 1e-8, 1e-5},
+  };
+}
+
+const Shape kShapes[] = {{37, 53, 29}, {20, 15, 40}, {60, 25, 30}, {33, 61, 47}, {750, 1250, 1000}};
+
+struct ParityCase {
+  int op;
+  int shape;
+};
+
+std::string case_name(const ::testing::TestParamInfo<ParityCase>& info) {
+  const Shape& s = kShapes[info.param.shape];
+  std::ostringstream name;
+  name << operations<double>()[static_cast<std::size_t>(info.param.op)].name << "_n" << s.n << "_k" << s.k << "_d"
+       << s.d;
+  return name.str();
+}
+
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.op << "/" << c.shape; }
+
+class BackendParity : public ::testing::TestWithParam<ParityCase> {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: GPU parity not checked here";
+  }
+};
+
+template <typename T>
+void check_case(const ParityCase& c) {
+  Pair<T> p;
+  const OpCase<T> op = operations<T>()[static_cast<std::size_t>(c.op)];
+  const double err = op.run(p, kShapes[c.shape]);
+  const double bound = std::is_same_v<T, double> ? op.bound64 : op.bound32;
+  EXPECT_LE(err, bound) << op.name << (std::is_same_v<T, double> ? " float64" : " float32");
+}
+
+TEST_P(BackendParity, Float64) { check_case<double>(GetParam()); }
+TEST_P(BackendParity, Float32) { check_case<float>(GetParam()); }
+
+std::vector<ParityCase> all_cases() {
+  std::vector<ParityCase> cases;
+  for (int op = 0; op < static_cast<int>(operations<double>().size()); ++op)
+    for (int shape = 0; shape < static_cast<int>(std::size(kShapes)); ++shape) cases.push_back({op, shape});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, BackendParity, ::testing::ValuesIn(all_cases()), case_name);
+
+TEST(DeviceRandom, SameBitsAsTheHostGenerator) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present: device draws not checked here";
+  const RandomSource host = host_random(), device = device_random();
+  for (std::size_t n : {1, 2, 999, 100000})
+    for (Stream stream : {Stream::spike, Stream::bulk_train, Stream::noise_test}) {
+      EXPECT_EQ(host.normal(42, stream, 1, n), device.normal(42, stream, 1, n)) << "normal, n = " << n;
+      EXPECT_EQ(host.uniform(7, stream, 0, n), device.uniform(7, stream, 0, n)) << "uniform, n = " << n;
+    }
+}
+
+}  // namespace
+}  // namespace lowrank
