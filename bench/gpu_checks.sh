@@ -26,9 +26,8 @@ for tool in memcheck racecheck; do
 done
 step "ntk_vs_mf on the GPU"
 rm -f /tmp/full.h5
-start=$(date +%s.%N)
-$engine --exp ntk_vs_mf --device cuda --out /tmp/full.h5 2>&1 | tail -4
-echo "engine wall $(echo "$(date +%s.%N) - $start" | bc) s"
+TIMEFORMAT='engine wall %R s'
+time { $engine --exp ntk_vs_mf --device cuda --out /tmp/full.h5 2>&1 | tail -4; }
 python3 - <<'PY'
 import h5py, numpy as np
 f = h5py.File("/tmp/full.h5", "r")
