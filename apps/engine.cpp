@@ -94,10 +94,8 @@ int run(const Config& config, const Options& o, const std::string& command_line)
     std::fprintf(stderr, "lowrank-engine %s: %s on %s, %s, writing %s\n", LOWRANK_VERSION, config.experiment.c_str(),
                  where.c_str(), to_string(config.precision), o.out.c_str());
 
-  // The CUDA backend draws the inputs with cuRAND's device generator: the same streams.
-  const RandomSource random = gpu ? device_random() : host_random();
   std::vector<Inputs> inputs;
-  for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec, random));
+  for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec));
 
   if (o.force) fs::remove(o.out);
   H5Writer writer(o.out, {LOWRANK_VERSION, command_line, backend->device()}, config, inputs);

@@ -518,26 +518,6 @@ class CudaBackend final : public Backend<T> {
   Scratch scratch_;
 };
 
-std::vector<double> draw_on_device(std::uint64_t seed, Stream stream, int group, std::size_t n, bool normal) {
-  const std::size_t count = normal ? n + (n % 2) : n;  // normals come in Box–Muller pairs
-  auto values = device_array<double>(static_cast<Index>(count));
-  curandGenerator_t g = nullptr;
-  LOWRANK_CHECK(curandCreateGenerator(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10));
-  std::unique_ptr<curandGenerator_st, void (*)(curandGenerator_t)> owned(g, [](curandGenerator_t h) {
-    curandDestroyGenerator(h);
-  });
-  LOWRANK_CHECK(curandSetPseudoRandomGeneratorSeed(g, stream_seed(seed, stream, group)));
-  LOWRANK_CHECK(curandSetGeneratorOffset(g, 0));
-  if (normal)
-    LOWRANK_CHECK(curandGenerateNormalDouble(g, values.get(), count, 0.0, 1.0));
-  else
-    LOWRANK_CHECK(curandGenerateUniformDouble(g, values.get(), count));
-  std::vector<double> host(count);
-  LOWRANK_CHECK(cudaMemcpy(host.data(), values.get(), sizeof(double) * count, cudaMemcpyDeviceToHost));
-  host.resize(n);
-  return host;
-}
-
 }  // namespace
 
 int cuda_device_count() {
@@ -555,14 +535,5 @@ std::unique_ptr<Backend<T>> make_cuda_backend() {
 }
 template std::unique_ptr<Backend<float>> make_cuda_backend<float>();
 template std::unique_ptr<Backend<double>> make_cuda_backend<double>();
-
-RandomSource device_random() {
-  return {[](std::uint64_t seed, Stream stream, int group, std::size_t n) {
-            return draw_on_device(seed, stream, group, n, true);
-          },
-          [](std::uint64_t seed, Stream stream, int group, std::size_t n) {
-            return draw_on_device(seed, stream, group, n, false);
-          }};
-}
 
 }  // namespace lowrank

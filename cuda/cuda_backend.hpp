@@ -1,14 +1,15 @@
 // The CUDA backend: the Backend interface on one GPU, with cuBLAS for the products, cuSOLVER for
-// the factorisations and spectra, cuRAND's device generator for the inputs, and the fused
-// kernels of kernels.cuh. Only scalars, the spectrum and the leading vector return to the host
-// in an epoch.
+// the factorisations and spectra, and the fused kernels of kernels.cuh. Only scalars, the
+// spectrum and the leading vector return to the host in an epoch. Its inputs are drawn on the
+// host like the CPU backend's (host/inputs): cuRAND's device generator gives float64 normals that
+// differ from the host generator's in the last bits (seen on an H200), and the two backends must
+// train on bit-identical inputs.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "backend.hpp"
-#include "inputs.hpp"
 
 namespace lowrank {
 
@@ -18,8 +19,5 @@ int cuda_device_count();
 // The backend on device 0; throws when there is none.
 template <typename T>
 std::unique_ptr<Backend<T>> make_cuda_backend();
-
-// cuRAND's device Philox generator, keyed as the host's: the same draws, generated on the GPU.
-RandomSource device_random();
 
 }  // namespace lowrank

@@ -44,12 +44,12 @@ struct SpikedDraw {
   std::vector<double> X, X_bulk, z;
 };
 
-SpikedDraw draw_spiked(const Config& c, const RandomSource& random, int group, std::int64_t rows,
-                       const std::vector<double>& q, Stream bulk, Stream latent) {
+SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std::vector<double>& q, Stream bulk,
+                       Stream latent) {
   const auto d = static_cast<std::size_t>(c.d);
   SpikedDraw s;
-  s.X_bulk = random.normal(c.seed, bulk, group, static_cast<std::size_t>(rows) * d);
-  s.z = random.normal(c.seed, latent, group, static_cast<std::size_t>(rows));
+  s.X_bulk = draw_normal(c.seed, bulk, group, static_cast<std::size_t>(rows) * d);
+  s.z = draw_normal(c.seed, latent, group, static_cast<std::size_t>(rows));
   std::vector<double> scale(d);
   for (std::size_t j = 0; j < d; ++j) scale[j] = std::pow(static_cast<double>(j + 1), -c.alpha / 2);
   const double zeta = std::pow(static_cast<double>(c.n), c.nu);
@@ -64,11 +64,10 @@ SpikedDraw draw_spiked(const Config& c, const RandomSource& random, int group, s
 }
 
 // y = σ*(Xβ) + τε
-std::vector<double> teacher_targets(const Config& c, const RandomSource& random, Activation teacher,
-                                    const std::vector<double>& X, const std::vector<double>& beta, std::int64_t rows,
-                                    Stream noise, int group) {
+std::vector<double> teacher_targets(const Config& c, Activation teacher, const std::vector<double>& X,
+                                    const std::vector<double>& beta, std::int64_t rows, Stream noise, int group) {
   const auto d = static_cast<std::size_t>(c.d);
-  const std::vector<double> eps = random.normal(c.seed, noise, group, static_cast<std::size_t>(rows));
+  const std::vector<double> eps = draw_normal(c.seed, noise, group, static_cast<std::size_t>(rows));
   std::vector<double> y(static_cast<std::size_t>(rows));
   for (std::size_t i = 0; i < y.size(); ++i) {
     double dot = 0;
@@ -101,9 +100,7 @@ std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, s
   return v;
 }
 
-RandomSource host_random() { return {draw_normal, draw_uniform}; }
-
-Inputs make_inputs(const Config& c, const InputsSpec& spec, const RandomSource& random) {
+Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   Inputs in;
   in.name = spec.name;
   in.teacher = spec.teacher;
@@ -114,31 +111,31 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec, const RandomSource& 
   const auto d = static_cast<std::size_t>(c.d), k = static_cast<std::size_t>(c.k);
 
   // Shared by every group: q, W0, a (group 0's streams).
-  in.q = random.normal(c.seed, Stream::spike, 0, d);
+  in.q = draw_normal(c.seed, Stream::spike, 0, d);
   normalize(in.q, 0, d);
-  in.W0 = random.normal(c.seed, Stream::weights0, 0, k * d);
+  in.W0 = draw_normal(c.seed, Stream::weights0, 0, k * d);
   for (std::size_t j = 0; j < k; ++j) normalize(in.W0, j * d, d);
   const double inv_sqrt_k = 1.0 / std::sqrt(static_cast<double>(k));
   if (c.a_init == AInit::normal) {
-    in.a = random.normal(c.seed, Stream::readout, 0, k);
+    in.a = draw_normal(c.seed, Stream::readout, 0, k);
     for (double& x : in.a) x *= inv_sqrt_k;
   } else {
-    in.a = random.uniform(c.seed, Stream::readout, 0, k);
+    in.a = draw_uniform(c.seed, Stream::readout, 0, k);
     const double high = c.a_init == AInit::rademacher ? inv_sqrt_k : 0.0;
     for (double& x : in.a) x = x <= 0.5 ? -inv_sqrt_k : high;
   }
 
   // Per group: the teacher and the train and test sets.
   const int g = spec.index;
-  in.beta = random.normal(c.seed, Stream::teacher, g, d);
+  in.beta = draw_normal(c.seed, Stream::teacher, g, d);
   normalize(in.beta, 0, d);
-  SpikedDraw train = draw_spiked(c, random, g, c.n, in.q, Stream::bulk_train, Stream::latent_train);
-  in.y_train = teacher_targets(c, random, spec.teacher, train.X, in.beta, c.n, Stream::noise_train, g);
+  SpikedDraw train = draw_spiked(c, g, c.n, in.q, Stream::bulk_train, Stream::latent_train);
+  in.y_train = teacher_targets(c, spec.teacher, train.X, in.beta, c.n, Stream::noise_train, g);
   in.X_train = std::move(train.X);
   in.X_bulk_train = std::move(train.X_bulk);
   in.z_train = std::move(train.z);
-  SpikedDraw test = draw_spiked(c, random, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test);
-  in.y_test = teacher_targets(c, random, spec.teacher, test.X, in.beta, c.n_test, Stream::noise_test, g);
+  SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test);
+  in.y_test = teacher_targets(c, spec.teacher, test.X, in.beta, c.n_test, Stream::noise_test, g);
   in.X_test = std::move(test.X);
   return in;
 }

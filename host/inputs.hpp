@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,13 +26,6 @@ std::vector<double> draw_normal(std::uint64_t seed, Stream stream, int group, st
 // n uniforms in (0, 1] (float64) from the stream's generator, position 0.
 std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, std::size_t n);
 
-// Where the draws come from: cuRAND's host generator (draw_normal, draw_uniform), or the device
-// generator of the CUDA backend, which produces the same Philox streams.
-struct RandomSource {
-  std::function<std::vector<double>(std::uint64_t seed, Stream stream, int group, std::size_t n)> normal, uniform;
-};
-RandomSource host_random();
-
 // Row-major matrices and vectors of one inputs group, in float64.
 struct Inputs {
   std::string name;
@@ -45,6 +37,6 @@ struct Inputs {
   std::vector<double> a, W0;                             // k, k×d: shared by every group
 };
 
-Inputs make_inputs(const Config& config, const InputsSpec& spec, const RandomSource& random = host_random());
+Inputs make_inputs(const Config& config, const InputsSpec& spec);
 
 }  // namespace lowrank
