@@ -1,6 +1,7 @@
 #include "driver.hpp"
 
 #include "metrics.hpp"
+#include "write_queue.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -193,6 +194,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
   };
 
   std::vector<RunSummary> summaries(config.runs.size());
+  WriteQueue files;  // the writer is used from the queue's thread alone until it is drained
   for (const auto& group : side_by_side_groups(config)) {
     std::vector<RunState<T>> states;
     for (std::size_t i : group) {
@@ -229,27 +231,30 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         if (!ok) {
           s.stopped = true;
           s.summary.status = "diverged";
-          writer.set_run_status(run_index, "diverged", t);
+          files.push([&writer, run_index, t] { writer.set_run_status(run_index, "diverged", t); });
           continue;
-        }
-        {
-          nvtx3::scoped_range range("write");
-          writer.append_epoch(run_index, t, rec);
         }
         s.seconds += rec.epoch_seconds;
         s.epoch = t + 1;
         s.summary.epochs_done = s.epoch;
-        rec.singular_values.clear();
-        rec.top_right_vector.clear();
         s.summary.last = rec;
+        s.summary.last.singular_values.clear();
+        s.summary.last.top_right_vector.clear();
         s.summary.epochs_per_second = static_cast<double>(s.epoch) / s.seconds;
+        files.push([&writer, run_index, t, record = std::move(rec)] {
+          nvtx3::scoped_range range("write");
+          writer.append_epoch(run_index, t, record);
+        });
         if (s.epoch == s.spec->epochs) {
           s.stopped = true;
-          s.summary.refit_test_mse = be.refit_test_mse(s.data->X, s.data->y, s.data->X_test, s.data->y_test, s.W,
-                                                       s.spec->gamma, s.spec->activation);
-          writer.set_refit(run_index, s.summary.refit_test_mse);
+          const double refit = be.refit_test_mse(s.data->X, s.data->y, s.data->X_test, s.data->y_test, s.W,
+                                                 s.spec->gamma, s.spec->activation);
+          s.summary.refit_test_mse = refit;
           s.summary.status = "complete";
-          writer.set_run_status(run_index, "complete");
+          files.push([&writer, run_index, refit] {
+            writer.set_refit(run_index, refit);
+            writer.set_run_status(run_index, "complete");
+          });
         }
       }
       if (!any) break;
@@ -259,7 +264,8 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         RunState<T>& B = state_of(config.pairs[p].b);
         if (A.epoch == t + 1 && B.epoch == t + 1) {
           nvtx3::scoped_range range("pair angles");
-          writer.append_pair(p, t, be.mean_principal_angle_deg(A.W, B.W));
+          const double angle = be.mean_principal_angle_deg(A.W, B.W);
+          files.push([&writer, p, t, angle] { writer.append_pair(p, t, angle); });
         }
       }
       report(false);
@@ -268,6 +274,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
     progress.finish_block();
     for (std::size_t j = 0; j < states.size(); ++j) summaries[group[j]] = states[j].summary;
   }
+  files.drain();
   return summaries;
 }
 

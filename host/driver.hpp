@@ -1,5 +1,6 @@
 // The training driver: trains every run of a configuration on one backend, the runs of a pair
-// side by side, records SPEC §4's metrics each epoch into the file, and refits at the end.
+// side by side, records SPEC §4's metrics each epoch into the file (on a thread of its own, so
+// that writing does not stall the next epoch), and refits at the end.
 #pragma once
 
 #include <string>
