@@ -247,22 +247,30 @@ class CudaBackend final : public Backend<T> {
     std::vector<double> ascending(sz(p));
     LOWRANK_CHECK(cudaMemcpyAsync(ascending.data(), eigenvalues, sizeof(double) * sz(p), cudaMemcpyDeviceToHost,
                                   stream_));
-    const double* top = G + (p - 1) * p;  // eigenvector of the largest eigenvalue: the last column
+    // Eigenvector (a column of G, ascending order) → unit right singular vector of ∇ in `v` (d).
     double* right = scratch_.get<double>(kVecA, r);
-    if (right_gram) {
-      LOWRANK_CHECK(cudaMemcpyAsync(right, top, sizeof(double) * sz(r), cudaMemcpyDeviceToDevice, stream_));
-    } else {  // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖
-      LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(k), i32(r), &one, B, i32(k), top, 1, &zero, right, 1));
-      double norm = 0;
-      LOWRANK_CHECK(cublasDnrm2(blas_, i32(r), right, 1, &norm));
-      const double inv = 1.0 / norm;
-      LOWRANK_CHECK(cublasDscal(blas_, i32(r), &inv, right, 1));
+    auto right_vector = [&](const double* eigenvector, double* v) {
+      if (right_gram) {
+        LOWRANK_CHECK(cudaMemcpyAsync(right, eigenvector, sizeof(double) * sz(r), cudaMemcpyDeviceToDevice, stream_));
+      } else {  // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖
+        LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(k), i32(r), &one, B, i32(k), eigenvector, 1, &zero, right, 1));
+        double norm = 0;
+        LOWRANK_CHECK(cublasDnrm2(blas_, i32(r), right, 1, &norm));
+        const double inv = 1.0 / norm;
+        LOWRANK_CHECK(cublasDscal(blas_, i32(r), &inv, right, 1));
+      }
+      if (X.compressed)
+        LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(n), &one, X.Q.get(), i32(d), right, 1, &zero, v, 1));
+      else
+        LOWRANK_CHECK(cudaMemcpyAsync(v, right, sizeof(double) * sz(d), cudaMemcpyDeviceToDevice, stream_));
+    };
+    double* v = scratch_.get<double>(kVecB, d);
+    if (p >= 2) {  // the second vector first: `v` then keeps the top one
+      right_vector(G + (p - 2) * p, v);
+      out.second_right_vector = Buffer<T>{d, 1, device_array<T>(d)};
+      launch_from_double(v, out.second_right_vector.data.get(), d, stream_);
     }
-    double* v = right;
-    if (X.compressed) {
-      v = scratch_.get<double>(kVecB, d);
-      LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(n), &one, X.Q.get(), i32(d), right, 1, &zero, v, 1));
-    }
+    right_vector(G + (p - 1) * p, v);
     // Sign: agree with the previous vector, or make the largest-magnitude entry positive.
     double orient = 0;
     if (previous) {

@@ -32,6 +32,7 @@ template <typename T>
 struct Spectrum {
   std::vector<double> singular_values;  // min(k, d) values, descending
   Buffer<T> top_right_vector;           // d, unit, sign as SPEC §4 (see Backend::spectrum)
+  Buffer<T> second_right_vector;        // d, unit, any sign; empty (size 0) when min(k, d, n) < 2
 };
 
 template <typename T>

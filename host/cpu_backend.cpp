@@ -41,6 +41,11 @@ class CpuBackend final : public Backend<T> {
     std::copy(host.begin(), host.end(), b.data.get());
     return b;
   }
+  Buffer<T> to_buffer(const std::vector<double>& v) {
+    Buffer<T> b = zeros(static_cast<Index>(v.size()), 1);
+    std::transform(v.begin(), v.end(), b.data.get(), [](double x) { return static_cast<T>(x); });
+    return b;
+  }
   Buffer<T> zeros(Index rows, Index cols) override {
     return {rows, cols, std::shared_ptr<T[]>(new T[static_cast<std::size_t>(rows * cols)]())};
   }
@@ -142,8 +147,7 @@ class CpuBackend final : public Backend<T> {
     }
     if (orient < 0)
       for (double& x : v) x = -x;
-    Spectrum<T> out{std::move(s.singular_values), zeros(factor.d, 1)};
-    std::transform(v.begin(), v.end(), out.top_right_vector.data.get(), [](double x) { return static_cast<T>(x); });
+    Spectrum<T> out{std::move(s.singular_values), to_buffer(v), to_buffer(s.second_right_vector)};
     return out;
   }
 

@@ -126,6 +126,9 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   if (t == 0) be.copy(v, s.v0);
   rec.align_initial = abs_cosine(be, v, s.v0);
   rec.align_residue_step = t == 0 ? kNaN : abs_cosine(be, s.xr, s.xr_prev);
+  const Buffer<T>& v2 = spectrum.second_right_vector;
+  rec.align_data_v2 = v2.size() ? abs_cosine(be, v2, in.q) : kNaN;
+  rec.align_residue_v2 = v2.size() ? abs_cosine(be, v2, s.xbr) : kNaN;
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 

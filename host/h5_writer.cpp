@@ -11,8 +11,8 @@
 namespace lowrank {
 namespace {
 
-// The per-epoch series of a run group, in SPEC §4's order; 'S' marks the spectrum (min(k,d)
-// wide), 'V' the vector (d wide), '.' a scalar.
+// The per-epoch series of a run group, in SPEC §4's order, then the engine's additions; 'S'
+// marks the spectrum (min(k,d) wide), 'V' the vector (d wide), '.' a scalar.
 struct SeriesName {
   const char* name;
   char shape;
@@ -21,6 +21,7 @@ constexpr SeriesName kSeries[] = {
     {"train_mse", '.'},      {"test_mse", '.'},           {"w_opnorm", '.'},      {"grad_singular_values", 'S'},
     {"grad_top_right_vector", 'V'}, {"energy", '.'},      {"align_data", '.'},    {"align_residue", '.'},
     {"align_initial", '.'},  {"align_residue_step", '.'}, {"epoch_seconds", '.'},
+    {"align_data_v2", '.'},  {"align_residue_v2", '.'},
 };
 constexpr std::size_t kStatusLength = 32;
 constexpr hsize_t kScalarChunk = 256;
@@ -278,8 +279,11 @@ void H5Writer::append_row(Series& s, std::int64_t epoch, const double* values) {
 
 void H5Writer::append_epoch(std::size_t run, std::int64_t epoch, const EpochRecord& rec) {
   RunObjects& r = runs_.at(run);
-  const double scalars[] = {rec.train_mse, rec.test_mse, rec.w_opnorm, 0, 0, rec.energy, rec.align_data,
-                            rec.align_residue, rec.align_initial, rec.align_residue_step, rec.epoch_seconds};
+  const double scalars[] = {rec.train_mse,     rec.test_mse,      rec.w_opnorm,
+                            0,                 0,                 rec.energy,
+                            rec.align_data,    rec.align_residue, rec.align_initial,
+                            rec.align_residue_step, rec.epoch_seconds, rec.align_data_v2,
+                            rec.align_residue_v2};
   for (std::size_t i = 0; i < r.series.size(); ++i) {
     const char shape = kSeries[i].shape;
     const double* values = shape == 'S' ? rec.singular_values.data()

@@ -22,6 +22,7 @@ struct FileHeader {
 struct EpochRecord {
   double train_mse = 0, test_mse = 0, w_opnorm = 0, energy = 0;
   double align_data = 0, align_residue = 0, align_initial = 0, align_residue_step = 0;
+  double align_data_v2 = 0, align_residue_v2 = 0;  // the same two for the second right singular vector
   double epoch_seconds = 0;
   std::vector<double> singular_values;   // min(k, d)
   std::vector<double> top_right_vector;  // d

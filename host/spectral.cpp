@@ -136,9 +136,11 @@ RowFactor factor_rows(const double* X, Index n, Index d) {
   return f;
 }
 
-void symmetric_top_eigen(std::vector<double>& A, Index p, std::vector<double>& values, std::vector<double>& top) {
-  // One tridiagonal reduction serves both: all eigenvalues by dsterf, the top eigenvector by
+void symmetric_top_eigen(std::vector<double>& A, Index p, Index count, std::vector<double>& values,
+                         std::vector<double>& vectors) {
+  // One tridiagonal reduction serves both: all eigenvalues by dsterf, the top eigenvectors by
   // bisection and inverse iteration on the tridiagonal (dstebz, dstein), mapped back by dormtr.
+  count = std::min(count, p);
   std::vector<double> diag(sz(p)), off(sz(std::max<Index>(p - 1, 1))), tau(sz(std::max<Index>(p - 1, 1)));
   check(LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', i32(p), A.data(), i32(p), diag.data(), off.data(), tau.data()), "dsytrd");
 
@@ -149,17 +151,21 @@ void symmetric_top_eigen(std::vector<double>& A, Index p, std::vector<double>& v
 
   lapack_int found = 0, nsplit = 0;
   std::vector<double> w(sz(p));
-  std::vector<lapack_int> iblock(sz(p)), isplit(sz(p)), ifail(1);
-  check(LAPACKE_dstebz('I', 'B', i32(p), 0.0, 0.0, i32(p), i32(p), 0.0, diag.data(), off.data(), &found, &nsplit,
-                       w.data(), iblock.data(), isplit.data()),
+  std::vector<lapack_int> iblock(sz(p)), isplit(sz(p)), ifail(sz(count));
+  check(LAPACKE_dstebz('I', 'E', i32(p), 0.0, 0.0, i32(p - count + 1), i32(p), 0.0, diag.data(), off.data(), &found,
+                       &nsplit, w.data(), iblock.data(), isplit.data()),
         "dstebz");
-  top.assign(sz(p), 0.0);
-  check(LAPACKE_dstein(LAPACK_COL_MAJOR, i32(p), diag.data(), off.data(), 1, w.data(), iblock.data(), isplit.data(),
-                       top.data(), i32(p), ifail.data()),
+  std::vector<double> z(sz(p * found), 0.0);
+  check(LAPACKE_dstein(LAPACK_COL_MAJOR, i32(p), diag.data(), off.data(), found, w.data(), iblock.data(),
+                       isplit.data(), z.data(), i32(p), ifail.data()),
         "dstein");
   if (p > 1)
-    check(LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', i32(p), 1, A.data(), i32(p), tau.data(), top.data(), i32(p)),
+    check(LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', i32(p), found, A.data(), i32(p), tau.data(), z.data(), i32(p)),
           "dormtr");
+  // Ascending from dstebz: reverse the columns, largest first.
+  vectors.assign(sz(p * found), 0.0);
+  for (Index c = 0; c < found; ++c)
+    std::copy(z.begin() + (found - 1 - c) * p, z.begin() + (found - c) * p, vectors.begin() + c * p);
 }
 
 GradientSpectrum gradient_spectrum(const double* M, Index k, const RowFactor& X, double scale) {
@@ -186,28 +192,32 @@ GradientSpectrum gradient_spectrum(const double* M, Index k, const RowFactor& X,
   cblas_dsyrk(CblasColMajor, CblasLower, right_gram ? CblasTrans : CblasNoTrans, i32(p), i32(right_gram ? k : r), 1.0,
               B.data(), i32(k), 0.0, G.data(), i32(p));
   std::vector<double> eigenvalues, top;
-  symmetric_top_eigen(G, p, eigenvalues, top);
+  symmetric_top_eigen(G, p, 2, eigenvalues, top);
 
   GradientSpectrum out;
   out.singular_values.assign(sz(std::min(k, d)), 0.0);
   for (Index i = 0; i < p && i < std::min(k, d); ++i)
     out.singular_values[sz(i)] = std::sqrt(std::max(eigenvalues[sz(i)], 0.0));
 
-  std::vector<double> right = top;  // right singular vector of B (r)
-  if (!right_gram) {
-    // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖.
-    right.assign(sz(r), 0.0);
-    cblas_dgemv(CblasColMajor, CblasTrans, i32(k), i32(r), 1.0, B.data(), i32(k), top.data(), 1, 0.0, right.data(), 1);
-    const double norm = cblas_dnrm2(i32(r), right.data(), 1);
-    if (norm > 0) cblas_dscal(i32(r), 1.0 / norm, right.data(), 1);
-  }
-  if (X.compressed) {
-    out.top_right_vector.assign(sz(d), 0.0);
-    cblas_dgemv(CblasColMajor, CblasNoTrans, i32(d), i32(n), 1.0, X.Q.data(), i32(d), right.data(), 1, 0.0,
-                out.top_right_vector.data(), 1);
-  } else {
-    out.top_right_vector = std::move(right);
-  }
+  // Eigenvector c of the Gram matrix → unit right singular vector of ∇ (d).
+  auto right_vector = [&](Index c) {
+    std::vector<double> right(top.begin() + c * p, top.begin() + (c + 1) * p);  // of B (r)
+    if (!right_gram) {
+      // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖.
+      right.assign(sz(r), 0.0);
+      cblas_dgemv(CblasColMajor, CblasTrans, i32(k), i32(r), 1.0, B.data(), i32(k), &top[sz(c * p)], 1, 0.0,
+                  right.data(), 1);
+      const double norm = cblas_dnrm2(i32(r), right.data(), 1);
+      if (norm > 0) cblas_dscal(i32(r), 1.0 / norm, right.data(), 1);
+    }
+    if (!X.compressed) return right;
+    std::vector<double> v(sz(d), 0.0);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, i32(d), i32(n), 1.0, X.Q.data(), i32(d), right.data(), 1, 0.0, v.data(),
+                1);
+    return v;
+  };
+  out.top_right_vector = right_vector(0);
+  if (static_cast<Index>(top.size()) >= 2 * p) out.second_right_vector = right_vector(1);
   return out;
 }
 

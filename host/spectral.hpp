@@ -22,17 +22,19 @@ struct RowFactor {
 RowFactor factor_rows(const double* X, std::int64_t n, std::int64_t d);
 
 struct GradientSpectrum {
-  std::vector<double> singular_values;  // min(k, d), descending
-  std::vector<double> top_right_vector;  // d, unit, sign not fixed
+  std::vector<double> singular_values;      // min(k, d), descending
+  std::vector<double> top_right_vector;     // d, unit, sign not fixed
+  std::vector<double> second_right_vector;  // d, unit, sign not fixed; empty when rank ≤ 1 is forced
 };
 // Spectrum of ∇ = scale · Mᵀ X, M row-major n×k, through the float64 Gram matrix of the
 // smaller side: eigenvalue errors of ε·σ₁² give σᵢ within 1e-8·σ₁, inside SPEC §4's bound.
 GradientSpectrum gradient_spectrum(const double* M, std::int64_t k, const RowFactor& X, double scale);
 
-// All eigenvalues (descending) and the unit eigenvector of the largest, of the symmetric p×p
-// matrix whose lower triangle `A` holds (column-major); A is overwritten.
-void symmetric_top_eigen(std::vector<double>& A, std::int64_t p, std::vector<double>& values,
-                         std::vector<double>& top_vector);
+// All eigenvalues (descending) and the unit eigenvectors of the `count` largest (column-major
+// p×count, largest first), of the symmetric p×p matrix whose lower triangle `A` holds
+// (column-major); A is overwritten.
+void symmetric_top_eigen(std::vector<double>& A, std::int64_t p, std::int64_t count, std::vector<double>& values,
+                         std::vector<double>& vectors);
 
 // The top Ritz pair of the Lanczos tridiagonal T (diagonal alpha, off-diagonal beta, `used`
 // steps) and whether it has converged: the residual bound β_last·|s_last| ≤ rel_tol·θ, or an

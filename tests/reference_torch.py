@@ -76,7 +76,8 @@ def train_track(inp, run, dtype):
     act = activation(run["activation"])
     W = inp["W0"].clone().requires_grad_(True)
     out = {k: [] for k in ["train_mse", "test_mse", "w_opnorm", "grad_singular_values", "grad_top_right_vector",
-                           "energy", "align_data", "align_residue", "align_initial", "align_residue_step"]}
+                           "energy", "align_data", "align_residue", "align_initial", "align_residue_step",
+                           "align_data_v2", "align_residue_v2"]}
     weights = []
     v_prev, xr_prev = None, None
     for epoch in range(run["epochs"]):
@@ -109,6 +110,9 @@ def train_track(inp, run, dtype):
             out["align_data"].append(abs(torch.dot(v, q.double()).item()))
             out["align_residue"].append(abs(torch.dot(v, xbr).item()) / xbr.norm().item())
             out["align_initial"].append(1.0 if epoch == 0 else abs(torch.dot(v, v0).item()))
+            v2 = Vh[1]
+            out["align_data_v2"].append(abs(torch.dot(v2, q.double()).item()))
+            out["align_residue_v2"].append(abs(torch.dot(v2, xbr).item()) / xbr.norm().item())
             out["align_residue_step"].append(
                 math.nan if xr_prev is None else abs(torch.dot(xr, xr_prev).item()) / (xr.norm() * xr_prev.norm()).item())
             if epoch == 0:
@@ -159,7 +163,7 @@ def main(path):
             results[name] = weights
             kinds = {"train_mse": "loss", "test_mse": "loss", "w_opnorm": "norm", "energy": "align",
                      "align_data": "align", "align_residue": "align", "align_initial": "align",
-                     "align_residue_step": "align"}
+                     "align_residue_step": "align", "align_data_v2": "align", "align_residue_v2": "align"}
             for key, kind in kinds.items():
                 failures += compare(f"{name}.{key}", g[key][()], ref[key], tol[kind])
             sv_ref = np.stack(ref["grad_singular_values"])

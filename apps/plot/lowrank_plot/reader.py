@@ -1,0 +1,110 @@
+"""Reads a lowrank-engine file (complete, partial, or still being written) into plain arrays."""
+import os
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+FORMAT = "lowrank-engine/1"
+SERIES = ["train_mse", "test_mse", "w_opnorm", "grad_singular_values", "energy", "align_data", "align_residue",
+          "align_initial", "align_residue_step", "align_data_v2", "align_residue_v2"]
+
+
+class FileError(Exception):
+    """The file is missing, not HDF5, or not a lowrank-engine file; the message says which."""
+
+
+@dataclass
+class Run:
+    name: str
+    attrs: dict
+    status: str
+    diverged_epoch: int
+    data: dict = field(default_factory=dict)  # series name -> array over the epochs written
+
+    @property
+    def epochs_done(self):
+        return len(self.data["train_mse"])
+
+    def state(self):
+        """'' for a complete run, else what a title should say about it."""
+        planned = int(self.attrs.get("epochs", self.epochs_done))
+        if self.status == "complete":
+            return ""
+        if self.status == "diverged":
+            return f"diverged at epoch {self.diverged_epoch}"
+        return f"{self.status}: {self.epochs_done} of {planned} epochs"
+
+
+@dataclass
+class Pair:
+    name: str
+    run_a: str
+    run_b: str
+    angle: np.ndarray
+
+
+@dataclass
+class EngineFile:
+    path: str
+    status: str
+    experiment: str
+    device: str
+    runs: list
+    pairs: list
+
+
+def _text(ds):
+    value = ds[()]
+    return (value.decode() if isinstance(value, bytes) else str(value)).rstrip("\0")
+
+
+def _attrs(group):
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group.attrs.items()}
+
+
+def _open(path):
+    if not os.path.exists(path):
+        raise FileError(f"{path}: no such file")
+    try:  # a file being written is read in SWMR mode
+        return h5py.File(path, "r", libver="latest", swmr=True)
+    except OSError:
+        pass
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise FileError(f"{path}: not a readable HDF5 file ({e})") from None
+
+
+def read(path):
+    """Reads every run and pair; raises FileError naming what is wrong with a foreign file."""
+    f = _open(path)
+    with f:
+        fmt = f.attrs.get("format")
+        fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+        if fmt is None:
+            raise FileError(f"{path}: not a lowrank-engine file (no root attribute 'format')")
+        if fmt != FORMAT:
+            raise FileError(f"{path}: format '{fmt}', this tool reads '{FORMAT}'")
+        for name in ("status", "runs", "pairs"):
+            if name not in f:
+                raise FileError(f"{path}: lowrank-engine file without '/{name}' (truncated or damaged)")
+        runs = []
+        for name, g in f["runs"].items():
+            missing = [s for s in ("train_mse", "status") if s not in g]
+            if missing:
+                raise FileError(f"{path}: run '{name}' lacks {', '.join(missing)}")
+            data = {}
+            n = g["train_mse"].shape[0]
+            for s in SERIES:
+                if s in g:
+                    data[s] = np.asarray(g[s][:n])  # rows past the shortest series may still be in flight
+            runs.append(Run(name, _attrs(g), _text(g["status"]),
+                            int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data))
+        pairs = []
+        for name, g in f["pairs"].items():
+            a = _attrs(g)
+            angle = np.asarray(g["pair_mean_angle_deg"][()])
+            pairs.append(Pair(name, a.get("run_a", ""), a.get("run_b", ""), angle))
+        return EngineFile(path, _text(f["status"]), _attrs(f).get("experiment", "?"), _attrs(f).get("device", "?"),
+                          runs, pairs)
