@@ -79,32 +79,37 @@ def _open(path):
 def read(path):
     """Reads every run and pair; raises FileError naming what is wrong with a foreign file."""
     f = _open(path)
-    with f:
-        fmt = f.attrs.get("format")
-        fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-        if fmt is None:
-            raise FileError(f"{path}: not a lowrank-engine file (no root attribute 'format')")
-        if fmt != FORMAT:
-            raise FileError(f"{path}: format '{fmt}', this tool reads '{FORMAT}'")
-        for name in ("status", "runs", "pairs"):
-            if name not in f:
-                raise FileError(f"{path}: lowrank-engine file without '/{name}' (truncated or damaged)")
-        runs = []
-        for name, g in f["runs"].items():
-            missing = [s for s in ("train_mse", "status") if s not in g]
-            if missing:
-                raise FileError(f"{path}: run '{name}' lacks {', '.join(missing)}")
-            data = {}
-            n = g["train_mse"].shape[0]
-            for s in SERIES:
-                if s in g:
-                    data[s] = np.asarray(g[s][:n])  # rows past the shortest series may still be in flight
-            runs.append(Run(name, _attrs(g), _text(g["status"]),
-                            int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data))
-        pairs = []
-        for name, g in f["pairs"].items():
-            a = _attrs(g)
-            angle = np.asarray(g["pair_mean_angle_deg"][()])
-            pairs.append(Pair(name, a.get("run_a", ""), a.get("run_b", ""), angle))
-        return EngineFile(path, _text(f["status"]), _attrs(f).get("experiment", "?"), _attrs(f).get("device", "?"),
-                          runs, pairs)
+    try:
+        with f:
+            return _read(path, f)
+    except (OSError, KeyError, ValueError) as e:
+        raise FileError(f"{path}: damaged or truncated lowrank-engine file ({e})") from None
+
+
+def _read(path, f):
+    fmt = f.attrs.get("format")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt is None:
+        raise FileError(f"{path}: not a lowrank-engine file (no root attribute 'format')")
+    if fmt != FORMAT:
+        raise FileError(f"{path}: format '{fmt}', this tool reads '{FORMAT}'")
+    for name in ("status", "runs", "pairs"):
+        if name not in f:
+            raise FileError(f"{path}: lowrank-engine file without '/{name}' (truncated or damaged)")
+    runs = []
+    for name, g in f["runs"].items():
+        missing = [s for s in ("train_mse", "grad_singular_values", "status") if s not in g]
+        if missing:
+            raise FileError(f"{path}: run '{name}' lacks {', '.join(missing)}")
+        # A file being written grows one series after another: read the epochs every series has.
+        present = [s for s in SERIES if s in g]
+        n = min(g[s].shape[0] for s in present)
+        data = {s: np.asarray(g[s][:n]) for s in present}
+        runs.append(Run(name, _attrs(g), _text(g["status"]),
+                        int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data))
+    pairs = []
+    for name, g in f["pairs"].items():
+        a = _attrs(g)
+        pairs.append(Pair(name, a.get("run_a", ""), a.get("run_b", ""), np.asarray(g["pair_mean_angle_deg"][()])))
+    return EngineFile(path, _text(f["status"]), _attrs(f).get("experiment", "?"), _attrs(f).get("device", "?"),
+                      runs, pairs)

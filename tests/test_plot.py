@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""engine-plot on real engine files: every figure of each preset (short runs) exists, has the
+expected size and is not blank; --watch follows a file another process is writing and stops
+when it completes; partial, foreign, damaged and missing files get a message, not a traceback.
+
+usage: test_plot.py ENGINE PLOT_PACKAGE_DIR
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import matplotlib.image
+import numpy as np
+
+ENGINE, PACKAGE = sys.argv[1], sys.argv[2]
+SMALL = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=50"]
+SIZES = {"loss": (500, 1200), "norms": (500, 1200), "alignment": (900, 1200), "energy": (600, 1000),
+         "spectrum": (600, 1100), "singular-values": (600, 1100)}
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def plot(*args, **kw):
+    env = dict(os.environ, PYTHONPATH=PACKAGE)
+    return subprocess.run([sys.executable, "-m", "lowrank_plot", *args], capture_output=True, text=True, env=env, **kw)
+
+
+def engine(*args):
+    subprocess.run([ENGINE, "--quiet", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def check_figures(out, runs, pairs):
+    for run in runs:
+        for name, (h, w) in SIZES.items():
+            path = os.path.join(out, f"{run}-{name}.png")
+            if not os.path.exists(path):
+                check(False, f"{path} exists")
+                continue
+            image = matplotlib.image.imread(path)
+            check(image.shape[:2] == (h, w), f"{run}-{name}.png is {w}×{h} (got {image.shape[1]}×{image.shape[0]})")
+            check(float(np.std(image[..., :3])) > 0.02, f"{run}-{name}.png is not blank")
+    for pair in pairs:
+        path = os.path.join(out, f"{pair}-angle.png")
+        check(os.path.exists(path) and np.std(matplotlib.image.imread(path)[..., :3]) > 0.02, f"{pair}-angle.png drawn")
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    try:
+        ntk = os.path.join(tmp, "ntk.h5")
+        engine("--exp", "ntk_vs_mf", *SMALL, "--epochs", "6", "--out", ntk)
+        r = plot(ntk, "--out", os.path.join(tmp, "ntk"))
+        check(r.returncode == 0, f"ntk_vs_mf plotted: {r.stdout.strip()} {r.stderr.strip()}")
+        check_figures(os.path.join(tmp, "ntk"), ["ntk", "mf"], ["ntk__mf"])
+
+        rvs = os.path.join(tmp, "rvs.h5")
+        engine("--exp", "relu_vs_sigmoid", "--cells", "sig1,relu3", *SMALL, "--epochs", "4", "--out", rvs)
+        r = plot(rvs, "--out", os.path.join(tmp, "rvs"), "--epochs", "0,3")
+        check(r.returncode == 0, "relu_vs_sigmoid plotted")
+        check_figures(os.path.join(tmp, "rvs"), ["sig1_relu", "sig1_sigmoid", "relu3_relu", "relu3_sigmoid"],
+                      ["sig1_relu__sig1_sigmoid", "relu3_relu__relu3_sigmoid"])
+
+        r = plot(ntk, "--out", os.path.join(tmp, "pdf"), "--format", "pdf")
+        with open(os.path.join(tmp, "pdf", "mf-loss.pdf"), "rb") as f:
+            check(r.returncode == 0 and f.read(4) == b"%PDF", "--format pdf writes PDF")
+
+        # --watch: redraws while another process writes, stops once the file is complete.
+        live = os.path.join(tmp, "live.h5")
+        writer = subprocess.Popen([ENGINE, "--quiet", "--exp", "ntk_vs_mf", "--set", "data.n=200", "--set",
+                                   "data.d=300", "--set", "model.k=400", "--epochs", "60", "--out", live],
+                                  stdout=subprocess.DEVNULL)
+        while not os.path.exists(live):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        r = plot(live, "--out", os.path.join(tmp, "live"), "--watch", "--interval", "0.3", timeout=300)
+        writer.wait(timeout=300)
+        lines = r.stdout.strip().splitlines()
+        check(r.returncode == 0, f"--watch exits 0 ({r.stderr.strip()})")
+        check(any("file running" in l for l in lines) and "file complete" in lines[-1],
+              f"--watch redrew while running and stopped at completion ({len(lines)} redraws)")
+        check_figures(os.path.join(tmp, "live"), ["ntk", "mf"], ["ntk__mf"])
+
+        # A run killed mid-way: the file plots what it holds and says so.
+        killed = os.path.join(tmp, "killed.h5")
+        p = subprocess.Popen([ENGINE, "--quiet", "--exp", "ntk_vs_mf", "--set", "data.n=200", "--set", "data.d=300",
+                              "--set", "model.k=400", "--epochs", "500", "--out", killed], stdout=subprocess.DEVNULL)
+        time.sleep(3)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        r = plot(killed, "--out", os.path.join(tmp, "killed"))
+        check(r.returncode == 0 and "file running" in r.stdout, f"a killed run's file plots ({r.stdout.strip()})")
+        sys.path.insert(0, PACKAGE)
+        from lowrank_plot import reader
+        state = reader.read(killed).runs[0].state()
+        check(state.startswith("running: ") and state.endswith("of 500 epochs"), f"its titles say '{state}'")
+
+        # Bad files: a message naming the problem, exit 2, no traceback.
+        foreign = os.path.join(tmp, "foreign.h5")
+        with h5py.File(foreign, "w") as f:
+            f["x"] = np.arange(3)
+        older = os.path.join(tmp, "older.h5")
+        shutil.copy(ntk, older)
+        with h5py.File(older, "a") as f:
+            f.attrs["format"] = "lowrank-engine/0"
+        text = os.path.join(tmp, "notes.txt")
+        with open(text, "w") as f:
+            f.write("not hdf5\n")
+        truncated = os.path.join(tmp, "truncated.h5")
+        with open(ntk, "rb") as src, open(truncated, "wb") as dst:
+            dst.write(src.read(os.path.getsize(ntk) // 3))
+        cases = {os.path.join(tmp, "missing.h5"): "no such file", text: "not a readable HDF5 file",
+                 foreign: "not a lowrank-engine file", older: "this tool reads 'lowrank-engine/1'",
+                 truncated: "h5"}
+        for path, message in cases.items():
+            r = plot(path, "--out", os.path.join(tmp, "bad"))
+            check(r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr,
+                  f"{os.path.basename(path)}: exit {r.returncode}, '{r.stderr.strip()}'")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{len(failures)} check(s) failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
