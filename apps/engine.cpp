@@ -1,9 +1,11 @@
 // engine: trains the runs of a preset or configuration and writes the HDF5 file of SPEC §6.
 // Exit codes: 0 every run complete; 1 a failure while running (the file says "failed");
-// 2 bad input (nothing created or touched); 3 a run diverged (the others completed).
+// 2 bad input (nothing created or touched); 3 a run diverged (the others completed);
+// 130 / 143 stopped by SIGINT / SIGTERM after the epoch in flight (the file says "interrupted").
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "inputs.hpp"
 #include "presets.hpp"
 #include "progress.hpp"
+#include "stop_signals.hpp"
 
 namespace fs = std::filesystem;
 using namespace lowrank;
@@ -97,6 +100,7 @@ int run(const Config& config, const Options& o, const std::string& command_line)
   std::vector<Inputs> inputs;
   for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec));
 
+  install_stop_handlers();
   if (o.force) fs::remove(o.out);
   H5Writer writer(o.out, {LOWRANK_VERSION, command_line, backend->device()}, config, inputs);
   Progress progress(stderr, !o.quiet, terminal);
@@ -107,10 +111,17 @@ int run(const Config& config, const Options& o, const std::string& command_line)
     writer.set_status("failed");
     throw;
   }
-  const bool diverged =
-      std::any_of(summaries.begin(), summaries.end(), [](const RunSummary& s) { return s.status == "diverged"; });
-  writer.set_status(diverged ? "diverged" : "complete");
+  auto any = [&](const char* status) {
+    return std::any_of(summaries.begin(), summaries.end(), [&](const RunSummary& s) { return s.status == status; });
+  };
+  const bool interrupted = any("interrupted"), diverged = any("diverged");
+  writer.set_status(interrupted ? "interrupted" : diverged ? "diverged" : "complete");
   std::fputs(summary_table(summaries).c_str(), stdout);
+  if (interrupted) {
+    std::fprintf(stderr, "engine: stopped by %s after the epoch in flight; %s keeps every finished epoch\n",
+                 stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", o.out.c_str());
+    return 128 + stop_signal();
+  }
   return diverged ? kExitDiverged : 0;
 }
 

@@ -1,6 +1,7 @@
 #include "driver.hpp"
 
 #include "metrics.hpp"
+#include "stop_signals.hpp"
 #include "write_queue.hpp"
 
 #include <algorithm>
@@ -85,7 +86,8 @@ RunState<T> start_run(Backend<T>& be, const RunSpec& spec, const DeviceInputs<T>
   return s;
 }
 
-// One epoch t of one run (SPEC §4's timing); returns false when the run diverged.
+// One epoch t of one run (SPEC §4's timing); returns false when the run diverged: its loss,
+// gradient or weights turned non-finite.
 template <typename T>
 bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   const RunSpec& spec = *s.spec;
@@ -116,8 +118,9 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   }
   nvtx3::scoped_range metrics("metrics");
   rec.test_mse = be.mse(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.Z_test);
+  // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
+  if (!std::isfinite(rec.test_mse) || !std::isfinite(spectrum.singular_values.at(0))) return false;
   rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
-  if (!std::isfinite(rec.w_opnorm) || !std::isfinite(spectrum.singular_values.at(0))) return false;
 
   rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
   const Buffer<T>& v = spectrum.top_right_vector;
@@ -272,10 +275,26 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         }
       }
       report(false);
+      if (stop_signal()) break;  // every run of the group has finished epoch t
     }
     report(true);
     progress.finish_block();
-    for (std::size_t j = 0; j < states.size(); ++j) summaries[group[j]] = states[j].summary;
+    for (std::size_t j = 0; j < states.size(); ++j) {
+      if (!states[j].stopped) {
+        states[j].summary.status = "interrupted";
+        files.push([&writer, run = group[j]] { writer.set_run_status(run, "interrupted"); });
+      }
+      summaries[group[j]] = states[j].summary;
+    }
+    if (stop_signal()) {  // the runs of later groups never start
+      for (std::size_t i = 0; i < summaries.size(); ++i)
+        if (summaries[i].name.empty()) {
+          summaries[i].name = config.runs[i].name;
+          summaries[i].status = "interrupted";
+          files.push([&writer, i] { writer.set_run_status(i, "interrupted"); });
+        }
+      break;
+    }
   }
   files.drain();
   return summaries;

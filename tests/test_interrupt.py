@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Nothing lost: SIGINT and SIGTERM stop after the epoch in flight (exit 130 / 143, status
+interrupted, file closed); SIGKILL at random moments leaves a file h5py opens (SWMR) whose every
+complete epoch equals the uninterrupted run's; a diverging run stops at its epoch while the other
+run of its pair completes (exit 3).
+
+usage: test_interrupt.py ENGINE
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+ENGINE = sys.argv[1]
+ARGS = ["--exp", "ntk_vs_mf", "--set", "data.n=150", "--set", "data.d=200", "--set", "model.k=250", "--epochs", "60",
+        "--threads", "2", "--quiet"]
+SKIP = ("epoch_seconds",)
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def text(ds):
+    return ds[()].decode().rstrip("\0")
+
+
+def series(f, group):
+    return {k: v for k, v in f[group].items() if isinstance(v, h5py.Dataset) and v.ndim >= 1 and k not in SKIP
+            and v.maxshape[0] is None}
+
+
+def complete_epochs(f, group):
+    return min(ds.shape[0] for ds in series(f, group).values())
+
+
+def same_prefix(f, ref, group, n):
+    """Rows 0..n−1 of every growing dataset of `group` equal the reference's, bit for bit."""
+    for name, ds in series(f, group).items():
+        a, b = ds[:n], ref[group][name][:n]
+        if not np.array_equal(a, b, equal_nan=True):
+            return f"{group}/{name} differs"
+    return ""
+
+
+def wait_for_epochs(path, count, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with h5py.File(path, "r", libver="latest", swmr=True) as f:
+                if f["runs/mf/train_mse"].shape[0] >= count:
+                    return True
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    reference = os.path.join(tmp, "reference.h5")
+    subprocess.run([ENGINE, *ARGS, "--out", reference], check=True, stdout=subprocess.DEVNULL)
+    ref = h5py.File(reference, "r")
+    groups = ["runs/ntk", "runs/mf", "pairs/ntk__mf"]
+
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        path = os.path.join(tmp, f"stopped-{sig.name}.h5")
+        p = subprocess.Popen([ENGINE, *ARGS, "--out", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        check(wait_for_epochs(path, 3), f"{sig.name}: the run got going")
+        p.send_signal(sig)
+        err = p.communicate(timeout=120)[1]
+        check(p.returncode == code, f"{sig.name}: exit {p.returncode} (want {code}); {err.strip()}")
+        with h5py.File(path, "r") as f:  # closed properly: a plain open works
+            check(text(f["status"]) == "interrupted", f"{sig.name}: file status {text(f['status'])}")
+            for run in ("ntk", "mf"):
+                check(text(f[f"runs/{run}/status"]) == "interrupted", f"{sig.name}: run {run} interrupted")
+            lengths = {g: {n: ds.shape[0] for n, ds in series(f, g).items()} for g in groups}
+            epochs = {n for g in lengths.values() for n in g.values()}
+            check(len(epochs) == 1 and 3 <= min(epochs) < 60,
+                  f"{sig.name}: every series stops at the same finished epoch ({sorted(epochs)})")
+            for g in groups:
+                diff = same_prefix(f, ref, g, min(epochs))
+                check(not diff, f"{sig.name}: {g} equals the uninterrupted run {diff}")
+
+    rng = random.Random(20261127)
+    for attempt in range(4):
+        path = os.path.join(tmp, f"killed-{attempt}.h5")
+        p = subprocess.Popen([ENGINE, *ARGS, "--out", path], stdout=subprocess.DEVNULL)
+        while not os.path.exists(path):
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.1, 2.5))
+        p.kill()
+        p.wait()
+        try:
+            with h5py.File(path, "r", libver="latest", swmr=True) as f:
+                kept = []
+                for g in groups:
+                    n = complete_epochs(f, g)
+                    kept.append(n)
+                    diff = same_prefix(f, ref, g, n)
+                    check(not diff, f"SIGKILL #{attempt}: {g}'s {n} complete epochs equal the uninterrupted run {diff}")
+                print(f"     SIGKILL #{attempt}: status {text(f['status'])}, complete epochs {kept}")
+        except OSError as e:
+            check(False, f"SIGKILL #{attempt}: h5py (swmr=True) opens the file ({e})")
+
+    path = os.path.join(tmp, "diverged.h5")
+    r = subprocess.run([ENGINE, *ARGS, "--set", "runs.ntk.lr_nb=1e39", "--out", path], capture_output=True, text=True)
+    check(r.returncode == 3, f"divergence: exit {r.returncode} (want 3)")
+    with h5py.File(path, "r") as f:
+        check(text(f["status"]) == "diverged", f"divergence: file status {text(f['status'])}")
+        at = int(f["runs/ntk/diverged_epoch"][()])
+        check(text(f["runs/ntk/status"]) == "diverged" and at >= 0, f"divergence: ntk diverged at epoch {at}")
+        check(f["runs/ntk/train_mse"].shape[0] == at, "divergence: ntk keeps the epochs before it")
+        check(text(f["runs/mf/status"]) == "complete" and f["runs/mf/train_mse"].shape[0] == 60,
+              "divergence: mf, the other run of the pair, completes")
+        check(f["pairs/ntk__mf/pair_mean_angle_deg"].shape[0] == at, "divergence: the pair's angles stop with ntk")
+        check(not same_prefix(f, ref, "runs/mf", 60), "divergence: mf equals its uninterrupted run")
+    print(f"{len(failures)} check(s) failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
