@@ -18,6 +18,7 @@
 #include "driver.hpp"
 #include "h5_writer.hpp"
 #include "inputs.hpp"
+#include "memory_estimate.hpp"
 #include "presets.hpp"
 #include "progress.hpp"
 #include "stop_signals.hpp"
@@ -168,6 +169,11 @@ int main(int argc, char** argv) {
     config = resolve_config(o);
     if (o.out.empty()) o.out = config.experiment + ".h5";
     check_output(o.out, o.force);
+    // Sizes that cannot fit are refused before anything is allocated.
+    const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_count() > 0);
+    const MemoryEstimate need = estimate_memory(config, gpu);
+    check_fits("host", need.host_bytes, available_host_memory());
+    if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "engine: error: %s\n", e.what());
     return kExitBadInput;

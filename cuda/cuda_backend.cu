@@ -537,6 +537,14 @@ int cuda_device_count() {
   return count;
 }
 
+double cuda_free_memory() {
+  if (cuda_device_count() == 0) return 0;
+  std::size_t free_bytes = 0, total = 0;
+  LOWRANK_CHECK(cudaSetDevice(0));
+  LOWRANK_CHECK(cudaMemGetInfo(&free_bytes, &total));
+  return static_cast<double>(free_bytes);
+}
+
 template <typename T>
 std::unique_ptr<Backend<T>> make_cuda_backend() {
   return std::make_unique<CudaBackend<T>>();

@@ -16,6 +16,9 @@ namespace lowrank {
 // Number of usable CUDA devices (0 where there is no driver or no GPU).
 int cuda_device_count();
 
+// Free memory on device 0, in bytes (0 when there is no device).
+double cuda_free_memory();
+
 // The backend on device 0; throws when there is none.
 template <typename T>
 std::unique_ptr<Backend<T>> make_cuda_backend();

@@ -64,7 +64,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"ExistingOutput", "--exp ntk_vs_mf --out taken.h5", "'taken.h5' exists; pass --force"},
         BadInput{"OutputFolderMissing", "--exp ntk_vs_mf --out nowhere/x.h5", "folder 'nowhere' does not exist"},
         BadInput{"OutputInsideAFile", "--exp ntk_vs_mf --out taken.h5/x.h5", "folder 'taken.h5' does not exist"},
-        BadInput{"OutputIsAFolder", "--exp ntk_vs_mf --out sub --force", "'sub' exists and is not a file"}),
+        BadInput{"OutputIsAFolder", "--exp ntk_vs_mf --out sub --force", "'sub' exists and is not a file"},
+        BadInput{"TooLargeForMemory", "--exp ntk_vs_mf --set model.k=100000000 --device cpu",
+                 "of host memory and"}),
     case_name);
 
 TEST(Engine, ListsPresetsAndVersion) {

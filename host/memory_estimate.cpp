@@ -1,0 +1,63 @@
+#include "memory_estimate.hpp"
+
+#include "driver.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace lowrank {
+
+MemoryEstimate estimate_memory(const Config& c, bool gpu) {
+  const double n = double(c.n), nt = double(c.n_test), d = double(c.d), k = double(c.k);
+  const double s = c.precision == Precision::float32 ? 4 : 8, f64 = 8;
+  const double r = std::min(n, d), p = std::min(r, k);
+  // Host, float64, per inputs group: X, X_bulk, X_test (and W0, shared).
+  const double draws = f64 * (2 * n * d + nt * d) * double(c.inputs.size()) + f64 * k * d;
+  // Per inputs group on the backend: the same three in the working precision, and the factor
+  // of X (Q: d×r, R: r×r) in float64.
+  const double group = s * (2 * n * d + nt * d) + f64 * (d * r + r * r);
+  // Per run: W and the gradient, Z for the training and the test set.
+  const double run = s * (2 * k * d + n * k + nt * k);
+  // The most runs trained side by side at once: the largest group of paired runs.
+  std::size_t side_by_side = 0;
+  for (const auto& g : side_by_side_groups(c)) side_by_side = std::max(side_by_side, g.size());
+  // Work arrays in float64: the spectrum's copy of M, B and the Gram matrix; the operator norm's
+  // copy of W; the pair angles' four copies of W and two bases.
+  const double work = f64 * (2 * n * k + k * r + p * p) + f64 * 6 * k * d;
+  const double backend = double(c.inputs.size()) * group + double(side_by_side) * run + work;
+  // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.
+  constexpr double kLibraries = 256.0 * (1 << 20);
+  MemoryEstimate e;
+  e.host_bytes = kLibraries + draws + (gpu ? 0 : backend);
+  e.device_bytes = gpu ? backend : 0;
+  return e;
+}
+
+double available_host_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    double kib = 0;
+    if (fields >> key >> kib && key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
+
+std::string gibibytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ULL << 30));
+  return buf;
+}
+
+void check_fits(const char* where, double needed, double available) {
+  if (available > 0 && needed > available)
+    throw ConfigError(std::string("these sizes need about ") + gibibytes(needed) + " of " + where + " memory and " +
+                      gibibytes(available) + " is available; reduce data.n, data.d or model.k" +
+                      (std::string(where) == "GPU" ? ", or use --device cpu" : ""));
+}
+
+}  // namespace lowrank
