@@ -21,7 +21,8 @@ TOLERANCES = {
                 "pair_mean_angle_deg": (0, 1e-2)},
 }
 METRICS = ["train_mse", "test_mse", "w_opnorm", "grad_singular_values", "grad_top_right_vector", "energy",
-           "align_data", "align_residue", "align_initial", "align_residue_step", "refit_test_mse"]
+           "align_data", "align_residue", "align_initial", "align_residue_step", "align_data_v2", "align_residue_v2",
+           "refit_test_mse"]
 
 
 def run(engine, out, device, precision, epochs):
