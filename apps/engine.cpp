@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "config.hpp"
@@ -31,9 +32,9 @@ namespace {
 constexpr int kExitFailed = 1, kExitBadInput = 2, kExitDiverged = 3;
 
 struct Options {
-  std::string exp, config_file, out, device = "auto", precision;
+  std::string exp, config_file, out, device = "auto", precision, resume;
   std::vector<std::string> sets, cells;
-  std::int64_t seed = -1, epochs = 0;
+  std::int64_t seed = -1, epochs = 0, checkpoint_every = 10;
   int threads = 0;
   bool force = false, list = false, quiet = false;
 };
@@ -87,7 +88,7 @@ void check_output(const std::string& out, bool force) {
 }
 
 template <typename T>
-int run(const Config& config, const Options& o, const std::string& command_line) {
+int run(const Config& config, const Options& o, const std::string& command_line, const ResumePlan* resume) {
   set_cpu_threads(o.threads);
   const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_count() > 0);
   std::unique_ptr<Backend<T>> backend = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
@@ -103,20 +104,25 @@ int run(const Config& config, const Options& o, const std::string& command_line)
 
   install_stop_handlers();
   if (o.force) fs::remove(o.out);
-  H5Writer writer(o.out, {LOWRANK_VERSION, command_line, backend->device()}, config, inputs);
+  std::unique_ptr<H5Writer> writer =
+      resume ? std::make_unique<H5Writer>(o.out, *resume)
+             : std::make_unique<H5Writer>(o.out, FileHeader{LOWRANK_VERSION, command_line, backend->device(),
+                                                            o.checkpoint_every},
+                                          config, inputs);
   Progress progress(stderr, !o.quiet, terminal);
   std::vector<RunSummary> summaries;
   try {
-    summaries = train_all(*backend, config, inputs, writer, progress);
+    summaries = train_all(*backend, config, inputs, *writer, progress,
+                          resume ? resume->checkpoint_every : o.checkpoint_every, resume);
   } catch (...) {
-    writer.set_status("failed");
+    writer->set_status("failed");
     throw;
   }
   auto any = [&](const char* status) {
     return std::any_of(summaries.begin(), summaries.end(), [&](const RunSummary& s) { return s.status == status; });
   };
   const bool interrupted = any("interrupted"), diverged = any("diverged");
-  writer.set_status(interrupted ? "interrupted" : diverged ? "diverged" : "complete");
+  writer->set_status(interrupted ? "interrupted" : diverged ? "diverged" : "complete");
   std::fputs(summary_table(summaries).c_str(), stdout);
   if (interrupted) {
     std::fprintf(stderr, "engine: stopped by %s after the epoch in flight; %s keeps every finished epoch\n",
@@ -146,6 +152,14 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", o.epochs, "Epochs of every run")->check(CLI::PositiveNumber);
   app.add_option("--cells", o.cells, "Train only these cells of the preset (comma-separated)")->delimiter(',');
   app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "Epochs between the checkpoints --resume continues from (default 10)")
+      ->check(CLI::PositiveNumber);
+  auto* resume_option = app.add_option("--resume", o.resume,
+                                "Continue every unfinished run of an interrupted or killed FILE from its last checkpoint");
+  for (const char* other : {"--exp", "--config", "--set", "--out", "--force", "--epochs", "--cells", "--seed",
+                            "--precision", "--checkpoint-every"})
+    resume_option->excludes(other);
   app.add_flag("--list", o.list, "List the presets and exit");
   app.add_flag("--quiet", o.quiet, "No progress lines");
   try {
@@ -162,13 +176,27 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
 
   Config config;
+  std::optional<ResumePlan> plan;
   try {
-    if (o.exp.empty() && o.config_file.empty()) throw ConfigError("nothing to run: give --exp NAME or --config FILE");
+    if (!o.resume.empty()) {
+      plan = plan_resume(o.resume);
+      if (plan->status == "complete") {
+        std::fprintf(stderr, "engine: %s is complete; nothing to resume\n", o.resume.c_str());
+        return 0;
+      }
+      o.out = o.resume;
+    } else if (o.exp.empty() && o.config_file.empty()) {
+      throw ConfigError("nothing to run: give --exp NAME, --config FILE or --resume FILE");
+    }
     if (o.device == "cuda" && cuda_device_count() == 0)
       throw ConfigError("--device cuda: no CUDA device is present; use --device cpu (or auto)");
-    config = resolve_config(o);
-    if (o.out.empty()) o.out = config.experiment + ".h5";
-    check_output(o.out, o.force);
+    if (plan) {
+      config = plan->config;
+    } else {
+      config = resolve_config(o);
+      if (o.out.empty()) o.out = config.experiment + ".h5";
+      check_output(o.out, o.force);
+    }
     // Sizes that cannot fit are refused before anything is allocated.
     const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_count() > 0);
     const MemoryEstimate need = estimate_memory(config, gpu);
@@ -180,8 +208,9 @@ int main(int argc, char** argv) {
   }
 
   try {
-    return config.precision == Precision::float32 ? run<float>(config, o, command_line)
-                                                  : run<double>(config, o, command_line);
+    const ResumePlan* resume = plan ? &*plan : nullptr;
+    return config.precision == Precision::float32 ? run<float>(config, o, command_line, resume)
+                                                  : run<double>(config, o, command_line, resume);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine: failed: %s\n", e.what());
     return kExitFailed;

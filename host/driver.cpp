@@ -46,7 +46,8 @@ struct RunState {
   const RunSpec* spec = nullptr;
   const DeviceInputs<T>* data = nullptr;
   Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
-  std::int64_t epoch = 0;  // epochs done
+  std::int64_t epoch = 0;        // epochs done
+  std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
   bool stopped = false;
   double seconds = 0;
   RunSummary summary;
@@ -141,9 +142,11 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   return true;
 }
 
-RunProgress progress_of(const RunSummary& s, std::int64_t epochs, double seconds) {
-  const std::string state = s.status == "running" ? "" : s.status;
-  return {s.name, s.epochs_done, epochs, s.last.train_mse, seconds, state};
+template <typename T>
+RunProgress progress_of(const RunState<T>& s) {
+  const RunSummary& summary = s.summary;
+  const std::string state = summary.status == "running" ? "" : summary.status;
+  return {summary.name, summary.epochs_done, s.spec->epochs, s.first_epoch, summary.last.train_mse, s.seconds, state};
 }
 
 }  // namespace
@@ -183,9 +186,33 @@ std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   return span_basis(xty, in.q, columns);
 }
 
+// The state of the runs of a group as a checkpoint holds it: W (k×d) and v0, v_prev, xr_prev and
+// the operator norm's start (4×d), in float64 (exact for both working precisions).
+template <typename T>
+void save_state(Backend<T>& be, const RunState<T>& s, std::vector<double>& W, std::vector<double>& vectors) {
+  W = download(be, s.W);
+  vectors.clear();
+  for (const Buffer<T>* v : {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start}) {
+    const std::vector<double> part = download(be, *v);
+    vectors.insert(vectors.end(), part.begin(), part.end());
+  }
+}
+
+template <typename T>
+void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<double>& W, const std::vector<double>& vectors) {
+  s.W = upload(be, W, s.W.rows, s.W.cols);
+  const std::int64_t d = s.W.cols;
+  Buffer<T>* parts[] = {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start};
+  for (std::size_t i = 0; i < 4; ++i)
+    *parts[i] = upload(be, std::vector<double>(vectors.begin() + static_cast<std::ptrdiff_t>(i) * d,
+                                               vectors.begin() + static_cast<std::ptrdiff_t>(i + 1) * d),
+                       d, 1);
+}
+
 template <typename T>
 std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const std::vector<Inputs>& inputs,
-                                  H5Writer& writer, Progress& progress) {
+                                  H5Writer& writer, Progress& progress, std::int64_t checkpoint_every,
+                                  const ResumePlan* resume) {
   // W0 and a are shared by every inputs group: take them from the first.
   const Buffer<T> a = upload(be, inputs.front().a, config.k, 1);
   std::vector<DeviceInputs<T>> data;
@@ -201,11 +228,31 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
 
   std::vector<RunSummary> summaries(config.runs.size());
   WriteQueue files;  // the writer is used from the queue's thread alone until it is drained
-  for (const auto& group : side_by_side_groups(config)) {
+  const auto groups = side_by_side_groups(config);
+  for (std::size_t group_index = 0; group_index < groups.size(); ++group_index) {
+    const auto& group = groups[group_index];
     std::vector<RunState<T>> states;
     for (std::size_t i : group) {
       const std::size_t g = inputs_index(config.runs[i]);
       states.push_back(start_run(be, config.runs[i], data[g], inputs[g]));
+    }
+    std::int64_t first_epoch = 0;
+    int slot = 0;  // the checkpoint slot written next
+    if (resume) {
+      const ResumePlan::Group& saved = resume->groups.at(group_index);
+      first_epoch = saved.epoch;
+      slot = saved.slot < 0 ? 0 : 1 - saved.slot;
+      for (std::size_t j = 0; j < states.size(); ++j) {
+        RunState<T>& s = states[j];
+        if (resume->finished(group[j], group_index)) {
+          s.stopped = true;
+          s.summary.status = resume->runs[group[j]].status;
+          s.summary.epochs_done = resume->runs[group[j]].rows;
+        } else if (first_epoch > 0) {
+          restore_state(be, s, saved.W.at(j), saved.vectors.at(j));
+          s.epoch = s.first_epoch = s.summary.epochs_done = first_epoch;
+        }
+      }
     }
     std::vector<std::size_t> pairs;  // the pairs inside this group
     for (std::size_t p = 0; p < config.pairs.size(); ++p)
@@ -220,11 +267,11 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
 
     auto report = [&](bool final) {
       std::vector<RunProgress> lines;
-      for (const auto& s : states) lines.push_back(progress_of(s.summary, s.spec->epochs, s.seconds));
+      for (const auto& s : states) lines.push_back(progress_of(s));
       progress.update(lines, final);
     };
 
-    for (std::int64_t t = 0;; ++t) {
+    for (std::int64_t t = first_epoch;; ++t) {
       bool any = false;
       for (std::size_t j = 0; j < states.size(); ++j) {
         RunState<T>& s = states[j];
@@ -246,7 +293,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         s.summary.last = rec;
         s.summary.last.singular_values.clear();
         s.summary.last.top_right_vector.clear();
-        s.summary.epochs_per_second = static_cast<double>(s.epoch) / s.seconds;
+        s.summary.epochs_per_second = static_cast<double>(s.epoch - s.first_epoch) / s.seconds;
         files.push([&writer, run_index, t, record = std::move(rec)] {
           nvtx3::scoped_range range("write");
           writer.append_epoch(run_index, t, record);
@@ -273,6 +320,14 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
           const double angle = be.mean_principal_angle_deg(A.W, B.W);
           files.push([&writer, p, t, angle] { writer.append_pair(p, t, angle); });
         }
+      }
+      if ((t + 1) % checkpoint_every == 0) {
+        std::vector<std::vector<double>> W(states.size()), vectors(states.size());
+        for (std::size_t j = 0; j < states.size(); ++j) save_state(be, states[j], W[j], vectors[j]);
+        files.push([&writer, group_index, slot, t, W = std::move(W), vectors = std::move(vectors)] {
+          writer.write_checkpoint(group_index, slot, t + 1, W, vectors);
+        });
+        slot = 1 - slot;
       }
       report(false);
       if (stop_signal()) break;  // every run of the group has finished epoch t
@@ -301,9 +356,9 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
 }
 
 template std::vector<RunSummary> train_all<float>(Backend<float>&, const Config&, const std::vector<Inputs>&,
-                                                  H5Writer&, Progress&);
+                                                  H5Writer&, Progress&, std::int64_t, const ResumePlan*);
 template std::vector<RunSummary> train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&,
-                                                   H5Writer&, Progress&);
+                                                   H5Writer&, Progress&, std::int64_t, const ResumePlan*);
 
 std::string summary_table(const std::vector<RunSummary>& rows) {
   std::string out;

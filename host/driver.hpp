@@ -23,9 +23,12 @@ struct RunSummary {
   double epochs_per_second = 0;
 };
 
+// Checkpoints every `checkpoint_every` epochs; with `resume`, continues each group from its
+// checkpoint (runs that ended before it are not retrained).
 template <typename T>
 std::vector<RunSummary> train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs,
-                                  H5Writer& writer, Progress& progress);
+                                  H5Writer& writer, Progress& progress, std::int64_t checkpoint_every,
+                                  const ResumePlan* resume = nullptr);
 
 // Groups the runs joined by pairs (connected components, in configuration order): the runs
 // of a group are trained side by side, one epoch each in turn.

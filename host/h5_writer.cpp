@@ -1,8 +1,12 @@
 #include "h5_writer.hpp"
 
+#include "driver.hpp"
+
 #include <hdf5_hl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <ctime>
 #include <limits>
@@ -24,6 +28,7 @@ constexpr SeriesName kSeries[] = {
     {"align_data_v2", '.'},  {"align_residue_v2", '.'},
 };
 constexpr std::size_t kStatusLength = 32;
+constexpr hsize_t kCheckpointVectors = 4;  // v0, v_prev, xr_prev, the operator norm's start
 constexpr hsize_t kScalarChunk = 256;
 
 hid_t check(hid_t id, const char* call) {
@@ -99,6 +104,14 @@ void fixed_dataset(hid_t parent, const char* name, hid_t file_type, hid_t mem_ty
   H5Handle ds = make(H5Dcreate2(parent, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      "H5Dcreate2");
   check_status(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite");
+}
+
+// A fixed zero-filled dataset, written later in parts (checkpoint slots).
+void zero_dataset(hid_t parent, const char* name, hid_t file_type, std::vector<hsize_t> dims) {
+  H5Handle space = make(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple");
+  H5Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
+  check_status(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+  make(H5Dcreate2(parent, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), "H5Dcreate2");
 }
 
 // An empty dataset of `width` columns (0: a vector) growing along an unlimited first dimension.
@@ -200,6 +213,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
   attr_string(root, "precision", to_string(config.precision));
   attr_number(root, "seed", static_cast<std::int64_t>(config.seed));
   attr_string(root, "config", config.to_toml());
+  attr_number(root, "checkpoint_every", header.checkpoint_every);
   status_ = status_dataset(root, "status", "running");
 
   H5Handle inputs_group = make(H5Gcreate2(root, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
@@ -209,9 +223,9 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
   const double nan = std::numeric_limits<double>::quiet_NaN();
   H5Handle runs_group = make(H5Gcreate2(root, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   for (const auto& run : config.runs) {
-    RunObjects r;
-    r.group = make(H5Gcreate2(runs_group.get(), run.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
-    const hid_t g = r.group.get();
+    H5Handle group =
+        make(H5Gcreate2(runs_group.get(), run.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
+    const hid_t g = group.get();
     attr_string(g, "inputs", run.inputs);
     attr_string(g, "activation", to_string(run.activation));
     attr_string(g, "loss", "mse");
@@ -227,42 +241,123 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     if (run.gamma_nb) attr_number(g, "gamma_nb", *run.gamma_nb);
     if (run.lr_nb) attr_number(g, "lr_nb", *run.lr_nb);
 
-    r.status = status_dataset(g, "status", "running");
-    r.diverged_epoch = scalar_dataset(g, "diverged_epoch", H5T_NATIVE_INT64, std::int64_t{-1});
-    r.refit = scalar_dataset(g, "refit_test_mse", H5T_NATIVE_DOUBLE, nan);
-    r.epoch.dataset = epoch_scale(g);
+    status_dataset(g, "status", "running");
+    scalar_dataset(g, "diverged_epoch", H5T_NATIVE_INT64, std::int64_t{-1});
+    scalar_dataset(g, "refit_test_mse", H5T_NATIVE_DOUBLE, nan);
+    H5Handle epoch = epoch_scale(g);
     H5Handle singular_index = index_scale(g, "singular_index", s);
     H5Handle input_index = index_scale(g, "input_index", d);
     for (const auto& series : kSeries) {
       const hsize_t width = series.shape == 'S' ? s : series.shape == 'V' ? d : 0;
-      Series ser{growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan), width};
-      check_status(H5DSattach_scale(ser.dataset.get(), r.epoch.dataset.get(), 0), "H5DSattach_scale");
+      H5Handle ds = growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan);
+      check_status(H5DSattach_scale(ds.get(), epoch.get(), 0), "H5DSattach_scale");
       if (width)
-        check_status(H5DSattach_scale(ser.dataset.get(), (series.shape == 'S' ? singular_index : input_index).get(), 1),
+        check_status(H5DSattach_scale(ds.get(), (series.shape == 'S' ? singular_index : input_index).get(), 1),
                      "H5DSattach_scale");
-      r.series.push_back(std::move(ser));
     }
-    runs_.push_back(std::move(r));
   }
 
   H5Handle pairs_group = make(H5Gcreate2(root, "pairs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   for (const auto& pair : config.pairs) {
-    PairObjects p;
-    p.group = make(H5Gcreate2(pairs_group.get(), pair.name().c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                   "H5Gcreate2");
-    attr_string(p.group.get(), "run_a", pair.a);
-    attr_string(p.group.get(), "run_b", pair.b);
-    p.epoch.dataset = epoch_scale(p.group.get());
-    p.angle.dataset = growing_dataset(p.group.get(), "pair_mean_angle_deg", H5T_IEEE_F64LE, 0, nan);
-    check_status(H5DSattach_scale(p.angle.dataset.get(), p.epoch.dataset.get(), 0), "H5DSattach_scale");
-    pairs_.push_back(std::move(p));
+    H5Handle group = make(H5Gcreate2(pairs_group.get(), pair.name().c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                          "H5Gcreate2");
+    attr_string(group.get(), "run_a", pair.a);
+    attr_string(group.get(), "run_b", pair.b);
+    H5Handle epoch = epoch_scale(group.get());
+    H5Handle angle = growing_dataset(group.get(), "pair_mean_angle_deg", H5T_IEEE_F64LE, 0, nan);
+    check_status(H5DSattach_scale(angle.get(), epoch.get(), 0), "H5DSattach_scale");
   }
+
+  // Checkpoints for --resume: per side-by-side group, two slots, each valid once its epoch is set.
+  H5Handle checkpoints = make(H5Gcreate2(root, "checkpoints", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
+  const auto groups = side_by_side_groups(config);
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    H5Handle g = make(H5Gcreate2(checkpoints.get(), ("group" + std::to_string(i)).c_str(), H5P_DEFAULT, H5P_DEFAULT,
+                                 H5P_DEFAULT),
+                      "H5Gcreate2");
+    const hsize_t runs = groups[i].size(), k = static_cast<hsize_t>(config.k);
+    zero_dataset(g.get(), "W", work_type, {2, runs, k, d});
+    zero_dataset(g.get(), "vectors", work_type, {2, runs, kCheckpointVectors, d});
+    const std::int64_t none[2] = {-1, -1};
+    fixed_dataset(g.get(), "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, none, {2});
+  }
+  attach(config);
 
   check_status(H5Fflush(root, H5F_SCOPE_GLOBAL), "H5Fflush");
   check_status(H5Fstart_swmr_write(root), "H5Fstart_swmr_write");
 }
 
 H5Writer::~H5Writer() = default;
+
+void H5Writer::attach(const Config& config) {
+  const hid_t root = file_.get();
+  auto open = [&](hid_t parent, const std::string& name) {
+    return make(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  };
+  auto series = [&](hid_t parent, const char* name) {
+    Series s{open(parent, name), 0};
+    H5Handle space = make(H5Dget_space(s.dataset.get()), "H5Dget_space");
+    hsize_t dims[2] = {0, 0};
+    if (H5Sget_simple_extent_ndims(space.get()) == 2) {
+      H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+      s.width = dims[1];
+    }
+    return s;
+  };
+  status_ = open(root, "status");
+  runs_.clear();
+  for (const auto& run : config.runs) {
+    RunObjects r;
+    r.group = make(H5Gopen2(root, ("runs/" + run.name).c_str(), H5P_DEFAULT), "H5Gopen2");
+    const hid_t g = r.group.get();
+    r.status = open(g, "status");
+    r.diverged_epoch = open(g, "diverged_epoch");
+    r.refit = open(g, "refit_test_mse");
+    r.epoch = series(g, "epoch");
+    for (const auto& s : kSeries) r.series.push_back(series(g, s.name));
+    runs_.push_back(std::move(r));
+  }
+  pairs_.clear();
+  for (const auto& pair : config.pairs) {
+    PairObjects p;
+    p.group = make(H5Gopen2(root, ("pairs/" + pair.name()).c_str(), H5P_DEFAULT), "H5Gopen2");
+    p.epoch = series(p.group.get(), "epoch");
+    p.angle = series(p.group.get(), "pair_mean_angle_deg");
+    pairs_.push_back(std::move(p));
+  }
+  checkpoints_.clear();
+  for (std::size_t i = 0; i < side_by_side_groups(config).size(); ++i) {
+    const std::string g = "checkpoints/group" + std::to_string(i) + "/";
+    checkpoints_.push_back({open(root, g + "W"), open(root, g + "vectors"), open(root, g + "epoch")});
+  }
+}
+
+void H5Writer::write_checkpoint(std::size_t group, int slot, std::int64_t epoch,
+                                const std::vector<std::vector<double>>& W,
+                                const std::vector<std::vector<double>>& vectors) {
+  CheckpointObjects& c = checkpoints_.at(group);
+  for (auto [dataset, rows] : {std::pair{c.W.get(), &W}, std::pair{c.vectors.get(), &vectors}}) {
+    H5Handle space = make(H5Dget_space(dataset), "H5Dget_space");
+    hsize_t dims[4];
+    H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+    for (std::size_t r = 0; r < rows->size(); ++r) {
+      const hsize_t start[4] = {static_cast<hsize_t>(slot), r, 0, 0}, count[4] = {1, 1, dims[2], dims[3]};
+      check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                   "H5Sselect_hyperslab");
+      const hsize_t length = dims[2] * dims[3];
+      H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
+      check_status(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, (*rows)[r].data()),
+                   "H5Dwrite");
+    }
+  }
+  flush();  // the data is on disk before the epoch that makes the slot valid
+  H5Handle space = make(H5Dget_space(c.epoch.get()), "H5Dget_space");
+  const hsize_t start = static_cast<hsize_t>(slot), one = 1;
+  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &start, nullptr, &one, nullptr), "H5Sselect_hyperslab");
+  H5Handle mem = make(H5Screate_simple(1, &one, nullptr), "H5Screate_simple");
+  check_status(H5Dwrite(c.epoch.get(), H5T_NATIVE_INT64, mem.get(), space.get(), H5P_DEFAULT, &epoch), "H5Dwrite");
+  flush();
+}
 
 void H5Writer::append_row(Series& s, std::int64_t epoch, const double* values) {
   const hsize_t e = static_cast<hsize_t>(epoch);
@@ -324,5 +419,222 @@ void H5Writer::set_status(const std::string& status) {
 }
 
 void H5Writer::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), "H5Fflush"); }
+
+}  // namespace lowrank
+
+namespace lowrank {
+namespace {
+
+// Opens a file for reading: in SWMR mode (a file being written, or left by a killed writer), else
+// plainly (a file written without SWMR). A ConfigError when neither works.
+H5Handle open_for_reading(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw ConfigError("--resume: no such file '" + path + "'");
+  H5E_BEGIN_TRY {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (f < 0) f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) return H5Handle(f);
+  }
+  H5E_END_TRY;
+  throw ConfigError("--resume: '" + path + "' is not a readable HDF5 file");
+}
+
+std::string read_string_attr(hid_t object, const char* name, const std::string& path) {
+  if (H5Aexists(object, name) <= 0)
+    throw ConfigError("--resume: '" + path + "' is not a lowrank-engine file (no attribute '" + name + "')");
+  H5Handle attr = make(H5Aopen(object, name, H5P_DEFAULT), "H5Aopen");
+  H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
+  if (H5Tis_variable_str(type.get()) <= 0) throw ConfigError("--resume: attribute '" + std::string(name) + "' of '" + path + "' is not a string");
+  H5Handle mem = make(H5Tget_native_type(type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type");
+  char* text = nullptr;
+  check_status(H5Aread(attr.get(), mem.get(), &text), "H5Aread");
+  std::string out = text ? text : "";
+  H5free_memory(text);
+  return out;
+}
+
+bool exists(hid_t file, const std::string& path) {
+  htri_t found = 0;
+  H5E_BEGIN_TRY { found = H5Lexists(file, path.c_str(), H5P_DEFAULT); }
+  H5E_END_TRY;
+  return found > 0;
+}
+
+std::vector<double> read_doubles(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  std::vector<double> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  if (!out.empty())
+    check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+std::string read_status(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle type = status_type();
+  std::string text(kStatusLength, '\0');
+  check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()), "H5Dread");
+  return text.substr(0, text.find('\0'));
+}
+
+hsize_t rows_of(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  return dims[0];
+}
+
+// One row block [slot, index, :, :] of a checkpoint dataset, as float64.
+std::vector<double> read_slot(hid_t file, const std::string& name, int slot, std::size_t index) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  hsize_t dims[4];
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  const hsize_t start[4] = {static_cast<hsize_t>(slot), index, 0, 0}, count[4] = {1, 1, dims[2], dims[3]};
+  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
+  const hsize_t length = dims[2] * dims[3];
+  H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
+  std::vector<double> out(length);
+  check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+// Clears the "open for write" flags a killed SWMR writer leaves, as `h5clear -s` does.
+void clear_status_flags(const std::string& path) {
+  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  hbool_t clear = true;
+  if (H5Pexist(fapl.get(), "clear_status_flags") > 0)
+    check_status(H5Pset(fapl.get(), "clear_status_flags", &clear), "H5Pset(clear_status_flags)");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen (clearing the writer's flags)");
+}
+
+void set_rows(hid_t file, const std::string& name, hsize_t rows) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  dims[0] = std::min(dims[0], rows);
+  check_status(H5Dset_extent(ds.get(), dims), "H5Dset_extent");
+}
+
+}  // namespace
+
+bool ResumePlan::finished(std::size_t run, std::size_t group) const {
+  const Run& r = runs.at(run);
+  const std::int64_t at = groups.at(group).epoch;
+  return (r.status == "complete" && r.rows <= at) || (r.status == "diverged" && r.diverged_epoch < at);
+}
+
+ResumePlan plan_resume(const std::string& path) {
+  ResumePlan plan;
+  {
+    H5Handle file = open_for_reading(path);
+    const hid_t f = file.get();
+    const std::string format = read_string_attr(f, "format", path);
+    if (format != "lowrank-engine/1")
+      throw ConfigError("--resume: '" + path + "' has format '" + format + "'; this engine resumes 'lowrank-engine/1'");
+    plan.config = parse_config(read_string_attr(f, "config", path), path + " (its config attribute)", {});
+    try {
+      plan.status = read_status(f, "status");
+      plan.checkpoint_every = 10;
+      if (H5Aexists(f, "checkpoint_every") > 0) {
+        H5Handle attr = make(H5Aopen(f, "checkpoint_every", H5P_DEFAULT), "H5Aopen");
+        check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &plan.checkpoint_every), "H5Aread");
+      }
+      if (!exists(f, "checkpoints")) throw ConfigError("--resume: '" + path + "' has no checkpoints (an older file)");
+      for (const auto& run : plan.config.runs) {
+        const std::string g = "runs/" + run.name + "/";
+        ResumePlan::Run r;
+        r.status = read_status(f, g + "status");
+        r.diverged_epoch = static_cast<std::int64_t>(read_doubles(f, g + "diverged_epoch").at(0));
+        r.rows = static_cast<std::int64_t>(rows_of(f, g + "train_mse"));
+        for (const auto& s : kSeries) r.rows = std::min<std::int64_t>(r.rows, static_cast<std::int64_t>(rows_of(f, g + s.name)));
+        plan.runs.push_back(r);
+      }
+      const auto groups = side_by_side_groups(plan.config);
+      for (std::size_t i = 0; i < groups.size(); ++i) {
+        const std::string g = "checkpoints/group" + std::to_string(i) + "/";
+        const std::vector<double> epochs = read_doubles(f, g + "epoch");
+        ResumePlan::Group group;
+        for (int slot = 0; slot < 2; ++slot)
+          if (epochs.at(static_cast<std::size_t>(slot)) > static_cast<double>(group.epoch)) {
+            group.epoch = static_cast<std::int64_t>(epochs[static_cast<std::size_t>(slot)]);
+            group.slot = slot;
+          }
+        if (group.slot >= 0)
+          for (std::size_t r = 0; r < groups[i].size(); ++r) {
+            group.W.push_back(read_slot(f, g + "W", group.slot, r));
+            group.vectors.push_back(read_slot(f, g + "vectors", group.slot, r));
+          }
+        plan.groups.push_back(std::move(group));
+      }
+      // The inputs the configuration draws must be the file's, in the working precision.
+      for (const auto& spec : plan.config.inputs) {
+        const Inputs in = make_inputs(plan.config, spec);
+        const std::string g = "inputs/" + spec.name + "/";
+        auto same = [&](const char* name, const std::vector<double>& drawn) {
+          const std::vector<double> stored = read_doubles(f, g + name);
+          if (stored.size() != drawn.size()) return false;
+          for (std::size_t i = 0; i < drawn.size(); ++i) {
+            const double rounded = plan.config.precision == Precision::float32
+                                       ? static_cast<double>(static_cast<float>(drawn[i]))
+                                       : drawn[i];
+            if (rounded != stored[i]) return false;
+          }
+          return true;
+        };
+        if (!same("X_train", in.X_train) || !same("y_train", in.y_train) || !same("W0", in.W0) ||
+            !same("X_test", in.X_test) || !same("a", in.a))
+          throw ConfigError("--resume: the inputs drawn from the file's configuration differ from those in '" + path +
+                            "' (written by another version of the engine?)");
+      }
+    } catch (const std::runtime_error& e) {
+      if (dynamic_cast<const ConfigError*>(&e)) throw;
+      throw ConfigError("--resume: '" + path + "' is damaged or truncated (" + e.what() + ")");
+    }
+  }
+  return plan;
+}
+
+H5Writer::H5Writer(const std::string& path, const ResumePlan& plan) {
+  clear_status_flags(path);
+  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  file_ = make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen");
+  const hid_t f = file_.get();
+  const Config& config = plan.config;
+  const auto groups = side_by_side_groups(config);
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const auto at = static_cast<hsize_t>(plan.groups[i].epoch);
+    for (std::size_t run : groups[i]) {
+      if (plan.finished(run, i)) continue;
+      const std::string g = "runs/" + config.runs[run].name + "/";
+      for (const auto& s : kSeries) set_rows(f, g + s.name, at);
+      set_rows(f, g + "epoch", at);
+    }
+    for (const auto& pair : config.pairs)
+      if (std::any_of(groups[i].begin(), groups[i].end(), [&](std::size_t r) { return config.runs[r].name == pair.a; })) {
+        set_rows(f, "pairs/" + pair.name() + "/pair_mean_angle_deg", at);
+        set_rows(f, "pairs/" + pair.name() + "/epoch", at);
+      }
+  }
+  attach(config);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (std::size_t i = 0; i < groups.size(); ++i)
+    for (std::size_t run : groups[i])
+      if (!plan.finished(run, i)) {
+        write_status(runs_[run].status.get(), "running");
+        const std::int64_t none = -1;
+        check_status(H5Dwrite(runs_[run].diverged_epoch.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &none),
+                     "H5Dwrite");
+        check_status(H5Dwrite(runs_[run].refit.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &nan),
+                     "H5Dwrite");
+      }
+  write_status(status_.get(), "running");
+  check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), "H5Fflush");
+  check_status(H5Fstart_swmr_write(f), "H5Fstart_swmr_write");
+}
 
 }  // namespace lowrank

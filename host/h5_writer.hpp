@@ -16,6 +16,7 @@ namespace lowrank {
 
 struct FileHeader {
   std::string engine_version, command_line, device;
+  std::int64_t checkpoint_every = 10;  // epochs between checkpoints for --resume
 };
 
 // Everything recorded for one run in one epoch (SPEC §4).
@@ -44,12 +45,42 @@ class H5Handle {
   hid_t id_ = -1;
 };
 
+// Where `engine --resume` continues a file: per side-by-side group, the epoch of its newest
+// complete checkpoint and the runs' state there; per run, what the file says of it.
+struct ResumePlan {
+  struct Run {
+    std::string status;
+    std::int64_t rows = 0, diverged_epoch = -1;
+  };
+  struct Group {
+    std::int64_t epoch = 0;  // 0: no checkpoint, start over
+    int slot = -1;           // the slot holding it
+    // Per run of the group: W (k×d) and its four vectors (v0, v_prev, xr_prev, opnorm start; 4×d).
+    std::vector<std::vector<double>> W, vectors;
+  };
+  Config config;
+  std::string status;  // the file's
+  std::int64_t checkpoint_every = 10;
+  std::vector<Run> runs;
+  std::vector<Group> groups;
+  // Whether run `run` (of group `group`) ended before its group's checkpoint: it is not retrained.
+  bool finished(std::size_t run, std::size_t group) const;
+};
+
+// Reads `path` for --resume: its configuration, runs and checkpoints, and checks that the inputs
+// the configuration draws are the file's. A ConfigError says what is wrong with a foreign,
+// older-format, damaged or complete file.
+ResumePlan plan_resume(const std::string& path);
+
 class H5Writer {
  public:
   // Creates `path` (which must not exist), writes the header, the inputs (in the working
-  // precision) and every run and pair object, then starts SWMR writing.
+  // precision) and every run, pair and checkpoint object, then starts SWMR writing.
   H5Writer(const std::string& path, const FileHeader& header, const Config& config,
            const std::vector<Inputs>& inputs);
+  // Reopens `path` to continue it as `plan` says: every series cut back to its group's checkpoint
+  // epoch, the unfinished runs and the file marked running again, then SWMR writing.
+  H5Writer(const std::string& path, const ResumePlan& plan);
   ~H5Writer();
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;
@@ -61,6 +92,10 @@ class H5Writer {
   // Run status; `diverged_epoch` is recorded with "diverged".
   void set_run_status(std::size_t run, const std::string& status, std::int64_t diverged_epoch = -1);
   void set_status(const std::string& status);
+  // Stores the state of every run of side-by-side group `group` at `epoch` in checkpoint `slot`
+  // (0 or 1): the data first, then, once flushed, the epoch that makes the slot valid.
+  void write_checkpoint(std::size_t group, int slot, std::int64_t epoch, const std::vector<std::vector<double>>& W,
+                        const std::vector<std::vector<double>>& vectors);
   void flush();
 
  private:
@@ -78,12 +113,19 @@ class H5Writer {
     Series epoch, angle;
   };
 
+  struct CheckpointObjects {
+    H5Handle W, vectors, epoch;
+  };
+
   static void append_row(Series& s, std::int64_t epoch, const double* values);
+  // Opens every run, pair and checkpoint object of the file by name.
+  void attach(const Config& config);
 
   H5Handle file_;
   H5Handle status_;
   std::vector<RunObjects> runs_;
   std::vector<PairObjects> pairs_;
+  std::vector<CheckpointObjects> checkpoints_;
 };
 
 }  // namespace lowrank

@@ -7,7 +7,7 @@ Progress::Progress(std::FILE* out, bool enabled, bool terminal, double log_inter
       last_(std::chrono::steady_clock::now()) {}
 
 std::string Progress::line(const RunProgress& r) {
-  const double rate = r.seconds > 0 ? static_cast<double>(r.epoch) / r.seconds : 0.0;
+  const double rate = r.seconds > 0 ? static_cast<double>(r.epoch - r.first_epoch) / r.seconds : 0.0;
   const double left = rate > 0 ? static_cast<double>(r.epochs - r.epoch) / rate : 0.0;
   const std::string tail =
       r.state.empty() ? "time left " + std::to_string(static_cast<long long>(left + 0.5)) + " s" : r.state;

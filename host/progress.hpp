@@ -13,6 +13,7 @@ namespace lowrank {
 struct RunProgress {
   std::string name;
   std::int64_t epoch = 0, epochs = 0;  // epochs done, of
+  std::int64_t first_epoch = 0;        // where this process started (resumed runs)
   double train_mse = 0;
   double seconds = 0;  // spent training so far
   std::string state;   // "", "done", "diverged"

@@ -46,7 +46,7 @@ INSTANTIATE_TEST_SUITE_P(
     Engine, BadInputTest,
     ::testing::Values(
         BadInput{"UnknownPreset", "--exp ntk_vs_fm", "unknown preset 'ntk_vs_fm'; presets in"},
-        BadInput{"NothingToRun", "", "nothing to run: give --exp NAME or --config FILE"},
+        BadInput{"NothingToRun", "", "nothing to run: give --exp NAME, --config FILE or --resume FILE"},
         BadInput{"UnknownKey", "--exp ntk_vs_mf --set data.dd=5", "unknown key 'data.dd'; allowed here:"},
         BadInput{"NonPositiveSize", "--exp ntk_vs_mf --set model.k=0", "'model.k' = 0 must be a positive integer"},
         BadInput{"NonPositiveEpochs", "--exp ntk_vs_mf --epochs 0", "--epochs"},

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Nothing lost: SIGINT and SIGTERM stop after the epoch in flight (exit 130 / 143, status
 interrupted, file closed); SIGKILL at random moments leaves a file h5py opens (SWMR) whose every
-complete epoch equals the uninterrupted run's; a diverging run stops at its epoch while the other
-run of its pair completes (exit 3).
+complete epoch equals the uninterrupted run's; `--resume` after SIGKILL or SIGINT finishes a file
+equal to the uninterrupted run's, bit for bit; --resume refuses foreign, older, damaged files;
+a diverging run stops at its epoch while the other run of its pair completes (exit 3).
 
 usage: test_interrupt.py ENGINE
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 ENGINE = sys.argv[1]
 ARGS = ["--exp", "ntk_vs_mf", "--set", "data.n=150", "--set", "data.d=200", "--set", "model.k=250", "--epochs", "60",
-        "--threads", "2", "--quiet"]
+        "--threads", "2", "--quiet", "--checkpoint-every", "4"]
 SKIP = ("epoch_seconds",)
 failures = []
 
@@ -111,6 +112,56 @@ def main():
                 print(f"     SIGKILL #{attempt}: status {text(f['status'])}, complete epochs {kept}")
         except OSError as e:
             check(False, f"SIGKILL #{attempt}: h5py (swmr=True) opens the file ({e})")
+
+    # --resume: after SIGKILL at random moments and after SIGINT, the finished file is the
+    # uninterrupted run's (every dataset but epoch_seconds, checkpoints included).
+    def same_file(path):
+        with h5py.File(path, "r") as f:
+            names = []
+            f.visit(names.append)
+            for name in names:
+                if isinstance(f[name], h5py.Dataset) and not name.endswith(SKIP):
+                    x, y = f[name][()], ref[name][()]
+                    kind = np.asarray(x).dtype.kind
+                    if not (np.array_equal(x, y, equal_nan=True) if kind == "f" else np.array_equal(x, y)):
+                        return f"{name} differs"
+            return "" if text(f["status"]) == "complete" else f"status {text(f['status'])}"
+
+    for attempt, stop in enumerate(["kill", "kill", "interrupt"]):
+        path = os.path.join(tmp, f"resumed-{attempt}.h5")
+        p = subprocess.Popen([ENGINE, *ARGS, "--out", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_epochs(path, rng.randint(2, 30))
+        if stop == "kill":
+            p.kill()
+        else:
+            p.send_signal(signal.SIGINT)
+        p.wait()
+        r = subprocess.run([ENGINE, "--resume", path, "--threads", "2", "--quiet"], capture_output=True, text=True)
+        check(r.returncode == 0, f"resume after {stop} #{attempt}: exit {r.returncode} {r.stderr.strip()}")
+        diff = same_file(path)
+        check(not diff, f"resume after {stop} #{attempt}: the file equals the uninterrupted run {diff}")
+    r = subprocess.run([ENGINE, "--resume", reference], capture_output=True, text=True)
+    check(r.returncode == 0 and "nothing to resume" in r.stderr, "resume of a complete file: nothing to do")
+
+    foreign = os.path.join(tmp, "foreign.h5")
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.arange(3)
+    older = os.path.join(tmp, "older.h5")
+    subprocess.run(["cp", reference, older], check=True)
+    with h5py.File(older, "a") as f:
+        f.attrs["format"] = "lowrank-engine/0"
+    truncated = os.path.join(tmp, "truncated.h5")
+    with open(reference, "rb") as src, open(truncated, "wb") as dst:
+        dst.write(src.read(os.path.getsize(reference) // 2))
+    notes = os.path.join(tmp, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("hello\n")
+    for path, message in [(os.path.join(tmp, "missing.h5"), "no such file"), (notes, "not a readable HDF5 file"),
+                          (foreign, "not a lowrank-engine file"), (older, "has format 'lowrank-engine/0'"),
+                          (truncated, "")]:
+        r = subprocess.run([ENGINE, "--resume", path], capture_output=True, text=True)
+        check(r.returncode == 2 and message in r.stderr and "--resume" in r.stderr,
+              f"resume of {os.path.basename(path)}: exit {r.returncode}, {r.stderr.strip()}")
 
     path = os.path.join(tmp, "diverged.h5")
     r = subprocess.run([ENGINE, *ARGS, "--set", "runs.ntk.lr_nb=1e39", "--out", path], capture_output=True, text=True)
