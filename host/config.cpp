@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -156,8 +156,10 @@ double finite(const std::string& origin, const std::string& key, double value) {
 }
 
 void check_name(const std::string& origin, const std::string& key, const std::string& name) {
-  static const std::regex pattern("[A-Za-z0-9_.-]+");
-  if (!std::regex_match(name, pattern) || name.find("__") != std::string::npos)
+  const bool allowed = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+  if (!allowed || name.find("__") != std::string::npos)
     fail(origin, "'" + key + "' = \"" + name +
                      "\" must be letters, digits, '_', '-' or '.' (and no '__', which joins pair names)");
 }

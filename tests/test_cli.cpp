@@ -65,6 +65,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"OutputFolderMissing", "--exp ntk_vs_mf --out nowhere/x.h5", "folder 'nowhere' does not exist"},
         BadInput{"OutputInsideAFile", "--exp ntk_vs_mf --out taken.h5/x.h5", "folder 'taken.h5' does not exist"},
         BadInput{"OutputIsAFolder", "--exp ntk_vs_mf --out sub --force", "'sub' exists and is not a file"},
+        BadInput{"ResumeMissingFile", "--resume gone.h5", "--resume: no such file 'gone.h5'"},
+        BadInput{"ResumeNotHdf5", "--resume bad.toml", "'bad.toml' is not a readable HDF5 file"},
+        BadInput{"ResumeWithOtherOptions", "--resume taken.h5 --epochs 3", "--epochs"},
         BadInput{"TooLargeForMemory", "--exp ntk_vs_mf --set model.k=100000000 --device cpu",
                  "of host memory and"}),
     case_name);
