@@ -30,6 +30,7 @@ using namespace lowrank;
 namespace {
 
 constexpr int kExitFailed = 1, kExitBadInput = 2, kExitDiverged = 3;
+constexpr std::uintmax_t kLowDiskBytes = 64ull << 20;  // below this a failed write is put down to a full disk
 
 struct Options {
   std::string exp, config_file, out, device = "auto", precision, resume;
@@ -213,6 +214,13 @@ int main(int argc, char** argv) {
                                                   : run<double>(config, o, command_line, resume);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine: failed: %s\n", e.what());
+    // A write that failed on a full disk: say so; every epoch flushed before stays in the file.
+    std::error_code ec;
+    const fs::path out(o.out);
+    const auto space = fs::space(out.has_parent_path() ? out.parent_path() : fs::path("."), ec);
+    if (!ec && space.available < kLowDiskBytes)
+      std::fprintf(stderr, "engine: the disk holding %s has %ju bytes free: it is full; %s keeps every epoch written\n",
+                   o.out.c_str(), static_cast<std::uintmax_t>(space.available), o.out.c_str());
     return kExitFailed;
   }
 }
