@@ -3,6 +3,7 @@
 // 2 bad input (nothing created or touched); 3 a run diverged (the others completed);
 // 130 / 143 stopped by SIGINT / SIGTERM after the epoch in flight (the file says "interrupted").
 #include <CLI/CLI.hpp>
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -136,6 +137,8 @@ int run(const Config& config, const Options& o, const std::string& command_line,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // HDF5's own error stacks stay quiet: every failing call is reported by name instead.
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   Options o;
   CLI::App app{"lowrank-engine: trains two-layer networks by full-batch gradient descent and records the "
                "gradient's spectrum and alignment every epoch, as HDF5 (see README.md)."};
