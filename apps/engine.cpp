@@ -92,7 +92,7 @@ void check_output(const std::string& out, bool force) {
 template <typename T>
 int run(const Config& config, const Options& o, const std::string& command_line, const ResumePlan* resume) {
   set_cpu_threads(o.threads);
-  const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_count() > 0);
+  const bool gpu = o.device == "cuda";
   std::unique_ptr<Backend<T>> backend = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
   const bool terminal = ::isatty(::fileno(stderr));
   const std::string where =
@@ -201,8 +201,9 @@ int main(int argc, char** argv) {
       if (o.out.empty()) o.out = config.experiment + ".h5";
       check_output(o.out, o.force);
     }
+    if (o.device == "auto") o.device = cuda_device_count() > 0 ? "cuda" : "cpu";
     // Sizes that cannot fit are refused before anything is allocated.
-    const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_count() > 0);
+    const bool gpu = o.device == "cuda";
     const MemoryEstimate need = estimate_memory(config, gpu);
     check_fits("host", need.host_bytes, available_host_memory());
     if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());

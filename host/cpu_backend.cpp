@@ -22,7 +22,6 @@ std::vector<double> to_double(const Buffer<T>& b) {
   return std::vector<double>(b.data.get(), b.data.get() + b.size());
 }
 
-template <typename T>
 void require(bool ok, const char* op) {
   if (!ok) throw std::invalid_argument(std::string("cpu backend: shape mismatch in ") + op);
 }
@@ -53,7 +52,7 @@ class CpuBackend final : public Backend<T> {
     std::copy(b.data.get(), b.data.get() + b.size(), host.begin());
   }
   void copy(const Buffer<T>& from, Buffer<T>& to) override {
-    require<T>(from.size() == to.size(), "copy");
+    require(from.size() == to.size(), "copy");
     std::copy(from.data.get(), from.data.get() + from.size(), to.data.get());
   }
 
@@ -72,7 +71,7 @@ class CpuBackend final : public Backend<T> {
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
                 Buffer<T>& Z, Buffer<T>& G) override {
     const Index n = Z.rows, k = Z.cols, d = X.cols;
-    require<T>(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
+    require(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
     T* z = Z.data.get();
     const T *rv = r.data.get(), *av = a.data.get();
     // M_ij = r_i a_j σ'(Z_ij)
@@ -85,7 +84,7 @@ class CpuBackend final : public Backend<T> {
   }
 
   void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
-    require<T>(W.rows == G.rows && W.cols == G.cols, "step");
+    require(W.rows == G.rows && W.cols == G.cols, "step");
     const Index k = W.rows, d = W.cols;
     T* w = W.data.get();
     const T* g = G.data.get();
@@ -106,19 +105,19 @@ class CpuBackend final : public Backend<T> {
   }
 
   void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) override {
-    require<T>(x.size() == A.rows && y.size() == A.cols, "gemv_t");
+    require(x.size() == A.rows && y.size() == A.cols, "gemv_t");
     blas::gemv(CblasTrans, i32(A.rows), i32(A.cols), T(1), A.data.get(), i32(A.cols), x.data.get(), T(0),
                y.data.get());
   }
 
   void gemm(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
-    require<T>(A.cols == B.rows && C.rows == A.rows && C.cols == B.cols, "gemm");
+    require(A.cols == B.rows && C.rows == A.rows && C.cols == B.cols, "gemm");
     blas::gemm(CblasNoTrans, CblasNoTrans, i32(A.rows), i32(B.cols), i32(A.cols), T(1), A.data.get(), i32(A.cols),
                B.data.get(), i32(B.cols), T(0), C.data.get(), i32(C.cols));
   }
 
   double dot(const Buffer<T>& x, const Buffer<T>& y) override {
-    require<T>(x.size() == y.size(), "dot");
+    require(x.size() == y.size(), "dot");
     double s = 0;
     for (Index i = 0; i < x.size(); ++i) s += static_cast<double>(x.data[i]) * static_cast<double>(y.data[i]);
     return s;
@@ -134,9 +133,9 @@ class CpuBackend final : public Backend<T> {
 
   Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& X, double scale, const Buffer<T>* previous) override {
     const auto& factor = dynamic_cast<const CpuPrepared&>(X).factor;
-    require<T>(M.rows == factor.n, "spectrum");
-    const std::vector<double> m = to_double(M);
-    spectral::GradientSpectrum s = spectral::gradient_spectrum(m.data(), M.cols, factor, scale);
+    require(M.rows == factor.n, "spectrum");
+    std::vector<double> m = to_double(M);
+    spectral::GradientSpectrum s = spectral::gradient_spectrum(std::move(m), M.cols, factor, scale);
     std::vector<double>& v = s.top_right_vector;
     // Sign: agree with the previous vector, or make the largest-magnitude entry positive.
     double orient = 0;
@@ -152,7 +151,7 @@ class CpuBackend final : public Backend<T> {
   }
 
   double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
-    require<T>(start.size() == W.cols, "operator_norm");
+    require(start.size() == W.cols, "operator_norm");
     const std::vector<double> w = to_double(W);
     std::vector<double> v = to_double(start);
     const double sigma = spectral::largest_singular_value(w.data(), W.rows, W.cols, v);
@@ -161,7 +160,7 @@ class CpuBackend final : public Backend<T> {
   }
 
   double mean_principal_angle_deg(const Buffer<T>& A, const Buffer<T>& B) override {
-    require<T>(A.rows == B.rows && A.cols == B.cols, "mean_principal_angle_deg");
+    require(A.rows == B.rows && A.cols == B.cols, "mean_principal_angle_deg");
     const std::vector<double> a = to_double(A), b = to_double(B);
     return spectral::mean_principal_angle_deg(a.data(), b.data(), A.rows, A.cols);
   }
@@ -179,7 +178,7 @@ class CpuBackend final : public Backend<T> {
  private:
   // Z = X Wᵀ
   void project(const Buffer<T>& X, const Buffer<T>& W, Buffer<T>& Z) {
-    require<T>(X.cols == W.cols && Z.rows == X.rows && Z.cols == W.rows, "forward");
+    require(X.cols == W.cols && Z.rows == X.rows && Z.cols == W.rows, "forward");
     blas::gemm(CblasNoTrans, CblasTrans, i32(X.rows), i32(W.rows), i32(X.cols), T(1), X.data.get(), i32(X.cols),
                W.data.get(), i32(W.cols), T(0), Z.data.get(), i32(Z.cols));
   }
@@ -187,7 +186,7 @@ class CpuBackend final : public Backend<T> {
   // F_i = γ Σ_j a_j σ(Z_ij), r_i = 2(F_i − y_i) when r is given; returns the mean (F − y)².
   double readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act, T* r) {
     const Index n = Z.rows, k = Z.cols;
-    require<T>(a.size() == k && y.size() == n, "forward");
+    require(a.size() == k && y.size() == n, "forward");
     const T* z = Z.data.get();
     const T *av = a.data.get(), *yv = y.data.get();
     // Per-row losses summed in a fixed order: the result does not depend on the thread count.

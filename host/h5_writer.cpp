@@ -214,7 +214,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
   attr_number(root, "seed", static_cast<std::int64_t>(config.seed));
   attr_string(root, "config", config.to_toml());
   attr_number(root, "checkpoint_every", header.checkpoint_every);
-  status_ = status_dataset(root, "status", "running");
+  status_dataset(root, "status", "running");
 
   H5Handle inputs_group = make(H5Gcreate2(root, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   for (const auto& in : inputs) write_inputs(inputs_group.get(), in, work_type);

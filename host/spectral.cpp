@@ -168,7 +168,7 @@ void symmetric_top_eigen(std::vector<double>& A, Index p, Index count, std::vect
     std::copy(z.begin() + (found - 1 - c) * p, z.begin() + (found - c) * p, vectors.begin() + c * p);
 }
 
-GradientSpectrum gradient_spectrum(const double* M, Index k, const RowFactor& X, double scale) {
+GradientSpectrum gradient_spectrum(std::vector<double> M, Index k, const RowFactor& X, double scale) {
   const Index n = X.n, d = X.d;
   // B (column-major k×r) has the singular values of ∇; v = Q·(right singular vector of B).
   // Row-major M (n×k) is column-major Mᵀ (k×n).
@@ -176,13 +176,13 @@ GradientSpectrum gradient_spectrum(const double* M, Index k, const RowFactor& X,
   std::vector<double> B;
   if (X.compressed) {
     r = n;
-    B.assign(M, M + n * k);
+    B = std::move(M);  // becomes scale · Mᵀ Rᵀ in place
     cblas_dtrmm(CblasColMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, i32(k), i32(n), scale, X.R.data(),
                 i32(n), B.data(), i32(k));
   } else {
     r = d;
     B.assign(sz(k * d), 0.0);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, i32(k), i32(d), i32(n), scale, M, i32(k), X.X.data(),
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, i32(k), i32(d), i32(n), scale, M.data(), i32(k), X.X.data(),
                 i32(d), 0.0, B.data(), i32(k));
   }
 

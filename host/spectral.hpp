@@ -26,9 +26,9 @@ struct GradientSpectrum {
   std::vector<double> top_right_vector;     // d, unit, sign not fixed
   std::vector<double> second_right_vector;  // d, unit, sign not fixed; empty when rank ≤ 1 is forced
 };
-// Spectrum of ∇ = scale · Mᵀ X, M row-major n×k, through the float64 Gram matrix of the
+// Spectrum of ∇ = scale · Mᵀ X, M row-major n×k (taken over as work space), through the float64 Gram matrix of the
 // smaller side: eigenvalue errors of ε·σ₁² give σᵢ within 1e-8·σ₁, inside SPEC §4's bound.
-GradientSpectrum gradient_spectrum(const double* M, std::int64_t k, const RowFactor& X, double scale);
+GradientSpectrum gradient_spectrum(std::vector<double> M, std::int64_t k, const RowFactor& X, double scale);
 
 // All eigenvalues (descending) and the unit eigenvectors of the `count` largest (column-major
 // p×count, largest first), of the symmetric p×p matrix whose lower triangle `A` holds

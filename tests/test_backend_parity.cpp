@@ -198,21 +198,9 @@ double angles_op(Pair<T>& p, const Shape& s) {
   return std::abs(deg[1] - deg[0]) / 90.0;
 }
 
-template <typename T>
-double refit_op(Pair<T>& p, const Shape& s) {
-  const auto X = p.random(s.n * s.d, 1.0), y = p.random(s.n, 1.0), Xt = p.random(s.n * s.d, 1.0),
-             yt = p.random(s.n, 1.0), W = p.random(s.k * s.d, 1.0 / std::sqrt(double(s.d)));
-  double mse[2];
-  for (int b = 0; b < 2; ++b) {
-    Backend<T>& be = b ? *p.gpu : *p.cpu;
-    mse[b] = be.refit_test_mse(be.upload(X, s.n, s.d), be.upload(y, s.n, 1), be.upload(Xt, s.n, s.d),
-                               be.upload(yt, s.n, 1), be.upload(W, s.k, s.d), 0.5, Activation::sigmoid);
-  }
-  return relative_error(mse[1], mse[0]);
-}
-
 // The table: each operation, with its bound for float64 and for float32 (different summation
-// orders in float32 give ~1e-6 relative differences on these sizes).
+// orders in float32 give ~1e-6 relative differences on these sizes). The refit is left out: both
+// backends run the same host code for it (once per run), which compare_backends.py covers.
 template <typename T>
 std::vector<OpCase<T>> operations() {
   return {
@@ -225,7 +213,6 @@ std::vector<OpCase<T>> operations() {
       {"top_vector", top_vector_op<T>, 1e-9, 1e-5},
       {"operator_norm", operator_norm_op<T>, 1e-9, 1e-6},
       {"principal_angles", angles_op<T>, 1e-10, 1e-7},
-      {"refit", refit_op<T>, 1e-8, 1e-5},
   };
 }
 
