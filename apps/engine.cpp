@@ -124,8 +124,13 @@ int run(const Config& config, const Options& o, const std::string& command_line,
     return std::any_of(summaries.begin(), summaries.end(), [&](const RunSummary& s) { return s.status == status; });
   };
   const bool interrupted = any("interrupted"), diverged = any("diverged");
+  const double peak_host = peak_host_memory(), peak_device = backend->peak_device_bytes();
+  writer->set_peak_memory(peak_host, peak_device);
   writer->set_status(interrupted ? "interrupted" : diverged ? "diverged" : "complete");
   std::fputs(summary_table(summaries).c_str(), stdout);
+  std::printf("peak memory: host %s", gibibytes(peak_host).c_str());
+  if (peak_device > 0) std::printf(", device %s", gibibytes(peak_device).c_str());
+  std::printf("\n");
   if (interrupted) {
     std::fprintf(stderr, "engine: stopped by %s after the epoch in flight; %s keeps every finished epoch\n",
                  stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", o.out.c_str());

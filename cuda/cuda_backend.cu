@@ -5,6 +5,7 @@
 #include <thrust/reduce.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -22,6 +23,9 @@ using namespace cuda;
 int i32(Index v) { return static_cast<int>(v); }
 std::size_t sz(Index v) { return static_cast<std::size_t>(v); }
 
+// Device memory the engine holds now and at most, in bytes (every allocation goes through device_array).
+std::atomic<std::size_t> held_bytes{0}, peak_bytes{0};
+
 // Device memory for `count` elements; a failure names the size and what is free.
 template <typename U>
 std::shared_ptr<U[]> device_array(Index count) {
@@ -35,7 +39,13 @@ std::shared_ptr<U[]> device_array(Index count) {
                              std::to_string(free_bytes >> 20) + " MiB free of " + std::to_string(total >> 20) +
                              " MiB); use --device cpu or smaller sizes");
   }
-  return std::shared_ptr<U[]>(p, [](U* q) { cudaFree(q); });
+  const std::size_t now = held_bytes += bytes;
+  for (std::size_t peak = peak_bytes; now > peak && !peak_bytes.compare_exchange_weak(peak, now);) {
+  }
+  return std::shared_ptr<U[]>(p, [bytes](U* q) {
+    cudaFree(q);
+    held_bytes -= bytes;
+  });
 }
 
 // Work arrays kept between calls and grown on demand, one per purpose.
@@ -81,6 +91,32 @@ void gemv(cublasHandle_t h, cublasOperation_t t, Index m, Index n, double alpha,
   LOWRANK_CHECK(cublasDgemv(h, t, i32(m), i32(n), &alpha, A, i32(lda), x, 1, &beta, y, 1));
 }
 
+// Householder QR of the column-major m×n A in place, then the m×n Q (cuSOLVER geqrf, orgqr).
+void geqrf_buffer_size(cusolverDnHandle_t h, Index m, Index n, float* A, int* lwork) {
+  LOWRANK_CHECK(cusolverDnSgeqrf_bufferSize(h, i32(m), i32(n), A, i32(m), lwork));
+}
+void geqrf_buffer_size(cusolverDnHandle_t h, Index m, Index n, double* A, int* lwork) {
+  LOWRANK_CHECK(cusolverDnDgeqrf_bufferSize(h, i32(m), i32(n), A, i32(m), lwork));
+}
+void geqrf(cusolverDnHandle_t h, Index m, Index n, float* A, float* tau, float* work, int lwork, int* info) {
+  LOWRANK_CHECK(cusolverDnSgeqrf(h, i32(m), i32(n), A, i32(m), tau, work, lwork, info));
+}
+void geqrf(cusolverDnHandle_t h, Index m, Index n, double* A, double* tau, double* work, int lwork, int* info) {
+  LOWRANK_CHECK(cusolverDnDgeqrf(h, i32(m), i32(n), A, i32(m), tau, work, lwork, info));
+}
+void orgqr_buffer_size(cusolverDnHandle_t h, Index m, Index n, const float* A, const float* tau, int* lwork) {
+  LOWRANK_CHECK(cusolverDnSorgqr_bufferSize(h, i32(m), i32(n), i32(n), A, i32(m), tau, lwork));
+}
+void orgqr_buffer_size(cusolverDnHandle_t h, Index m, Index n, const double* A, const double* tau, int* lwork) {
+  LOWRANK_CHECK(cusolverDnDorgqr_bufferSize(h, i32(m), i32(n), i32(n), A, i32(m), tau, lwork));
+}
+void orgqr(cusolverDnHandle_t h, Index m, Index n, float* A, const float* tau, float* work, int lwork, int* info) {
+  LOWRANK_CHECK(cusolverDnSorgqr(h, i32(m), i32(n), i32(n), A, i32(m), tau, work, lwork, info));
+}
+void orgqr(cusolverDnHandle_t h, Index m, Index n, double* A, const double* tau, double* work, int lwork, int* info) {
+  LOWRANK_CHECK(cusolverDnDorgqr(h, i32(m), i32(n), i32(n), A, i32(m), tau, work, lwork, info));
+}
+
 struct CudaPrepared final : PreparedData {
   Index n = 0, d = 0;
   bool compressed = false;
@@ -111,6 +147,7 @@ class CudaBackend final : public Backend<T> {
   }
 
   std::string device() const override { return name_; }
+  double peak_device_bytes() const override { return static_cast<double>(peak_bytes.load()); }
 
   Buffer<T> upload(std::span<const T> host, Index rows, Index cols) override {
     Buffer<T> b{rows, cols, device_array<T>(rows * cols)};
@@ -167,6 +204,28 @@ class CudaBackend final : public Backend<T> {
     // Row-major C = A B is column-major Cᵀ = Bᵀ Aᵀ.
     lowrank::gemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, B.cols, A.rows, A.cols, T(1), B.data.get(), B.cols, A.data.get(),
                   A.cols, T(0), C.data.get(), C.cols);
+  }
+
+  void gemm_nt(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
+    require(A.cols == B.cols && C.rows == A.rows && C.cols == B.rows, "gemm_nt");
+    // Row-major C = A Bᵀ is column-major Cᵀ = B Aᵀ; B's storage is column-major Bᵀ.
+    lowrank::gemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, B.rows, A.rows, A.cols, T(1), B.data.get(), B.cols, A.data.get(),
+                  A.cols, T(0), C.data.get(), C.cols);
+  }
+
+  void orthonormalize_rows(Buffer<T>& V) override {
+    const Index l = V.rows, d = V.cols;
+    require(l <= d, "orthonormalize_rows");
+    // Row-major V (l×d) is column-major Vᵀ (d×l): its QR gives orthonormal columns, V's rows.
+    T* tau = scratch_.get<T>(kVecA, l);
+    int* info = scratch_.get<int>(kInfo, 1);
+    int lwork = 0;
+    geqrf_buffer_size(solver_, d, l, V.data.get(), &lwork);
+    geqrf(solver_, d, l, V.data.get(), tau, scratch_.get<T>(kWork, lwork), lwork, info);
+    check_info(info, "cusolverDn?geqrf");
+    orgqr_buffer_size(solver_, d, l, V.data.get(), tau, &lwork);
+    orgqr(solver_, d, l, V.data.get(), tau, scratch_.get<T>(kWork, lwork), lwork, info);
+    check_info(info, "cusolverDn?orgqr");
   }
 
   double dot(const Buffer<T>& x, const Buffer<T>& y) override {

@@ -41,6 +41,9 @@ class Backend {
   virtual ~Backend() = default;
   // "cpu" or "cuda:<gpu name>", as the file's `device` attribute.
   virtual std::string device() const = 0;
+  // The most device memory this backend has held at once, in bytes (0 for the CPU backend,
+  // whose memory is the process's own).
+  virtual double peak_device_bytes() const = 0;
 
   virtual Buffer<T> upload(std::span<const T> host, std::int64_t rows, std::int64_t cols) = 0;
   virtual Buffer<T> zeros(std::int64_t rows, std::int64_t cols) = 0;
@@ -63,6 +66,11 @@ class Backend {
   virtual void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) = 0;
   // C = A B
   virtual void gemm(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) = 0;
+  // C = A Bᵀ
+  virtual void gemm_nt(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) = 0;
+  // Replaces the rows of V (l×d, l ≤ d, full row rank) by an orthonormal basis of their span,
+  // by Householder QR (the truncated spectrum's subspace iteration).
+  virtual void orthonormalize_rows(Buffer<T>& V) = 0;
   // ⟨x, y⟩ and ‖x‖ over all entries, accumulated in float64.
   virtual double dot(const Buffer<T>& x, const Buffer<T>& y) = 0;
   virtual double norm(const Buffer<T>& x) = 0;

@@ -1,7 +1,8 @@
-// Overloads of the CBLAS routines the CPU backend uses, one name for float and double.
+// Overloads of the CBLAS and LAPACKE routines the CPU backend uses, one name for float and double.
 #pragma once
 
 #include <cblas.h>
+#include <lapacke.h>
 
 namespace lowrank::blas {
 
@@ -20,6 +21,20 @@ inline void gemv(CBLAS_TRANSPOSE t, int m, int n, float alpha, const float* A, i
 inline void gemv(CBLAS_TRANSPOSE t, int m, int n, double alpha, const double* A, int lda, const double* x,
                  double beta, double* y) {
   cblas_dgemv(CblasRowMajor, t, m, n, alpha, A, lda, x, 1, beta, y, 1);
+}
+
+// Householder QR of the column-major m×n A, and the m×n Q it defines (LAPACK ?geqrf, ?orgqr).
+inline lapack_int geqrf(int m, int n, float* A, int lda, float* tau) {
+  return LAPACKE_sgeqrf(LAPACK_COL_MAJOR, m, n, A, lda, tau);
+}
+inline lapack_int geqrf(int m, int n, double* A, int lda, double* tau) {
+  return LAPACKE_dgeqrf(LAPACK_COL_MAJOR, m, n, A, lda, tau);
+}
+inline lapack_int orgqr(int m, int n, float* A, int lda, const float* tau) {
+  return LAPACKE_sorgqr(LAPACK_COL_MAJOR, m, n, n, A, lda, tau);
+}
+inline lapack_int orgqr(int m, int n, double* A, int lda, const double* tau) {
+  return LAPACKE_dorgqr(LAPACK_COL_MAJOR, m, n, n, A, lda, tau);
 }
 
 }  // namespace lowrank::blas

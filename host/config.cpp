@@ -29,6 +29,7 @@ const char* to_string(AInit a) {
   return "?";
 }
 const char* to_string(Precision p) { return p == Precision::float32 ? "float32" : "float64"; }
+const char* to_string(SpectrumMethod m) { return m == SpectrumMethod::full ? "full" : "truncated"; }
 
 namespace {
 
@@ -53,6 +54,8 @@ constexpr std::pair<const char*, AInit> kAInits[] = {
     {"normal", AInit::normal}, {"rademacher", AInit::rademacher}, {"seed_binary", AInit::seed_binary}};
 constexpr std::pair<const char*, Precision> kPrecisions[] = {{"float32", Precision::float32},
                                                              {"float64", Precision::float64}};
+constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethods[] = {{"full", SpectrumMethod::full},
+                                                                       {"truncated", SpectrumMethod::truncated}};
 
 // Reads the keys of one TOML table, remembering which were asked for, so that any other key
 // is reported as unknown together with the allowed ones.
@@ -237,6 +240,10 @@ const InputsSpec& Config::inputs_of(const RunSpec& r) const {
   throw ConfigError("run '" + r.name + "' names unknown inputs '" + r.inputs + "'");
 }
 
+std::int64_t Config::singular_count() const {
+  return spectrum == SpectrumMethod::full ? std::min(k, d) : spectrum_rank;
+}
+
 const RunSpec& Config::run(const std::string& name) const {
   for (const auto& r : runs)
     if (r.name == name) return r;
@@ -281,6 +288,18 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   c.a_init = parse_enum(origin, "model.a_init", model.string("a_init").value_or("normal"), kAInits);
   const bool normalize_default = model.boolean("normalize_rows").value_or(true);
   model.finish();
+
+  TableReader spectrum(top.table("spectrum"), "spectrum", origin);
+  c.spectrum = parse_enum(origin, "spectrum.method", spectrum.string("method").value_or("full"), kSpectrumMethods);
+  c.spectrum_rank = positive(origin, "spectrum.rank", spectrum.integer("rank").value_or(c.spectrum_rank));
+  if (c.spectrum == SpectrumMethod::truncated && c.spectrum_rank > std::min(c.k, c.d))
+    fail(origin, "'spectrum.rank' = " + std::to_string(c.spectrum_rank) + " must be at most min(model.k, data.d) = " +
+                     std::to_string(std::min(c.k, c.d)));
+  spectrum.finish();
+
+  TableReader output(top.table("output"), "output", origin);
+  c.heavy_every = positive(origin, "output.heavy_every", output.integer("heavy_every").value_or(1));
+  output.finish();
 
   const std::int64_t epochs_default = positive(origin, "epochs", top.integer("epochs").value_or(100));
 
@@ -413,7 +432,9 @@ std::string Config::to_toml() const {
   os << "]\n\n";
   os << "[data]\nd = " << d << "\nn = " << n << "\nn_test = " << n_test << "\nalpha = " << format_real(alpha)
      << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\n\n";
-  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\n";
+  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\n\n";
+  os << "[spectrum]\nmethod = \"" << to_string(spectrum) << "\"\nrank = " << spectrum_rank << "\n\n";
+  os << "[output]\nheavy_every = " << heavy_every << "\n";
   for (const auto& in : inputs)
     os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << to_string(in.teacher) << "\"\n";
   for (const auto& r : runs) {

@@ -19,10 +19,14 @@ struct ConfigError : std::runtime_error {
 
 enum class AInit { normal, rademacher, seed_binary };
 enum class Precision { float32, float64 };
+// How the gradient's spectrum is computed each epoch: every singular value (SPEC §4), or only
+// the top `rank` by randomized subspace iteration, for widths where the full SVD's cube dominates.
+enum class SpectrumMethod { full, truncated };
 
 const char* to_string(Activation a);
 const char* to_string(AInit a);
 const char* to_string(Precision p);
+const char* to_string(SpectrumMethod m);
 
 // One training set and test set: a teacher and its own draws of X_B, z, β and noise.
 // q, W0 and a are shared by every inputs group of an invocation.
@@ -60,7 +64,14 @@ struct Config {
   std::vector<InputsSpec> inputs;
   std::vector<RunSpec> runs;
   std::vector<PairSpec> pairs;
+  SpectrumMethod spectrum = SpectrumMethod::full;
+  std::int64_t spectrum_rank = 16;  // singular values and vectors kept by the truncated method
+  // grad_singular_values and grad_top_right_vector are written every `heavy_every`-th epoch
+  // (0, N, 2N, ...); every other series every epoch.
+  std::int64_t heavy_every = 1;
 
+  // Singular values recorded per epoch: min(k, d), or the truncated rank.
+  std::int64_t singular_count() const;
   const InputsSpec& inputs_of(const RunSpec& run) const;
   const RunSpec& run(const std::string& name) const;
   // The configuration as TOML text: every resolved value, enough to repeat the invocation.

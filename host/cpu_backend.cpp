@@ -34,6 +34,7 @@ template <typename T>
 class CpuBackend final : public Backend<T> {
  public:
   std::string device() const override { return "cpu"; }
+  double peak_device_bytes() const override { return 0; }
 
   Buffer<T> upload(std::span<const T> host, Index rows, Index cols) override {
     Buffer<T> b = zeros(rows, cols);
@@ -114,6 +115,22 @@ class CpuBackend final : public Backend<T> {
     require(A.cols == B.rows && C.rows == A.rows && C.cols == B.cols, "gemm");
     blas::gemm(CblasNoTrans, CblasNoTrans, i32(A.rows), i32(B.cols), i32(A.cols), T(1), A.data.get(), i32(A.cols),
                B.data.get(), i32(B.cols), T(0), C.data.get(), i32(C.cols));
+  }
+
+  void gemm_nt(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
+    require(A.cols == B.cols && C.rows == A.rows && C.cols == B.rows, "gemm_nt");
+    blas::gemm(CblasNoTrans, CblasTrans, i32(A.rows), i32(B.rows), i32(A.cols), T(1), A.data.get(), i32(A.cols),
+               B.data.get(), i32(B.cols), T(0), C.data.get(), i32(C.cols));
+  }
+
+  void orthonormalize_rows(Buffer<T>& V) override {
+    const Index l = V.rows, d = V.cols;
+    require(l <= d, "orthonormalize_rows");
+    // Row-major V (l×d) is column-major Vᵀ (d×l): its QR gives orthonormal columns, V's rows.
+    std::vector<T> tau(static_cast<std::size_t>(l));
+    if (blas::geqrf(i32(d), i32(l), V.data.get(), i32(d), tau.data()) != 0 ||
+        blas::orgqr(i32(d), i32(l), V.data.get(), i32(d), tau.data()) != 0)
+      throw std::runtime_error("cpu backend: LAPACK QR failed in orthonormalize_rows");
   }
 
   double dot(const Buffer<T>& x, const Buffer<T>& y) override {

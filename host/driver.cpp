@@ -2,6 +2,7 @@
 
 #include "metrics.hpp"
 #include "stop_signals.hpp"
+#include "truncated_spectrum.hpp"
 #include "write_queue.hpp"
 
 #include <algorithm>
@@ -46,6 +47,7 @@ struct RunState {
   const RunSpec* spec = nullptr;
   const DeviceInputs<T>* data = nullptr;
   Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
+  std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
   std::int64_t epoch = 0;        // epochs done
   std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
   bool stopped = false;
@@ -54,7 +56,7 @@ struct RunState {
 };
 
 template <typename T>
-DeviceInputs<T> load(Backend<T>& be, const Inputs& in) {
+DeviceInputs<T> load(Backend<T>& be, const Inputs& in, bool full_spectrum) {
   DeviceInputs<T> di;
   di.X = upload(be, in.X_train, in.n, in.d);
   di.y = upload(be, in.y_train, in.n, 1);
@@ -65,12 +67,13 @@ DeviceInputs<T> load(Backend<T>& be, const Inputs& in) {
   std::int64_t columns = 0;
   const std::vector<double> basis = energy_basis(in, columns);
   di.energy_basis = upload(be, basis, in.d, columns);
-  di.prepared = be.prepare(di.X);
+  if (full_spectrum) di.prepared = be.prepare(di.X);  // the truncated method works on the gradient alone
   return di;
 }
 
 template <typename T>
-RunState<T> start_run(Backend<T>& be, const RunSpec& spec, const DeviceInputs<T>& data, const Inputs& in) {
+RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
+                      const Inputs& in) {
   const std::int64_t n = in.n, k = in.k, d = in.d;
   RunState<T> s;
   s.spec = &spec;
@@ -82,6 +85,8 @@ RunState<T> start_run(Backend<T>& be, const RunSpec& spec, const DeviceInputs<T>
   s.Z_test = be.zeros(in.n_test, k);
   for (Buffer<T>* v : {&s.xr, &s.xr_prev, &s.xbr, &s.v0, &s.v_prev, &s.opnorm_start}) *v = be.zeros(d, 1);
   s.WQ = be.zeros(k, data.energy_basis.cols);
+  if (config.spectrum == SpectrumMethod::truncated)
+    s.truncated = std::make_unique<TruncatedSpectrum<T>>(be, k, d, config.spectrum_rank, config.seed);
   s.summary.name = spec.name;
   s.summary.status = "running";
   return s;
@@ -90,7 +95,7 @@ RunState<T> start_run(Backend<T>& be, const RunSpec& spec, const DeviceInputs<T>
 // One epoch t of one run (SPEC §4's timing); returns false when the run diverged: its loss,
 // gradient or weights turned non-finite.
 template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
+bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec) {
   const RunSpec& spec = *s.spec;
   const DeviceInputs<T>& in = *s.data;
   const auto t0 = Clock::now();
@@ -111,7 +116,9 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   Spectrum<T> spectrum;
   {
     nvtx3::scoped_range range("spectrum");
-    spectrum = be.spectrum(s.Z, *in.prepared, spec.gamma / n, t > 0 ? &s.v_prev : nullptr);
+    const Buffer<T>* previous = t > 0 ? &s.v_prev : nullptr;
+    spectrum = s.truncated ? s.truncated->compute(s.G, previous)
+                           : be.spectrum(s.Z, *in.prepared, spec.gamma / n, previous);
   }
   {
     nvtx3::scoped_range range("update");
@@ -136,8 +143,10 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, EpochRecord& rec) {
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 
-  rec.singular_values = std::move(spectrum.singular_values);
-  rec.top_right_vector = download(be, v);
+  if (t % heavy_every == 0) {
+    rec.singular_values = std::move(spectrum.singular_values);
+    rec.top_right_vector = download(be, v);
+  }
   rec.epoch_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return true;
 }
@@ -178,6 +187,12 @@ std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) 
   return groups;
 }
 
+std::int64_t checkpoint_vector_rows(const Config& config) {
+  constexpr std::int64_t kRunVectors = 4;  // v0, v_prev, xr_prev, the operator norm's start
+  if (config.spectrum == SpectrumMethod::full) return kRunVectors;
+  return kRunVectors + std::min(config.spectrum_rank + kTruncatedOversample, std::min(config.k, config.d));
+}
+
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
   std::vector<double> xty(d, 0.0);  // X_Bᵀ y
@@ -186,8 +201,9 @@ std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   return span_basis(xty, in.q, columns);
 }
 
-// The state of the runs of a group as a checkpoint holds it: W (k×d) and v0, v_prev, xr_prev and
-// the operator norm's start (4×d), in float64 (exact for both working precisions).
+// The state of the runs of a group as a checkpoint holds it: W (k×d) and v0, v_prev, xr_prev,
+// the operator norm's start and the truncated spectrum's block (checkpoint_vector_rows × d), in
+// float64 (exact for both working precisions).
 template <typename T>
 void save_state(Backend<T>& be, const RunState<T>& s, std::vector<double>& W, std::vector<double>& vectors) {
   W = download(be, s.W);
@@ -195,6 +211,10 @@ void save_state(Backend<T>& be, const RunState<T>& s, std::vector<double>& W, st
   for (const Buffer<T>* v : {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start}) {
     const std::vector<double> part = download(be, *v);
     vectors.insert(vectors.end(), part.begin(), part.end());
+  }
+  if (s.truncated) {
+    const std::vector<double> block = s.truncated->save();
+    vectors.insert(vectors.end(), block.begin(), block.end());
   }
 }
 
@@ -207,6 +227,7 @@ void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<double>& W,
     *parts[i] = upload(be, std::vector<double>(vectors.begin() + static_cast<std::ptrdiff_t>(i) * d,
                                                vectors.begin() + static_cast<std::ptrdiff_t>(i + 1) * d),
                        d, 1);
+  if (s.truncated) s.truncated->restore(std::vector<double>(vectors.begin() + 4 * d, vectors.end()));
 }
 
 template <typename T>
@@ -217,7 +238,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
   const Buffer<T> a = upload(be, inputs.front().a, config.k, 1);
   std::vector<DeviceInputs<T>> data;
   for (const auto& in : inputs) {
-    data.push_back(load(be, in));
+    data.push_back(load(be, in, config.spectrum == SpectrumMethod::full));
     data.back().a = &a;
   }
   auto inputs_index = [&](const RunSpec& r) {
@@ -234,7 +255,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
     std::vector<RunState<T>> states;
     for (std::size_t i : group) {
       const std::size_t g = inputs_index(config.runs[i]);
-      states.push_back(start_run(be, config.runs[i], data[g], inputs[g]));
+      states.push_back(start_run(be, config, config.runs[i], data[g], inputs[g]));
     }
     std::int64_t first_epoch = 0;
     int slot = 0;  // the checkpoint slot written next
@@ -279,7 +300,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         any = true;
         EpochRecord rec;
         nvtx3::scoped_range epoch_range(s.spec->name + " epoch " + std::to_string(t));
-        const bool ok = run_epoch(be, s, rec);
+        const bool ok = run_epoch(be, s, config.heavy_every, rec);
         const std::size_t run_index = group[j];
         if (!ok) {
           s.stopped = true;

@@ -28,8 +28,17 @@ constexpr SeriesName kSeries[] = {
     {"align_data_v2", '.'},  {"align_residue_v2", '.'},
 };
 constexpr std::size_t kStatusLength = 32;
-constexpr hsize_t kCheckpointVectors = 4;  // v0, v_prev, xr_prev, the operator norm's start
 constexpr hsize_t kScalarChunk = 256;
+// The spectrum and the vector grow by a row of min(k,d) or d values an epoch (64 KiB at d = 16384).
+// Uncompressed, rows are grouped into chunks of about kChunkBytes. Once a run's series would pass
+// kCompressAbove they are compressed (shuffle + deflate: about half the size for a spectrum, a
+// tenth off for a vector), a row per chunk: a compressed chunk rewritten as it fills would be
+// stored anew each epoch, and the file would grow by the old copies.
+constexpr hsize_t kChunkBytes = 256 << 10;
+constexpr double kCompressAbove = 4.0 * (1 << 20);
+constexpr unsigned kDeflateLevel = 1;  // the fastest: the write thread keeps pace with the epochs
+
+bool is_heavy(const SeriesName& s) { return s.shape != '.'; }
 
 hid_t check(hid_t id, const char* call) {
   if (id < 0) throw std::runtime_error(std::string("HDF5: ") + call + " failed");
@@ -40,6 +49,13 @@ void check_status(herr_t status, const char* call) {
 }
 
 H5Handle make(hid_t id, const char* call) { return H5Handle(check(id, call)); }
+
+bool exists(hid_t file, const std::string& path) {
+  htri_t found = 0;
+  H5E_BEGIN_TRY { found = H5Lexists(file, path.c_str(), H5P_DEFAULT); }
+  H5E_END_TRY;
+  return found > 0;
+}
 
 void attr_string(hid_t object, const char* name, const std::string& value) {
   H5Handle type = make(H5Tcopy(H5T_C_S1), "H5Tcopy");
@@ -114,14 +130,33 @@ void zero_dataset(hid_t parent, const char* name, hid_t file_type, std::vector<h
   make(H5Dcreate2(parent, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), "H5Dcreate2");
 }
 
+// Storage of a growing dataset: rows per chunk, and whether chunks are compressed.
+struct Layout {
+  hsize_t chunk_rows = kScalarChunk;
+  bool compress = false;
+};
+
+// The layout of a series of `rows` rows of `width` values of `bytes` each, chosen by its size.
+Layout layout_for(hsize_t rows, hsize_t width, std::size_t bytes) {
+  if (width == 0) return {};
+  const hsize_t row_bytes = width * bytes;
+  if (static_cast<double>(rows) * static_cast<double>(row_bytes) > kCompressAbove) return {1, true};
+  return {std::clamp<hsize_t>(kChunkBytes / row_bytes, 1, std::max<hsize_t>(rows, 1)), false};
+}
+
 // An empty dataset of `width` columns (0: a vector) growing along an unlimited first dimension.
-H5Handle growing_dataset(hid_t parent, const char* name, hid_t file_type, hsize_t width, double fill) {
+H5Handle growing_dataset(hid_t parent, const char* name, hid_t file_type, hsize_t width, double fill,
+                         Layout layout = {}) {
   const int rank = width ? 2 : 1;
   const hsize_t dims[2] = {0, width}, max_dims[2] = {H5S_UNLIMITED, width};
-  const hsize_t chunk[2] = {width ? 1 : kScalarChunk, width};
+  const hsize_t chunk[2] = {layout.chunk_rows, width};
   H5Handle space = make(H5Screate_simple(rank, dims, max_dims), "H5Screate_simple");
   H5Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
   check_status(H5Pset_chunk(dcpl.get(), rank, chunk), "H5Pset_chunk");
+  if (layout.compress) {
+    check_status(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
+    check_status(H5Pset_deflate(dcpl.get(), kDeflateLevel), "H5Pset_deflate");
+  }
   check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &fill), "H5Pset_fill_value");
   return make(H5Dcreate2(parent, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), "H5Dcreate2");
 }
@@ -136,9 +171,9 @@ H5Handle index_scale(hid_t group, const char* name, hsize_t size) {
   return ds;
 }
 
-H5Handle epoch_scale(hid_t group) {
-  H5Handle ds = growing_dataset(group, "epoch", H5T_STD_I64LE, 0, 0.0);
-  check_status(H5DSset_scale(ds.get(), "epoch"), "H5DSset_scale");
+H5Handle epoch_scale(hid_t group, const char* name = "epoch") {
+  H5Handle ds = growing_dataset(group, name, H5T_STD_I64LE, 0, 0.0);
+  check_status(H5DSset_scale(ds.get(), name), "H5DSset_scale");
   return ds;
 }
 
@@ -215,11 +250,14 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
   attr_string(root, "config", config.to_toml());
   attr_number(root, "checkpoint_every", header.checkpoint_every);
   status_dataset(root, "status", "running");
+  scalar_dataset(root, "peak_host_bytes", H5T_NATIVE_INT64, std::int64_t{-1});
+  scalar_dataset(root, "peak_device_bytes", H5T_NATIVE_INT64, std::int64_t{-1});
 
   H5Handle inputs_group = make(H5Gcreate2(root, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   for (const auto& in : inputs) write_inputs(inputs_group.get(), in, work_type);
 
-  const auto d = static_cast<hsize_t>(config.d), s = static_cast<hsize_t>(std::min(config.k, config.d));
+  const auto d = static_cast<hsize_t>(config.d), s = static_cast<hsize_t>(config.singular_count());
+  const std::size_t work_bytes = config.precision == Precision::float32 ? 4 : 8;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   H5Handle runs_group = make(H5Gcreate2(root, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   for (const auto& run : config.runs) {
@@ -245,12 +283,17 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     scalar_dataset(g, "diverged_epoch", H5T_NATIVE_INT64, std::int64_t{-1});
     scalar_dataset(g, "refit_test_mse", H5T_NATIVE_DOUBLE, nan);
     H5Handle epoch = epoch_scale(g);
+    // With output.heavy_every > 1 the spectrum and the vector have an epoch coordinate of their own.
+    H5Handle spectrum_epoch = config.heavy_every > 1 ? epoch_scale(g, "spectrum_epoch") : H5Handle();
     H5Handle singular_index = index_scale(g, "singular_index", s);
     H5Handle input_index = index_scale(g, "input_index", d);
+    const auto heavy_rows = static_cast<hsize_t>((run.epochs + config.heavy_every - 1) / config.heavy_every);
     for (const auto& series : kSeries) {
       const hsize_t width = series.shape == 'S' ? s : series.shape == 'V' ? d : 0;
-      H5Handle ds = growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan);
-      check_status(H5DSattach_scale(ds.get(), epoch.get(), 0), "H5DSattach_scale");
+      H5Handle ds = growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan,
+                                    layout_for(heavy_rows, width, work_bytes));
+      const bool own_epoch = is_heavy(series) && config.heavy_every > 1;
+      check_status(H5DSattach_scale(ds.get(), (own_epoch ? spectrum_epoch : epoch).get(), 0), "H5DSattach_scale");
       if (width)
         check_status(H5DSattach_scale(ds.get(), (series.shape == 'S' ? singular_index : input_index).get(), 1),
                      "H5DSattach_scale");
@@ -277,7 +320,8 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
                       "H5Gcreate2");
     const hsize_t runs = groups[i].size(), k = static_cast<hsize_t>(config.k);
     zero_dataset(g.get(), "W", work_type, {2, runs, k, d});
-    zero_dataset(g.get(), "vectors", work_type, {2, runs, kCheckpointVectors, d});
+    zero_dataset(g.get(), "vectors", work_type,
+                 {2, runs, static_cast<hsize_t>(checkpoint_vector_rows(config)), d});
     const std::int64_t none[2] = {-1, -1};
     fixed_dataset(g.get(), "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, none, {2});
   }
@@ -305,6 +349,11 @@ void H5Writer::attach(const Config& config) {
     return s;
   };
   status_ = open(root, "status");
+  heavy_every_ = config.heavy_every;
+  if (exists(root, "peak_host_bytes")) {
+    peak_host_ = open(root, "peak_host_bytes");
+    peak_device_ = open(root, "peak_device_bytes");
+  }
   runs_.clear();
   for (const auto& run : config.runs) {
     RunObjects r;
@@ -314,6 +363,7 @@ void H5Writer::attach(const Config& config) {
     r.diverged_epoch = open(g, "diverged_epoch");
     r.refit = open(g, "refit_test_mse");
     r.epoch = series(g, "epoch");
+    if (config.heavy_every > 1) r.spectrum_epoch = series(g, "spectrum_epoch");
     for (const auto& s : kSeries) r.series.push_back(series(g, s.name));
     runs_.push_back(std::move(r));
   }
@@ -379,15 +429,20 @@ void H5Writer::append_epoch(std::size_t run, std::int64_t epoch, const EpochReco
                             rec.align_data,    rec.align_residue, rec.align_initial,
                             rec.align_residue_step, rec.epoch_seconds, rec.align_data_v2,
                             rec.align_residue_v2};
+  // The spectrum and the vector come every heavy_every-th epoch, each into row epoch / heavy_every.
+  const bool heavy = !rec.singular_values.empty();
+  const std::int64_t heavy_row = epoch / heavy_every_;
   for (std::size_t i = 0; i < r.series.size(); ++i) {
     const char shape = kSeries[i].shape;
-    const double* values = shape == 'S' ? rec.singular_values.data()
-                            : shape == 'V' ? rec.top_right_vector.data()
-                                           : &scalars[i];
-    append_row(r.series[i], epoch, values);
+    if (shape == '.') {
+      append_row(r.series[i], epoch, &scalars[i]);
+    } else if (heavy) {
+      append_row(r.series[i], heavy_row, shape == 'S' ? rec.singular_values.data() : rec.top_right_vector.data());
+    }
   }
   const double e = static_cast<double>(epoch);
   append_row(r.epoch, epoch, &e);
+  if (heavy && heavy_every_ > 1) append_row(r.spectrum_epoch, heavy_row, &e);
   flush();
 }
 
@@ -410,6 +465,15 @@ void H5Writer::set_run_status(std::size_t run, const std::string& status, std::i
   write_status(r.status.get(), status);
   check_status(H5Dwrite(r.diverged_epoch.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &diverged_epoch),
                "H5Dwrite");
+  flush();
+}
+
+void H5Writer::set_peak_memory(double host_bytes, double device_bytes) {
+  if (peak_host_.get() < 0) return;  // a file from before these were recorded
+  for (auto [dataset, bytes] : {std::pair{peak_host_.get(), host_bytes}, std::pair{peak_device_.get(), device_bytes}}) {
+    const auto value = static_cast<std::int64_t>(bytes);
+    check_status(H5Dwrite(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), "H5Dwrite");
+  }
   flush();
 }
 
@@ -451,13 +515,6 @@ std::string read_string_attr(hid_t object, const char* name, const std::string& 
   std::string out = text ? text : "";
   H5free_memory(text);
   return out;
-}
-
-bool exists(hid_t file, const std::string& path) {
-  htri_t found = 0;
-  H5E_BEGIN_TRY { found = H5Lexists(file, path.c_str(), H5P_DEFAULT); }
-  H5E_END_TRY;
-  return found > 0;
 }
 
 std::vector<double> read_doubles(hid_t file, const std::string& name) {
@@ -550,7 +607,8 @@ ResumePlan plan_resume(const std::string& path) {
         r.status = read_status(f, g + "status");
         r.diverged_epoch = static_cast<std::int64_t>(read_doubles(f, g + "diverged_epoch").at(0));
         r.rows = static_cast<std::int64_t>(rows_of(f, g + "train_mse"));
-        for (const auto& s : kSeries) r.rows = std::min<std::int64_t>(r.rows, static_cast<std::int64_t>(rows_of(f, g + s.name)));
+        for (const auto& s : kSeries)
+          if (!is_heavy(s)) r.rows = std::min<std::int64_t>(r.rows, static_cast<std::int64_t>(rows_of(f, g + s.name)));
         plan.runs.push_back(r);
       }
       const auto groups = side_by_side_groups(plan.config);
@@ -611,8 +669,10 @@ H5Writer::H5Writer(const std::string& path, const ResumePlan& plan) {
     for (std::size_t run : groups[i]) {
       if (plan.finished(run, i)) continue;
       const std::string g = "runs/" + config.runs[run].name + "/";
-      for (const auto& s : kSeries) set_rows(f, g + s.name, at);
+      const auto every = static_cast<hsize_t>(config.heavy_every), heavy_at = (at + every - 1) / every;
+      for (const auto& s : kSeries) set_rows(f, g + s.name, is_heavy(s) ? heavy_at : at);
       set_rows(f, g + "epoch", at);
+      if (every > 1) set_rows(f, g + "spectrum_epoch", heavy_at);
     }
     for (const auto& pair : config.pairs)
       if (std::any_of(groups[i].begin(), groups[i].end(), [&](std::size_t r) { return config.runs[r].name == pair.a; })) {

@@ -25,7 +25,8 @@ struct EpochRecord {
   double align_data = 0, align_residue = 0, align_initial = 0, align_residue_step = 0;
   double align_data_v2 = 0, align_residue_v2 = 0;  // the same two for the second right singular vector
   double epoch_seconds = 0;
-  std::vector<double> singular_values;   // min(k, d)
+  // Every heavy_every-th epoch, else empty.
+  std::vector<double> singular_values;   // Config::singular_count()
   std::vector<double> top_right_vector;  // d
 };
 
@@ -92,6 +93,8 @@ class H5Writer {
   // Run status; `diverged_epoch` is recorded with "diverged".
   void set_run_status(std::size_t run, const std::string& status, std::int64_t diverged_epoch = -1);
   void set_status(const std::string& status);
+  // The process's peak host memory and the backend's peak device memory (0: none), in bytes.
+  void set_peak_memory(double host_bytes, double device_bytes);
   // Stores the state of every run of side-by-side group `group` at `epoch` in checkpoint `slot`
   // (0 or 1): the data first, then, once flushed, the epoch that makes the slot valid.
   void write_checkpoint(std::size_t group, int slot, std::int64_t epoch, const std::vector<std::vector<double>>& W,
@@ -106,6 +109,7 @@ class H5Writer {
   struct RunObjects {
     H5Handle group, status, diverged_epoch, refit;
     Series epoch;                // the `epoch` dimension scale
+    Series spectrum_epoch;       // the heavy series' own, with output.heavy_every > 1
     std::vector<Series> series;  // in the order of kSeries
   };
   struct PairObjects {
@@ -122,7 +126,8 @@ class H5Writer {
   void attach(const Config& config);
 
   H5Handle file_;
-  H5Handle status_;
+  H5Handle status_, peak_host_, peak_device_;
+  std::int64_t heavy_every_ = 1;
   std::vector<RunObjects> runs_;
   std::vector<PairObjects> pairs_;
   std::vector<CheckpointObjects> checkpoints_;

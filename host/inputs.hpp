@@ -16,6 +16,7 @@ enum class Stream : std::uint64_t {
   spike = 1, weights0 = 2, readout = 3, teacher = 4,
   bulk_train = 5, latent_train = 6, noise_train = 7,
   bulk_test = 8, latent_test = 9, noise_test = 10,
+  spectrum_start = 11,  // the truncated spectrum's first block
 };
 
 // The Philox seed of one stream: a SplitMix64 mix of the run seed, the tensor and the group.

@@ -1,6 +1,9 @@
 #include "memory_estimate.hpp"
 
 #include "driver.hpp"
+#include "truncated_spectrum.hpp"
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -15,17 +18,21 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu) {
   const double r = std::min(n, d), p = std::min(r, k);
   // Host, float64, per inputs group: X, X_bulk, X_test (and W0, shared).
   const double draws = f64 * (2 * n * d + nt * d) * double(c.inputs.size()) + f64 * k * d;
-  // Per inputs group on the backend: the same three in the working precision, and the factor
-  // of X (Q: d×r, R: r×r) in float64.
-  const double group = s * (2 * n * d + nt * d) + f64 * (d * r + r * r);
-  // Per run: W and the gradient, Z for the training and the test set.
-  const double run = s * (2 * k * d + n * k + nt * k);
+  // Per inputs group on the backend: the same three in the working precision, and for the full
+  // spectrum the factor of X (Q: d×r, R: r×r) in float64.
+  const bool full = c.spectrum == SpectrumMethod::full;
+  const double group = s * (2 * n * d + nt * d) + (full ? f64 * (d * r + r * r) : 0);
+  // Per run: W and the gradient, Z for the training and the test set; the truncated spectrum's
+  // blocks (l×d three times, l×k).
+  const double l = double(std::min(c.spectrum_rank + kTruncatedOversample, std::min(c.k, c.d)));
+  const double run = s * (2 * k * d + n * k + nt * k) + (full ? 0 : s * l * (3 * d + k));
   // The most runs trained side by side at once: the largest group of paired runs.
   std::size_t side_by_side = 0;
   for (const auto& g : side_by_side_groups(c)) side_by_side = std::max(side_by_side, g.size());
-  // Work arrays in float64: the spectrum's copy of M, B and the Gram matrix; the operator norm's
-  // copy of W; the pair angles' four copies of W and two bases.
-  const double work = f64 * (2 * n * k + k * r + p * p) + f64 * 6 * k * d;
+  // Work arrays in float64: the full spectrum's copy of M, B and the Gram matrix; the operator
+  // norm's copy of W; with pairs, the angles' copies of W and two bases.
+  const double work = (full ? f64 * (2 * n * k + k * r + p * p) : 0) + f64 * k * d +
+                      (c.pairs.empty() ? 0 : f64 * 5 * k * d);
   const double backend = double(c.inputs.size()) * group + double(side_by_side) * run + work;
   // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.
   constexpr double kLibraries = 256.0 * (1 << 20);
@@ -33,6 +40,12 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu) {
   e.host_bytes = kLibraries + draws + (gpu ? 0 : backend);
   e.device_bytes = gpu ? backend : 0;
   return e;
+}
+
+double peak_host_memory() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 double available_host_memory() {

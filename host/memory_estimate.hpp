@@ -19,6 +19,9 @@ struct MemoryEstimate {
 // (at the seed's sizes on the CPU: 0.41 GiB estimated, 0.33 GiB measured).
 MemoryEstimate estimate_memory(const Config& config, bool gpu);
 
+// The most memory this process has held at once (its peak resident set), in bytes.
+double peak_host_memory();
+
 // Memory the system can give now (MemAvailable), in bytes; 0 when unknown.
 double available_host_memory();
 

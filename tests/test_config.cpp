@@ -101,6 +101,21 @@ TEST(Overrides, KScaledValuesFollowK) {
   EXPECT_DOUBLE_EQ(*c.run("mf").gamma_nb, 0.05);
 }
 
+TEST(Overrides, SpectrumAndOutputOptions) {
+  const Config full = preset("ntk_vs_mf", {});
+  EXPECT_EQ(full.spectrum, SpectrumMethod::full);
+  EXPECT_EQ(full.singular_count(), 1000) << "min(k, d) at the seed's sizes";
+  EXPECT_EQ(full.heavy_every, 1);
+  const Config c = preset("ntk_vs_mf", {"spectrum.method=truncated", "spectrum.rank=24", "output.heavy_every=5"});
+  EXPECT_EQ(c.spectrum, SpectrumMethod::truncated);
+  EXPECT_EQ(c.singular_count(), 24);
+  EXPECT_EQ(c.heavy_every, 5);
+  const Config again = parse_config(c.to_toml(), "resolved", {});
+  EXPECT_EQ(again.spectrum, SpectrumMethod::truncated);
+  EXPECT_EQ(again.spectrum_rank, 24);
+  EXPECT_EQ(again.heavy_every, 5);
+}
+
 TEST(ResolvedToml, ReproducesTheConfiguration) {
   for (const char* name : {"ntk_vs_mf", "relu_vs_sigmoid"}) {
     const Config c = preset(name, {"data.n=64"});
@@ -153,7 +168,14 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"WrongType", {"data.alpha=\"big\""}, "'data.alpha' must be a number"},
                       BadValue{"UnknownRunInSet", {"runs.nope.epochs=3"}, "no entry named 'nope'"},
                       BadValue{"MalformedSet", {"data.n"}, "expected key=value"},
-                      BadValue{"BothGammas", {"runs.ntk.gamma=2"}, "needs exactly one of 'gamma'"}),
+                      BadValue{"BothGammas", {"runs.ntk.gamma=2"}, "needs exactly one of 'gamma'"},
+                      BadValue{"UnknownSpectrumMethod", {"spectrum.method=lanczos"}, "allowed: full, truncated"},
+                      BadValue{"RankAboveWidth", {"spectrum.method=truncated", "spectrum.rank=1001"},
+                               "'spectrum.rank' = 1001 must be at most min(model.k, data.d) = 1000"},
+                      BadValue{"ZeroRank", {"spectrum.rank=0"}, "'spectrum.rank' = 0 must be a positive integer"},
+                      BadValue{"ZeroHeavyEvery", {"output.heavy_every=0"},
+                               "'output.heavy_every' = 0 must be a positive integer"},
+                      BadValue{"UnknownOutputKey", {"output.compress=true"}, "unknown key 'output.compress'"}),
     case_name);
 
 TEST(BadToml, SyntaxErrorNamesTheLine) {

@@ -52,6 +52,7 @@ def check_file(path, precision):
         config = tomllib.loads(a["config"])
         check(config["model"]["k"] == K and config["data"]["n"] == N, "config is the resolved TOML")
         check(text(f["status"]) == "complete", "status complete")
+        check(f["peak_host_bytes"][()] > 0 and f["peak_device_bytes"][()] == 0, "peak memory recorded (CPU: no device)")
 
         inp = f["inputs/sigmoid_teacher"]
         shapes = {"X_train": (N, D), "y_train": (N,), "X_test": (N, D), "y_test": (N,), "X_bulk_train": (N, D),
@@ -110,13 +111,56 @@ def check_file(path, precision):
     ds.close()
 
 
+def check_truncated(path, full_path, rank, every):
+    """A run with the truncated spectrum and the heavy series every `every`-th epoch, against the
+    same run with the full spectrum: the same scalars, the top `rank` values within SPEC §4's bound."""
+    heavy_epochs = list(range(0, EPOCHS, every))
+    with h5py.File(path, "r") as f, h5py.File(full_path, "r") as full:
+        check(tomllib.loads(f.attrs["config"])["spectrum"] == {"method": "truncated", "rank": rank}, "config: spectrum")
+        for run_name in ("ntk", "mf"):
+            g, h = f["runs/" + run_name], full["runs/" + run_name]
+            check(list(g["spectrum_epoch"][()]) == heavy_epochs, f"{run_name} spectrum_epoch coordinate")
+            check(list(g["singular_index"][()]) == list(range(rank)), f"{run_name} singular_index of the top r")
+            sv, v = g["grad_singular_values"], g["grad_top_right_vector"]
+            check(sv.shape == (len(heavy_epochs), rank) and v.shape == (len(heavy_epochs), D), f"{run_name} heavy shapes")
+            check(sv.dims[0][0].name == g.name + "/spectrum_epoch", f"{run_name} spectrum_epoch scale attached")
+            check(g["train_mse"].dims[0][0].name == g.name + "/epoch", f"{run_name} scalars keep the epoch scale")
+            ref = h["grad_singular_values"][heavy_epochs, :rank].astype(float)
+            tol = 1e-6 * ref[:, :1] + 1e-4 * ref
+            check((np.abs(sv[()] - ref) <= tol).all(), f"{run_name} top {rank} values within SPEC §4 of the full spectrum")
+            check(np.allclose(v[()], h["grad_top_right_vector"][heavy_epochs], atol=1e-4), f"{run_name} top vectors agree")
+            for name in SCALARS[:3] + ["align_data", "align_residue"]:
+                check(np.allclose(g[name][()], h[name][()], rtol=1e-4, atol=1e-6), f"{run_name}/{name} as with the full spectrum")
+    ds = xr.open_dataset(path, engine="h5netcdf", group="runs/ntk")
+    check(ds["grad_singular_values"].dims == ("spectrum_epoch", "singular_index"), "xarray: spectrum over spectrum_epoch")
+    check(list(ds["spectrum_epoch"].values) == heavy_epochs, "xarray: spectrum_epoch values")
+    ds.close()
+
+
+def check_layout(engine, tmp):
+    """Chunks of about 256 KiB; past 4 MiB a run's heavy series are compressed, a row per chunk."""
+    small, large = os.path.join(tmp, "small.h5"), os.path.join(tmp, "large.h5")
+    run(engine, small)
+    with h5py.File(small, "r") as f:
+        v = f["runs/ntk/grad_top_right_vector"]
+        check(v.compression is None and v.chunks == (EPOCHS, D), f"small file: chunks {v.chunks}, not compressed")
+    # float64 rows of 2048 values (16 KiB) for 300 epochs: 4.7 MiB.
+    subprocess.run([engine, "--exp", "ntk_vs_mf", "--set", "data.n=16", "--set", "data.d=2048", "--set", "model.k=20",
+                    "--epochs", "300", "--precision", "float64", "--threads", "2", "--quiet", "--out", large],
+                   check=True, stdout=subprocess.DEVNULL)
+    with h5py.File(large, "r") as f:
+        v = f["runs/ntk/grad_top_right_vector"]
+        check(v.compression == "gzip" and v.shuffle and v.chunks == (1, 2048), f"large file: chunks {v.chunks}, gzip")
+        check(v.shape == (300, 2048) and np.allclose(np.linalg.norm(v[()], axis=1), 1), "large file: unit vectors read back")
+
+
 def same_file(p, q):
     """Every dataset equal (but epoch_seconds) and every attribute (but created_utc, command_line)."""
     with h5py.File(p, "r") as a, h5py.File(q, "r") as b:
         names = []
         a.visit(names.append)
         for name in names:
-            if isinstance(a[name], h5py.Dataset) and not name.endswith("epoch_seconds"):
+            if isinstance(a[name], h5py.Dataset) and not name.endswith("epoch_seconds") and not name.startswith("peak_"):
                 x, y = a[name][()], b[name][()]
                 equal = np.array_equal(x, y, equal_nan=True) if np.asarray(x).dtype.kind == "f" else np.array_equal(x, y)
                 check(equal, f"reproducible: {name}")
@@ -134,6 +178,11 @@ def main(engine):
         same_file(first, second)
         run(engine, wide, "--precision", "float64")
         check_file(wide, "float64")
+        truncated = os.path.join(tmp, "truncated.h5")
+        run(engine, truncated, "--set", "spectrum.method=truncated", "--set", "spectrum.rank=5",
+            "--set", "output.heavy_every=4")
+        check_truncated(truncated, first, 5, 4)
+        check_layout(engine, tmp)
     print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
     return 1 if failures else 0
 

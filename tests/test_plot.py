@@ -70,6 +70,14 @@ def main():
         check_figures(os.path.join(tmp, "rvs"), ["sig1_relu", "sig1_sigmoid", "relu3_relu", "relu3_sigmoid"],
                       ["sig1_relu__sig1_sigmoid", "relu3_relu__relu3_sigmoid"])
 
+        # The truncated spectrum, recorded every 3rd epoch: the spectrum figures on their own epochs.
+        sparse = os.path.join(tmp, "sparse.h5")
+        engine("--exp", "ntk_vs_mf", *SMALL, "--epochs", "10", "--set", "spectrum.method=truncated",
+               "--set", "spectrum.rank=6", "--set", "output.heavy_every=3", "--out", sparse)
+        r = plot(sparse, "--out", os.path.join(tmp, "sparse"), "--epochs", "0,4,9")
+        check(r.returncode == 0, f"truncated, every 3rd epoch: plotted {r.stderr.strip()}")
+        check_figures(os.path.join(tmp, "sparse"), ["ntk", "mf"], ["ntk__mf"])
+
         r = plot(ntk, "--out", os.path.join(tmp, "pdf"), "--format", "pdf")
         with open(os.path.join(tmp, "pdf", "mf-loss.pdf"), "rb") as f:
             check(r.returncode == 0 and f.read(4) == b"%PDF", "--format pdf writes PDF")

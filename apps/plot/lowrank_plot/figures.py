@@ -53,8 +53,8 @@ def loss(run):
 def norms(run):
     fig, axs = plt.subplots(1, 2, figsize=(12, 5))
     e = np.arange(run.epochs_done)
-    sv = run.data["grad_singular_values"]
-    axs[0].plot(e, sv[:, 0] if sv.size else [])
+    sv = run.spectrum
+    axs[0].plot(run.spectrum_epochs, sv[:, 0] if sv.size else [])
     axs[0].set_ylabel("gradient operator norm σ₁(∇_W L)")
     axs[1].plot(e, run.data["w_opnorm"])
     axs[1].set_ylabel("weight operator norm ‖W‖₂")
@@ -95,13 +95,15 @@ def energy(run):
 
 def spectrum_heatmap(run):
     fig, ax = plt.subplots(figsize=(11, 6))
-    sv = run.data["grad_singular_values"]
+    sv, se = run.spectrum, run.spectrum_epochs
     with np.errstate(divide="ignore"):
         logs = np.log10(np.where(sv > 0, sv, np.nan))
     finite = logs[np.isfinite(logs)]
     low = np.percentile(finite, 1) if finite.size else 0
+    every = se[1] - se[0] if len(se) > 1 else 1  # output.heavy_every
+    first, last = (se[0], se[-1]) if len(se) else (0, -1)
     image = ax.imshow(logs.T, aspect="auto", origin="lower", cmap="viridis", vmin=low,
-                      extent=(-0.5, sv.shape[0] - 0.5, -0.5, sv.shape[1] - 0.5), interpolation="nearest")
+                      extent=(first - every / 2, last + every / 2, -0.5, sv.shape[1] - 0.5), interpolation="nearest")
     ax.set_xlabel("epoch")
     ax.set_ylabel("singular value index i")
     fig.colorbar(image, ax=ax, label="log₁₀ σ_i(∇_W L)")
@@ -120,13 +122,16 @@ def default_epochs(n):
 
 def singular_values(run, epochs=None):
     fig, ax = plt.subplots(figsize=(11, 6))
-    sv = run.data["grad_singular_values"]
-    epochs = [t for t in (epochs if epochs is not None else default_epochs(run.epochs_done)) if t < run.epochs_done]
+    sv, se = run.spectrum, list(run.spectrum_epochs)
+    # Epochs whose spectrum was recorded (every output.heavy_every-th).
+    wanted = epochs if epochs is not None else [se[i] for i in default_epochs(len(se))]
+    epochs = [t for t in wanted if t in se]
     colors = plt.cm.plasma(np.linspace(0, 0.85, max(len(epochs), 1)))
     marked = set()
     for color, t in zip(colors, epochs):
         index = np.arange(1, sv.shape[1] + 1)
-        ax.plot(index, sv[t], color=color, lw=1, label=f"epoch {t}")
+        row = se.index(t)
+        ax.plot(index, sv[row], color=color, lw=1, label=f"epoch {t}")
         # The top two: residue- or spike-aligned, whichever alignment of the vector is larger.
         for j, (data_key, residue_key) in enumerate((("align_data", "align_residue"),
                                                      ("align_data_v2", "align_residue_v2"))):
@@ -134,7 +139,7 @@ def singular_values(run, epochs=None):
                 continue
             spike = run.data[data_key][t] > run.data[residue_key][t]
             kind = "spike-aligned (|⟨u,q⟩| larger)" if spike else "residue-aligned (|⟨u,X_Bᵀr⟩| larger)"
-            ax.scatter([j + 1], [sv[t, j]], s=90, marker="^" if spike else "o", facecolor="none",
+            ax.scatter([j + 1], [sv[row, j]], s=90, marker="^" if spike else "o", facecolor="none",
                        edgecolor="crimson" if spike else "navy", linewidths=2,
                        label=kind if kind not in marked else None, zorder=3)
             marked.add(kind)

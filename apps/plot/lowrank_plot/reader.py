@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 
 FORMAT = "lowrank-engine/1"
-SERIES = ["train_mse", "test_mse", "w_opnorm", "grad_singular_values", "energy", "align_data", "align_residue",
+SERIES = ["train_mse", "test_mse", "w_opnorm", "energy", "align_data", "align_residue",
           "align_initial", "align_residue_step", "align_data_v2", "align_residue_v2"]
 
 
@@ -21,6 +21,10 @@ class Run:
     status: str
     diverged_epoch: int
     data: dict = field(default_factory=dict)  # series name -> array over the epochs written
+    # grad_singular_values (rows: these epochs; every epoch unless output.heavy_every > 1, and only
+    # the top r with the truncated spectrum)
+    spectrum: np.ndarray = None
+    spectrum_epochs: np.ndarray = None
 
     @property
     def epochs_done(self):
@@ -105,8 +109,17 @@ def _read(path, f):
         present = [s for s in SERIES if s in g]
         n = min(g[s].shape[0] for s in present)
         data = {s: np.asarray(g[s][:n]) for s in present}
+        sv = g["grad_singular_values"]
+        rows = sv.shape[0]
+        if "spectrum_epoch" in g:
+            rows = min(rows, g["spectrum_epoch"].shape[0])
+            spectrum_epochs = np.asarray(g["spectrum_epoch"][:rows]).astype(int)
+        else:
+            spectrum_epochs = np.arange(rows)
+        rows = int(np.sum(spectrum_epochs < n))
         runs.append(Run(name, _attrs(g), _text(g["status"]),
-                        int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data))
+                        int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data,
+                        np.asarray(sv[:rows]), spectrum_epochs[:rows]))
     pairs = []
     for name, g in f["pairs"].items():
         a = _attrs(g)
