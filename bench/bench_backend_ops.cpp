@@ -1,116 +1,304 @@
-// Every backend operation of an epoch at the seed's sizes (d = 1000, k = 1250, n = 750), in
-// float32, on the CPU backend or (--device=cuda) the CUDA backend.
+// Every backend operation of an epoch, in float32, at the seed's sizes (n = 750, k = 1250,
+// d = 1000) and at k = d = n = N for N from 256 to 2048 on the CPU (to 16384 with
+// --device=cuda), with the ceilings they are measured against on the same machine in the same
+// run: a large GEMM (GFLOP/s) and a large copy (GB/s).
 // Run: build/bench/bench_backend_ops [--device=cuda] [--benchmark_filter=...]
+//      [--benchmark_format=json --benchmark_out=FILE]
 // On the GPU each timed call ends with a small reduction that waits for the device, so the
 // times include the work queued by the operation (and ~20 µs of that reduction).
 #include <benchmark/benchmark.h>
 
-#include <cstring>
-#include <random>
+#include <cblas.h>
 
+#include <cmath>
+#include <cstring>
+
+#include "config.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
+#include "inputs.hpp"
+#include "presets.hpp"
+#include "truncated_spectrum.hpp"
 
 namespace {
 
 using lowrank::Activation;
 using lowrank::Buffer;
-constexpr std::int64_t kD = 1000, kK = 1250, kN = 750;
+using Index = std::int64_t;
 
 bool use_cuda = false;
 
-template <typename T>
-struct Fixture {
-  std::unique_ptr<lowrank::Backend<T>> be = use_cuda ? lowrank::make_cuda_backend<T>() : lowrank::make_cpu_backend<T>();
-  Buffer<T> X, y, W, W2, a, Z, r, G, v;
-  std::shared_ptr<const lowrank::PreparedData> prepared;
-
-  Fixture() {
-    std::mt19937_64 rng(7);
-    std::normal_distribution<double> normal;
-    auto random = [&](std::int64_t rows, std::int64_t cols, double scale) {
-      std::vector<T> h(static_cast<std::size_t>(rows * cols));
-      for (auto& x : h) x = static_cast<T>(scale * normal(rng));
-      return be->upload(h, rows, cols);
-    };
-    X = random(kN, kD, 1.0);
-    y = random(kN, 1, 1.0);
-    W = random(kK, kD, 1.0 / std::sqrt(double(kD)));
-    W2 = random(kK, kD, 1.0 / std::sqrt(double(kD)));
-    a = random(kK, 1, 1.0 / std::sqrt(double(kK)));
-    Z = be->zeros(kN, kK);
-    r = be->zeros(kN, 1);
-    G = be->zeros(kK, kD);
-    v = be->zeros(kD, 1);
-    prepared = be->prepare(X);
-    be->forward(X, W, a, y, 1.0, Activation::sigmoid, Z, r);
-    be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G);
-  }
+// Shapes: 0 stands for the seed's (n, k, d) = (750, 1250, 1000); N > 0 for k = d = n = N.
+struct Shape {
+  Index n, k, d;
 };
+double nkd(const Shape& s) { return double(s.n) * double(s.k) * double(s.d); }
+Shape shape_of(Index N) { return N == 0 ? Shape{750, 1250, 1000} : Shape{N, N, N}; }
 
-Fixture<float>& fixture() {
-  static Fixture<float> f;
-  return f;
+std::unique_ptr<lowrank::Backend<float>> make_backend() {
+  return use_cuda ? lowrank::make_cuda_backend<float>() : lowrank::make_cpu_backend<float>();
 }
 
-void flops(benchmark::State& state, double per_iteration) {
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(per_iteration * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
+// Uniform entries of variance scale² from a counter hash (SplitMix64), for the ceilings and the
+// power iteration's start.
+std::vector<float> random_entries(Index count, double scale, std::uint64_t stream) {
+  std::vector<float> h(static_cast<std::size_t>(count));
+  const double half_width = scale * std::sqrt(3.0);
+  for (Index i = 0; i < count; ++i) {
+    std::uint64_t z = (stream << 40) + static_cast<std::uint64_t>(i) + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    h[static_cast<std::size_t>(i)] = static_cast<float>(half_width * (double(z >> 11) * 0x1.0p-53 * 2 - 1));
+  }
+  return h;
+}
+
+// One backend and the buffers of one epoch at one shape, on the engine's own inputs: the
+// ntk_vs_mf preset at these sizes (spiked data, its W0 and a), so that the spectra and the
+// convergence of the iterative methods are those of training. W2, for the angles, is W0 after
+// one large step.
+struct Fixture {
+  Index N;
+  Shape s;
+  std::unique_ptr<lowrank::Backend<float>> be = make_backend();
+  Buffer<float> X, y, W, W2, a, Z, r, G, v, xr, Q, WQ;
+  std::shared_ptr<const lowrank::PreparedData> prepared;  // made on first use (the full spectrum's)
+
+  explicit Fixture(Index size) : N(size), s(shape_of(size)) {
+    const lowrank::Config config = lowrank::parse_config(
+        lowrank::read_preset("ntk_vs_mf"), "preset ntk_vs_mf",
+        {"data.n=" + std::to_string(s.n), "data.d=" + std::to_string(s.d), "model.k=" + std::to_string(s.k)});
+    const lowrank::Inputs in = lowrank::make_inputs(config, config.inputs.front());
+    auto upload = [&](const std::vector<double>& host, Index rows, Index cols) {
+      const std::vector<float> cast(host.begin(), host.end());
+      return be->upload(cast, rows, cols);
+    };
+    X = upload(in.X_train, s.n, s.d);
+    y = upload(in.y_train, s.n, 1);
+    W = upload(in.W0, s.k, s.d);
+    W2 = upload(in.W0, s.k, s.d);
+    a = upload(in.a, s.k, 1);
+    Q = be->upload(random_entries(s.d * 2, 1.0 / std::sqrt(double(s.d)), 1), s.d, 2);
+    Z = be->zeros(s.n, s.k);
+    r = be->zeros(s.n, 1);
+    G = be->zeros(s.k, s.d);
+    v = be->zeros(s.d, 1);
+    xr = be->zeros(s.d, 1);
+    WQ = be->zeros(s.k, 2);
+    be->forward(X, W, a, y, 1.0, Activation::sigmoid, Z, r);
+    be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G);
+    be->step(W2, G, config.runs.front().lr, true);
+  }
+  const lowrank::PreparedData& factor() {
+    if (!prepared) prepared = be->prepare(X);
+    return *prepared;
+  }
+  void wait() { benchmark::DoNotOptimize(be->norm(r)); }  // a reduction: waits for the device
+};
+
+// The fixture of size N; one size's buffers at a time (GiBs on the GPU at the largest), and the
+// benchmarks are registered size by size so that each is built once.
+Fixture& fixture(Index N) {
+  static std::unique_ptr<Fixture> current;
+  if (!current || current->N != N) {
+    current.reset();
+    current = std::make_unique<Fixture>(N);
+  }
+  return *current;
+}
+
+void rate(benchmark::State& state, const char* name, double per_iteration) {
+  state.counters[name] = benchmark::Counter(per_iteration * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+// GEMM work of an op, in GFLOP, and bytes it must move at least, in GB.
+void gflops(benchmark::State& state, double flop) { rate(state, "GFLOP/s", flop * 1e-9); }
+void gbytes(benchmark::State& state, double bytes) { rate(state, "GB/s", bytes * 1e-9); }
+void label(benchmark::State& state, const Shape& s) {
+  state.SetLabel("n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " d=" + std::to_string(s.d));
+}
+
+// Ceilings: a square SGEMM and a device-to-device (or memory-to-memory) copy of 256 MiB.
+void BM_ceiling_gemm(benchmark::State& state) {
+  const Index N = state.range(0);
+  auto be = make_backend();
+  Buffer<float> A = be->zeros(N, N), B = be->zeros(N, N), C = be->zeros(N, N);
+  for (auto _ : state) {
+    be->gemm(A, B, C);
+    benchmark::DoNotOptimize(be->norm(be->zeros(1, 1)));
+  }
+  gflops(state, 2.0 * double(N) * double(N) * double(N));
+}
+void BM_ceiling_copy(benchmark::State& state) {
+  const Index count = Index(64) << 20;  // floats: 256 MiB
+  auto be = make_backend();
+  Buffer<float> A = be->zeros(count, 1), B = be->zeros(count, 1);
+  for (auto _ : state) {
+    be->copy(A, B);
+    benchmark::DoNotOptimize(be->norm(be->zeros(1, 1)));
+  }
+  gbytes(state, 2.0 * 4 * double(count));  // read and write
 }
 
 void BM_forward(benchmark::State& state) {
-  auto& f = fixture();
+  auto& f = fixture(state.range(0));
   for (auto _ : state) benchmark::DoNotOptimize(f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, f.Z, f.r));
-  flops(state, 2.0 * kN * kK * kD);
+  gflops(state, 2 * nkd(f.s));
+  label(state, f.s);
 }
 void BM_gradient(benchmark::State& state) {
-  auto& f = fixture();
-  Buffer<float> Z = f.be->zeros(kN, kK);
+  auto& f = fixture(state.range(0));
+  Buffer<float> Z = f.be->zeros(f.s.n, f.s.k);
   for (auto _ : state) {
     f.be->copy(f.Z, Z);
     f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G);
-    benchmark::DoNotOptimize(f.be->norm(f.r));  // waits for the device
+    f.wait();
   }
-  flops(state, 2.0 * kN * kK * kD);
+  gflops(state, 2 * nkd(f.s));
+  label(state, f.s);
 }
 void BM_step(benchmark::State& state) {
-  auto& f = fixture();
-  Buffer<float> W = f.be->zeros(kK, kD);
+  auto& f = fixture(state.range(0));
+  Buffer<float> W = f.be->zeros(f.s.k, f.s.d);
   for (auto _ : state) {
     f.be->copy(f.W, W);
     f.be->step(W, f.G, 1e-3, true);
-    benchmark::DoNotOptimize(f.be->norm(f.r));  // waits for the device
+    f.wait();
   }
+  gbytes(state, 4.0 * 5 * double(f.s.k) * double(f.s.d));  // copy (2) and step (read W, G; write W)
+  label(state, f.s);
 }
-void BM_spectrum(benchmark::State& state) {
-  auto& f = fixture();
-  for (auto _ : state) benchmark::DoNotOptimize(f.be->spectrum(f.Z, *f.prepared, 1.0 / kN, nullptr));
+void BM_spectrum_full(benchmark::State& state) {
+  auto& f = fixture(state.range(0));
+  const auto& X = f.factor();
+  for (auto _ : state) benchmark::DoNotOptimize(f.be->spectrum(f.Z, X, 1.0 / double(f.s.n), nullptr));
+  label(state, f.s);
+}
+// Truncated, top 16: warm (each call on a gradient 1% from the last, as in training) or cold.
+void BM_spectrum_truncated(benchmark::State& state) {
+  auto& f = fixture(state.range(0));
+  const bool warm = state.range(1) != 0;
+  auto make = [&] { return std::make_unique<lowrank::TruncatedSpectrum<float>>(*f.be, f.s.k, f.s.d, 16, 42); };
+  auto truncated = make();
+  Buffer<float> G2 = f.be->zeros(f.s.k, f.s.d);
+  f.be->copy(f.G, G2);
+  f.be->step(G2, f.W, -0.01 * f.be->norm(f.G) / f.be->norm(f.W), false);  // G + 1% of ‖G‖ along W
+  truncated->compute(G2, nullptr);
+  double iterations = 0;
+  bool other = false;
+  for (auto _ : state) {
+    if (!warm) {
+      state.PauseTiming();
+      truncated = make();
+      state.ResumeTiming();
+    }
+    other = !other;
+    benchmark::DoNotOptimize(truncated->compute(other ? f.G : G2, nullptr));
+    iterations += truncated->iterations();
+  }
+  state.counters["iterations"] = iterations / double(state.iterations());
+  label(state, f.s);
 }
 void BM_operator_norm(benchmark::State& state) {
-  auto& f = fixture();
+  auto& f = fixture(state.range(0));
+  const bool warm = state.range(1) != 0;
+  Buffer<float> start = f.be->zeros(f.s.d, 1);
+  if (warm) f.be->operator_norm(f.W, start);
   for (auto _ : state) {
-    Buffer<float> start = f.be->zeros(kD, 1);
+    if (!warm) {
+      state.PauseTiming();
+      start = f.be->zeros(f.s.d, 1);
+      state.ResumeTiming();
+    }
     benchmark::DoNotOptimize(f.be->operator_norm(f.W, start));
   }
+  label(state, f.s);
 }
-void BM_operator_norm_warm(benchmark::State& state) {
-  auto& f = fixture();
-  Buffer<float> start = f.be->zeros(kD, 1);
-  f.be->operator_norm(f.W, start);
-  for (auto _ : state) benchmark::DoNotOptimize(f.be->operator_norm(f.W, start));
+// The seed's method on the CPU: 200 power iterations from a random start (uniform here), with the relative error
+// it reaches against the engine's Lanczos value (relative error ≤ 1e-10).
+void BM_operator_norm_power200(benchmark::State& state) {
+  auto& f = fixture(state.range(0));
+  const Index k = f.s.k, d = f.s.d;
+  std::vector<float> W(static_cast<std::size_t>(k * d));
+  f.be->download(f.W, W);
+  Buffer<float> start = f.be->zeros(d, 1);
+  const double reference = f.be->operator_norm(f.W, start);
+  double sigma = 0;
+  std::uint64_t start_stream = 100;
+  for (auto _ : state) {
+    std::vector<float> v = random_entries(d, 1.0, ++start_stream), u(static_cast<std::size_t>(k));
+    cblas_sscal(int(d), 1.0f / cblas_snrm2(int(d), v.data(), 1), v.data(), 1);
+    for (int i = 0; i < 200; ++i) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(k), int(d), 1.0f, W.data(), int(d), v.data(), 1, 0.0f, u.data(), 1);
+      cblas_sgemv(CblasRowMajor, CblasTrans, int(k), int(d), 1.0f, W.data(), int(d), u.data(), 1, 0.0f, v.data(), 1);
+      cblas_sscal(int(d), 1.0f / cblas_snrm2(int(d), v.data(), 1), v.data(), 1);
+    }
+    sigma = cblas_snrm2(int(k), u.data(), 1);
+  }
+  state.counters["rel_error"] = std::abs(sigma - reference) / reference;
+  label(state, f.s);
 }
 void BM_principal_angles(benchmark::State& state) {
-  auto& f = fixture();
+  auto& f = fixture(state.range(0));
   for (auto _ : state) benchmark::DoNotOptimize(f.be->mean_principal_angle_deg(f.W, f.W2));
+  label(state, f.s);
+}
+// One run's epoch as the driver does it (forward, Xᵀr, gradient, spectrum, step, test loss,
+// ‖W‖₂, energy, alignments), the test set standing in by the training set; range(1): truncated.
+void BM_epoch(benchmark::State& state) {
+  auto& f = fixture(state.range(0));
+  const bool truncated = state.range(1) != 0;
+  std::unique_ptr<lowrank::TruncatedSpectrum<float>> top;
+  if (truncated) top = std::make_unique<lowrank::TruncatedSpectrum<float>>(*f.be, f.s.k, f.s.d, 16, 42);
+  const lowrank::PreparedData* X = truncated ? nullptr : &f.factor();
+  Buffer<float> W = f.be->zeros(f.s.k, f.s.d), Z = f.be->zeros(f.s.n, f.s.k), start = f.be->zeros(f.s.d, 1);
+  f.be->copy(f.W, W);
+  for (auto _ : state) {
+    f.be->forward(f.X, W, f.a, f.y, 1.0, Activation::sigmoid, Z, f.r);
+    f.be->gemv_t(f.X, f.r, f.xr);
+    f.be->gemv_t(f.X, f.r, f.v);
+    f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G);
+    const auto spectrum = truncated ? top->compute(f.G, nullptr) : f.be->spectrum(Z, *X, 1.0 / double(f.s.n), nullptr);
+    f.be->step(W, f.G, 1e-3, true);
+    benchmark::DoNotOptimize(f.be->mse(f.X, W, f.a, f.y, 1.0, Activation::sigmoid, Z));
+    benchmark::DoNotOptimize(f.be->operator_norm(W, start));
+    f.be->gemm(W, f.Q, f.WQ);
+    benchmark::DoNotOptimize(f.be->norm(f.WQ) / f.be->norm(W));
+    benchmark::DoNotOptimize(f.be->dot(spectrum.top_right_vector, f.xr));
+  }
+  gflops(state, 3 * 2 * nkd(f.s));  // the three GEMMs: forward, gradient, test loss
+  label(state, f.s);
 }
 
-BENCHMARK(BM_forward)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_gradient)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_step)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_spectrum)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_operator_norm)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_operator_norm_warm)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_principal_angles)->Unit(benchmark::kMillisecond);
+// Every benchmark, size by size: the seed's shape, then N = 256 … 2048 on the CPU, 256 … 16384
+// on the GPU; the cubic ones (the full spectrum, the angles) stop earlier.
+void register_all() {
+  using benchmark::kMillisecond;
+  benchmark::RegisterBenchmark("ceiling_gemm", BM_ceiling_gemm)->Arg(use_cuda ? 8192 : 2048)->Unit(kMillisecond)->UseRealTime();
+  benchmark::RegisterBenchmark("ceiling_copy", BM_ceiling_copy)->Unit(kMillisecond)->UseRealTime();
+  const Index largest = use_cuda ? 16384 : 2048, largest_cubic = use_cuda ? 8192 : 2048;
+  const Index largest_angles = use_cuda ? 4096 : 1024;
+  std::vector<Index> sizes{0};
+  for (Index N = 256; N <= largest; N *= 2) sizes.push_back(N);
+  for (Index N : sizes) {
+    const bool cubic = N <= largest_cubic;
+    auto add = [&](const char* name, void (*fn)(benchmark::State&), std::vector<Index> args) {
+      benchmark::RegisterBenchmark(name, fn)->Args(args)->Unit(kMillisecond)->UseRealTime();
+    };
+    add("forward", BM_forward, {N});
+    add("gradient", BM_gradient, {N});
+    add("step", BM_step, {N});
+    if (cubic) add("spectrum_full", BM_spectrum_full, {N});
+    add("spectrum_truncated16/warm", BM_spectrum_truncated, {N, 1});
+    add("spectrum_truncated16/warm", BM_spectrum_truncated, {N, 0});
+    add("operator_norm/warm", BM_operator_norm, {N, 1});
+    add("operator_norm/warm", BM_operator_norm, {N, 0});
+    if (!use_cuda) add("operator_norm_power200", BM_operator_norm_power200, {N});
+    if (N <= largest_angles) add("principal_angles", BM_principal_angles, {N});
+    if (cubic) add("epoch/truncated", BM_epoch, {N, 0});
+    add("epoch/truncated", BM_epoch, {N, 1});
+  }
+}
 
 }  // namespace
 
@@ -119,6 +307,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--device=cuda") == 0) use_cuda = true;
   benchmark::AddCustomContext("backend", use_cuda ? "cuda" : "cpu");
   benchmark::Initialize(&argc, argv);
+  register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The device checks, in one call on a GPU machine, from the build folder (.gpu/run runs it there):
-#   .gpu/run 'bash $GPU_REPO/bench/gpu_checks.sh'
+#   .gpu/run 'bash $GPU_REPO/bench/gpu_checks.sh [checks|bench|all]'
+# `checks` (about 6 minutes on an H200) and `bench` (about 8) each fit one call of the device tool.
 # GPU tests, compute-sanitizer (memcheck, racecheck) on a 3-epoch run, the backends compared on
-# a 10-epoch ntk_vs_mf, then the whole ntk_vs_mf timed on the GPU beside the seed's PyTorch code
-# on the same GPU. Logs go to $OUT (or /tmp/gpu-checks).
+# a 10-epoch ntk_vs_mf, the whole ntk_vs_mf beside the seed's PyTorch code on the same GPU, the
+# ops benchmark and the size sweep (bench/README.md says how to plot them). Logs and JSON go to
+# $OUT (or /tmp/gpu-checks).
 set -uo pipefail
 out=${OUT:-/tmp/gpu-checks}; mkdir -p "$out"
 repo=${GPU_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 engine=./apps/engine
 step() { echo; echo "=== $* ($(date +%T))"; }
+stage=${1:-all}
+
+if [[ $stage == checks || $stage == all ]]; then
 
 step gpu
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -28,16 +33,16 @@ for run in "memcheck:" "racecheck:$small"; do
     --quiet ${run#*:} --out /tmp/san-$tool.h5 > "$out/sanitizer-$tool.log" 2>&1
   echo "$tool exit $?"; tail -3 "$out/sanitizer-$tool.log"
 done
-step "ntk_vs_mf on the GPU"
-rm -f /tmp/full.h5
-TIMEFORMAT='engine wall %R s'
-time { $engine --exp ntk_vs_mf --device cuda --out /tmp/full.h5 2>&1 | tail -4; }
-python3 - <<'PY'
-import h5py, numpy as np
-f = h5py.File("/tmp/full.h5", "r")
-for r in ("ntk", "mf"):
-    s = f[f"runs/{r}/epoch_seconds"][()]
-    print(f"{r}: epoch_seconds median {np.median(s)*1e3:.2f} ms, first {s[0]*1e3:.1f} ms, max {s.max()*1e3:.1f} ms")
-PY
-step "seed's code, same GPU"
-python3 "$repo/bench/seed_ntk_vs_mf.py" /tmp/full.h5 --device cuda 2>&1 | tail -2
+fi
+
+if [[ $stage == bench || $stage == all ]]; then
+step "engine and seed side by side, same GPU"
+python3 "$repo/bench/side_by_side.py" "$engine" --device cuda --json "$out/side_by_side-cuda.json" 2>&1 | tail -6
+step "ops benchmark (to N = 16384)"
+timeout 200 ./bench/bench_backend_ops --device=cuda --benchmark_format=json --benchmark_out="$out/bench-cuda.json" \
+  --benchmark_min_time=0.2s > "$out/bench-cuda.txt" 2>&1; echo "bench exit $?"
+grep -E "ceiling|epoch" "$out/bench-cuda.txt" | tail -12
+step "time per epoch against size (to 16384, truncated; full to 8192)"
+timeout 240 python3 "$repo/bench/scaling.py" "$engine" --device cuda --sizes 512,1024,2048,4096,8192,16384 \
+  --full-max 8192 --epochs 3 --json "$out/scaling-cuda.json" 2>&1 | tail -14
+fi

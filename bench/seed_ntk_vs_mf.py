@@ -94,20 +94,16 @@ def train_track(X, y, Xtst, ytst, W, a, act, gamma, lr, epochs, X_B, q, device):
     return losses, Ws
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("file")
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--epochs", type=int, default=0, help="default: the file's")
-    args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    dev = torch.device(args.device)
-    with h5py.File(args.file, "r") as f:
+def time_seed(path, device="cpu", threads=0, epochs=0):
+    """Runs the seed's ntk_vs_mf work on the inputs of the engine file `path`; returns the seconds
+    of train_track (both runs), of the principal angles, and the epoch count."""
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(device)
+    with h5py.File(path, "r") as f:
         inp = f["inputs"][f["runs/ntk"].attrs["inputs"]]
         t = {k: torch.tensor(np.asarray(v), dtype=torch.float32, device=dev) for k, v in inp.items()}
-        epochs = args.epochs or int(f["runs/ntk"].attrs["epochs"])
+        epochs = epochs or int(f["runs/ntk"].attrs["epochs"])
         lr = float(f["runs/ntk"].attrs["lr_nb"])
         k = int(f["runs/ntk"].attrs["k"])
     X, y, Xtst, ytst = t["X_train"], t["y_train"].reshape(-1, 1), t["X_test"], t["y_test"]
@@ -129,9 +125,22 @@ def main():
         torch.rad2deg(principal_angles(Ws_ntk[i], Ws_mf[i])).mean()
     sync()
     t2 = time.perf_counter()
-    print(f"seed ntk_vs_mf on {args.device} ({torch.get_num_threads()} threads), {epochs} epochs: "
-          f"train_track {t1 - t0:.2f} s ({(t1 - t0) / (2 * epochs):.3f} s per run-epoch), "
-          f"principal angles {t2 - t1:.2f} s ({(t2 - t1) / epochs:.3f} s per epoch), total {t2 - t0:.2f} s")
+    return {"train_track_s": t1 - t0, "angles_s": t2 - t1, "epochs": epochs, "threads": torch.get_num_threads()}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("file")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--epochs", type=int, default=0, help="default: the file's")
+    args = p.parse_args()
+    r = time_seed(args.file, args.device, args.threads, args.epochs)
+    e = r["epochs"]
+    print(f"seed ntk_vs_mf on {args.device} ({r['threads']} threads), {e} epochs: "
+          f"train_track {r['train_track_s']:.2f} s ({r['train_track_s'] / (2 * e):.3f} s per run-epoch), "
+          f"principal angles {r['angles_s']:.2f} s ({r['angles_s'] / e:.3f} s per epoch), "
+          f"total {r['train_track_s'] + r['angles_s']:.2f} s")
 
 
 if __name__ == "__main__":
