@@ -117,6 +117,7 @@ int run(const Config& config, const Options& o, const std::string& command_line,
     summaries = train_all(*backend, config, inputs, *writer, progress,
                           resume ? resume->checkpoint_every : o.checkpoint_every, resume);
   } catch (...) {
+    writer->set_peak_memory(peak_host_memory(), backend->peak_device_bytes());
     writer->set_status("failed");
     throw;
   }

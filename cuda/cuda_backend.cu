@@ -23,7 +23,8 @@ using namespace cuda;
 int i32(Index v) { return static_cast<int>(v); }
 std::size_t sz(Index v) { return static_cast<std::size_t>(v); }
 
-// Device memory the engine holds now and at most, in bytes (every allocation goes through device_array).
+// Device memory the engine's buffers hold now and at most, in bytes (every buffer and work array
+// comes from device_array; the CUDA context and the libraries' own workspaces are not counted).
 std::atomic<std::size_t> held_bytes{0}, peak_bytes{0};
 
 // Device memory for `count` elements; a failure names the size and what is free.
@@ -163,6 +164,11 @@ class CudaBackend final : public Backend<T> {
   void download(const Buffer<T>& b, std::span<T> host) override {
     LOWRANK_CHECK(cudaMemcpyAsync(host.data(), b.data.get(), sizeof(T) * sz(b.size()), cudaMemcpyDeviceToHost, stream_));
     sync();
+  }
+  void upload_to(std::span<const T> host, Buffer<T>& b) override {
+    require(static_cast<Index>(host.size()) == b.size(), "upload_to");
+    LOWRANK_CHECK(cudaMemcpyAsync(b.data.get(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_));
+    sync();  // `host` may go once this returns
   }
   void copy(const Buffer<T>& from, Buffer<T>& to) override {
     require(from.size() == to.size(), "copy");
@@ -324,9 +330,14 @@ class CudaBackend final : public Backend<T> {
         LOWRANK_CHECK(cudaMemcpyAsync(v, right, sizeof(double) * sz(d), cudaMemcpyDeviceToDevice, stream_));
     };
     double* v = scratch_.get<double>(kVecB, d);
+    // The two vectors go to buffers kept between calls: no allocation in the epoch loop.
+    if (spectrum_top_.size() != d) {
+      spectrum_top_ = zeros(d, 1);
+      spectrum_second_ = zeros(d, 1);
+    }
     if (p >= 2) {  // the second vector first: `v` then keeps the top one
       right_vector(G + (p - 2) * p, v);
-      out.second_right_vector = Buffer<T>{d, 1, device_array<T>(d)};
+      out.second_right_vector = spectrum_second_;
       launch_from_double(v, out.second_right_vector.data.get(), d, stream_);
     }
     right_vector(G + (p - 1) * p, v);
@@ -346,7 +357,7 @@ class CudaBackend final : public Backend<T> {
       const double minus = -1.0;
       LOWRANK_CHECK(cublasDscal(blas_, i32(d), &minus, v, 1));
     }
-    out.top_right_vector = Buffer<T>{d, 1, device_array<T>(d)};
+    out.top_right_vector = spectrum_top_;
     launch_from_double(v, out.top_right_vector.data.get(), d, stream_);
     sync();
     out.singular_values.assign(sz(std::min(k, d)), 0.0);
@@ -579,6 +590,7 @@ class CudaBackend final : public Backend<T> {
   }
 
   std::string name_;
+  Buffer<T> spectrum_top_, spectrum_second_;  // what `spectrum` returns
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   cusolverDnHandle_t solver_ = nullptr;

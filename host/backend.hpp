@@ -48,6 +48,8 @@ class Backend {
   virtual Buffer<T> upload(std::span<const T> host, std::int64_t rows, std::int64_t cols) = 0;
   virtual Buffer<T> zeros(std::int64_t rows, std::int64_t cols) = 0;
   virtual void download(const Buffer<T>& buffer, std::span<T> host) = 0;
+  // Overwrites `buffer` with `host` (the same size), reusing its memory.
+  virtual void upload_to(std::span<const T> host, Buffer<T>& buffer) = 0;
   virtual void copy(const Buffer<T>& from, Buffer<T>& to) = 0;
 
   // Z = X Wᵀ; F_i = γ Σ_j a_j σ(Z_ij); r_i = 2(F_i − y_i). Returns (1/n) Σ (F_i − y_i)².
@@ -80,6 +82,7 @@ class Backend {
   // All min(k,d) singular values of ∇ = scale · Mᵀ X (M is n×k, from `gradient`), each within
   // 1e-6·σ₁ + 1e-4·σᵢ of float64, and the unit leading right singular vector, its sign chosen
   // so that ⟨v, previous⟩ ≥ 0, or, without a previous vector, its largest entry positive.
+  // The vectors may live in the backend's own memory: valid until the next call.
   virtual Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& X, double scale,
                                const Buffer<T>* previous) = 0;
   // Largest singular value of W (k×d), relative error ≤ 1e-5; `start` (d) holds the start

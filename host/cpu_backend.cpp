@@ -52,6 +52,10 @@ class CpuBackend final : public Backend<T> {
   void download(const Buffer<T>& b, std::span<T> host) override {
     std::copy(b.data.get(), b.data.get() + b.size(), host.begin());
   }
+  void upload_to(std::span<const T> host, Buffer<T>& b) override {
+    require(static_cast<Index>(host.size()) == b.size(), "upload_to");
+    std::copy(host.begin(), host.end(), b.data.get());
+  }
   void copy(const Buffer<T>& from, Buffer<T>& to) override {
     require(from.size() == to.size(), "copy");
     std::copy(from.data.get(), from.data.get() + from.size(), to.data.get());

@@ -33,9 +33,11 @@ constexpr hsize_t kScalarChunk = 256;
 // Uncompressed, rows are grouped into chunks of about kChunkBytes. Once a run's series would pass
 // kCompressAbove they are compressed (shuffle + deflate: about half the size for a spectrum, a
 // tenth off for a vector), a row per chunk: a compressed chunk rewritten as it fills would be
-// stored anew each epoch, and the file would grow by the old copies.
+// stored anew each epoch, and the file would grow by the old copies. Rows under
+// kCompressRowBytes (a truncated spectrum) would make chunks too small to be worth it.
 constexpr hsize_t kChunkBytes = 256 << 10;
 constexpr double kCompressAbove = 4.0 * (1 << 20);
+constexpr hsize_t kCompressRowBytes = 4 << 10;
 constexpr unsigned kDeflateLevel = 1;  // the fastest: the write thread keeps pace with the epochs
 
 bool is_heavy(const SeriesName& s) { return s.shape != '.'; }
@@ -140,7 +142,8 @@ struct Layout {
 Layout layout_for(hsize_t rows, hsize_t width, std::size_t bytes) {
   if (width == 0) return {};
   const hsize_t row_bytes = width * bytes;
-  if (static_cast<double>(rows) * static_cast<double>(row_bytes) > kCompressAbove) return {1, true};
+  if (row_bytes >= kCompressRowBytes && static_cast<double>(rows) * static_cast<double>(row_bytes) > kCompressAbove)
+    return {1, true};
   return {std::clamp<hsize_t>(kChunkBytes / row_bytes, 1, std::max<hsize_t>(rows, 1)), false};
 }
 
@@ -470,8 +473,11 @@ void H5Writer::set_run_status(std::size_t run, const std::string& status, std::i
 
 void H5Writer::set_peak_memory(double host_bytes, double device_bytes) {
   if (peak_host_.get() < 0) return;  // a file from before these were recorded
+  // A resumed file keeps the larger of its earlier processes' peaks and this one's.
   for (auto [dataset, bytes] : {std::pair{peak_host_.get(), host_bytes}, std::pair{peak_device_.get(), device_bytes}}) {
-    const auto value = static_cast<std::int64_t>(bytes);
+    std::int64_t value = 0;
+    check_status(H5Dread(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), "H5Dread");
+    value = std::max(value, static_cast<std::int64_t>(bytes));
     check_status(H5Dwrite(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), "H5Dwrite");
   }
   flush();

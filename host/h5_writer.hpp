@@ -93,7 +93,8 @@ class H5Writer {
   // Run status; `diverged_epoch` is recorded with "diverged".
   void set_run_status(std::size_t run, const std::string& status, std::int64_t diverged_epoch = -1);
   void set_status(const std::string& status);
-  // The process's peak host memory and the backend's peak device memory (0: none), in bytes.
+  // The process's peak host memory and the peak of the engine's device buffers (0: none), in
+  // bytes; a resumed file keeps the larger of these and what it held.
   void set_peak_memory(double host_bytes, double device_bytes);
   // Stores the state of every run of side-by-side group `group` at `epoch` in checkpoint `slot`
   // (0 or 1): the data first, then, once flushed, the epoch that makes the slot valid.

@@ -56,12 +56,13 @@ TruncatedSpectrum<T>::TruncatedSpectrum(Backend<T>& backend, std::int64_t k, std
   Y_ = be_.zeros(l_, k_);
   Z_ = be_.zeros(l_, d_);
   rotated_ = be_.zeros(l_, d_);
+  rotation_ = be_.zeros(l_, l_);
   projection_ = be_.zeros(l_, 1);
 }
 
 template <typename T>
 void TruncatedSpectrum<T>::rotate(const std::vector<T>& rotation) {
-  rotation_ = be_.upload(rotation, l_, l_);
+  be_.upload_to(rotation, rotation_);
   be_.gemm(rotation_, V_, rotated_);
 }
 
@@ -69,20 +70,31 @@ template <typename T>
 Spectrum<T> TruncatedSpectrum<T>::compute(const Buffer<T>& G, const Buffer<T>* previous) {
   if (G.rows != k_ || G.cols != d_) throw std::invalid_argument("truncated spectrum: the gradient is not k×d");
   std::vector<double> sigma, settled, p_transposed;
+  // With l = min(k, d) the block holds G's whole row space after one power step: exact from then.
+  const bool whole_space = l_ == std::min(k_, d_);
   for (iterations_ = 1;; ++iterations_) {
     be_.gemm_nt(V_, G, Y_);  // rows G v_j: the Rayleigh–Ritz block of span(V)
-    small_svd(to_host(be_, Y_), l_, k_, sigma, p_transposed);
-    // σ_i's error shrinks by about ρ_i = (σ_{l+1}/σ_i)² an iteration, so after a change δ_i
-    // about δ_i ρ_i/(1 − ρ_i) is left: stop when that is under a quarter of SPEC §4's tolerance
-    // (or at the working precision's rounding of σ). σ_l stands in for σ_{l+1}.
-    bool converged = !settled.empty();
-    const double floor = 8 * std::numeric_limits<T>::epsilon() * sigma[0];
-    for (std::int64_t i = 0; converged && i < r_; ++i) {
-      const double rho = std::min(std::pow(sigma[sz(l_ - 1)] / sigma[sz(i)], 2), kSlowestRate);
-      const double left = std::abs(sigma[sz(i)] - settled[sz(i)]) * rho / (1 - rho);
-      converged = left <= 0.25 * (1e-6 * sigma[0] + 1e-4 * sigma[sz(i)]) + floor;
+    const std::vector<double> Y = to_host(be_, Y_);
+    if (!std::all_of(Y.begin(), Y.end(), [](double y) { return std::isfinite(y); })) {
+      // A non-finite gradient: NaN values, which the driver records as divergence.
+      Spectrum<T> out;
+      out.singular_values.assign(sz(r_), std::numeric_limits<double>::quiet_NaN());
+      out.top_right_vector = Buffer<T>{d_, 1, V_.data};
+      return out;
     }
-    if (converged || iterations_ == kTruncatedMaxIterations || !std::isfinite(sigma[0])) break;
+    small_svd(Y, l_, k_, sigma, p_transposed);
+    // σ_i's error shrinks by about ρ_i = (σ_{l+1}/σ_i)² an iteration, so after a change δ_i
+    // about δ_i ρ_i/(1 − ρ_i) is left: stop when that is under a quarter of SPEC §4's tolerance,
+    // or when δ_i is at the working precision's rounding of σ. σ_l stands in for σ_{l+1}.
+    bool converged = !settled.empty();
+    const double floor = 2 * std::numeric_limits<T>::epsilon() * sigma[0];
+    for (std::int64_t i = 0; converged && i < r_ && !whole_space; ++i) {
+      const double change = std::abs(sigma[sz(i)] - settled[sz(i)]);
+      if (change <= floor || sigma[sz(i)] == 0) continue;
+      const double rho = std::min(std::pow(sigma[sz(l_ - 1)] / sigma[sz(i)], 2), kSlowestRate);
+      converged = change * rho / (1 - rho) <= 0.25 * (1e-6 * sigma[0] + 1e-4 * sigma[sz(i)]);
+    }
+    if (converged || iterations_ == kTruncatedMaxIterations) break;
     settled = sigma;
     be_.gemm(Y_, G, Z_);  // rows GᵀG v_j
     std::swap(V_, Z_);
@@ -131,7 +143,7 @@ void TruncatedSpectrum<T>::restore(const std::vector<double>& rows) {
   if (static_cast<std::int64_t>(rows.size()) != l_ * d_)
     throw std::invalid_argument("truncated spectrum: a checkpointed block of the wrong size");
   const std::vector<T> cast(rows.begin(), rows.end());
-  V_ = be_.upload(cast, l_, d_);
+  be_.upload_to(cast, V_);
 }
 
 template class TruncatedSpectrum<float>;

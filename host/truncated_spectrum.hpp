@@ -26,9 +26,10 @@ class TruncatedSpectrum {
 
   // The top `rank` singular values of G (descending), its leading right singular vector with
   // SPEC §4's sign (⟨v, previous⟩ ≥ 0, or without a previous vector its largest entry
-  // positive), and the second one. Stops when every one of the top `rank` values moves by less
-  // than a tenth of SPEC §4's tolerance between two iterations. The vectors are views into the
-  // block: valid until the next call.
+  // positive), and the second one. Stops when every one of the top `rank` values has, by its
+  // last change and its convergence rate, under a quarter of SPEC §4's tolerance left (the
+  // vectors, converging as (σ₂/σ₁)² an iteration, are not tested themselves). The vectors are
+  // views into the block: valid until the next call. A non-finite G gives NaN values.
   Spectrum<T> compute(const Buffer<T>& G, const Buffer<T>* previous);
 
   // Iterations the last `compute` took.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 
 #include "cpu_backend.hpp"
 #include "linalg_testing.hpp"
@@ -150,6 +151,31 @@ TEST(TruncatedSpectrum, CheckpointRoundTripIsExact) {
   be->download(b.top_right_vector, vb);
   EXPECT_EQ(va, vb);
   EXPECT_THROW(second.restore(std::vector<double>(3)), std::invalid_argument);
+}
+
+// A block as large as min(k, d) holds the whole row space after one step: two iterations, exact.
+TEST(TruncatedSpectrum, BlockCoveringTheRowSpaceStopsAtOnce) {
+  std::mt19937_64 rng(11);
+  const std::int64_t k = 10, d = 20;
+  const std::vector<double> g = gaussian(rng, k * d);
+  const testing::Svd ref = testing::svd(g, k, d);
+  auto be = make_cpu_backend<double>();
+  TruncatedSpectrum<double> truncated(*be, k, d, 5, 1);
+  const Spectrum<double> s = truncated.compute(be->upload(g, k, d), nullptr);
+  EXPECT_EQ(truncated.iterations(), 2);
+  for (std::int64_t i = 0; i < 5; ++i) EXPECT_NEAR(s.singular_values[i], ref.s[i], 1e-12 * ref.s[0]);
+}
+
+// A non-finite gradient gives NaN values (the driver marks the run diverged), not an exception.
+TEST(TruncatedSpectrum, NonFiniteGradientGivesNaN) {
+  auto be = make_cpu_backend<double>();
+  std::vector<double> g(12 * 9, 0.5);
+  g[7] = std::numeric_limits<double>::quiet_NaN();
+  TruncatedSpectrum<double> truncated(*be, 12, 9, 3, 1);
+  const Spectrum<double> s = truncated.compute(be->upload(g, 12, 9), nullptr);
+  ASSERT_EQ(s.singular_values.size(), 3u);
+  EXPECT_TRUE(std::isnan(s.singular_values[0]));
+  EXPECT_EQ(s.top_right_vector.size(), 9);
 }
 
 TEST(TruncatedSpectrum, RefusesARankOutsideTheMatrix) {
