@@ -196,7 +196,7 @@ void BM_spectrum_truncated(benchmark::State& state) {
     benchmark::DoNotOptimize(truncated->compute(other ? f.G : G2, nullptr));
     iterations += truncated->iterations();
   }
-  state.counters["iterations"] = iterations / double(state.iterations());
+  state.counters["subspace_iterations"] = iterations / double(state.iterations());
   label(state, f.s);
 }
 void BM_operator_norm(benchmark::State& state) {

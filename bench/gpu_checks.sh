@@ -40,7 +40,7 @@ step "engine and seed side by side, same GPU"
 python3 "$repo/bench/side_by_side.py" "$engine" --device cuda --json "$out/side_by_side-cuda.json" 2>&1 | tail -6
 step "ops benchmark (to N = 16384)"
 timeout 200 ./bench/bench_backend_ops --device=cuda --benchmark_format=json --benchmark_out="$out/bench-cuda.json" \
-  --benchmark_min_time=0.2s > "$out/bench-cuda.txt" 2>&1; echo "bench exit $?"
+  --benchmark_min_time=0.2 > "$out/bench-cuda.txt" 2>&1; echo "bench exit $?"
 grep -E "ceiling|epoch" "$out/bench-cuda.txt" | tail -12
 step "time per epoch against size (to 16384, truncated; full to 8192)"
 timeout 240 python3 "$repo/bench/scaling.py" "$engine" --device cuda --sizes 512,1024,2048,4096,8192,16384 \
