@@ -12,12 +12,13 @@ usage: scaling.py ENGINE --device cpu --sizes 256,512,1024,2048,4096 --json cpu.
 import argparse
 import json
 import os
-import subprocess
+import sys
 import tempfile
-import time
 
-import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from side_by_side import run_engine  # noqa: E402
 
 
 def measure(engine, device, sizes, epochs, threads, full_max):
@@ -27,21 +28,14 @@ def measure(engine, device, sizes, epochs, threads, full_max):
             if method == "full" and N > full_max:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
-                out = os.path.join(tmp, "s.h5")
-                args = [engine, "--exp", "ntk_vs_mf", "--device", device, "--out", out, "--quiet",
-                        "--epochs", str(epochs), "--set", f"data.n={N}", "--set", f"data.d={N}",
-                        "--set", f"model.k={N}", "--set", "pairs=[]", "--set", f"spectrum.method={method}"]
-                if threads:
-                    args += ["--threads", str(threads)]
-                t0 = time.perf_counter()
-                subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-                wall = time.perf_counter() - t0
-                with h5py.File(out, "r") as f:
-                    # Epoch 0 warms caches, allocators and (truncated) the subspace: left out.
-                    s = np.concatenate([f[f"runs/{r}/epoch_seconds"][1:] for r in ("ntk", "mf")])
-                    point = {"N": N, "method": method, "epoch_s": float(np.median(s)), "wall_s": wall,
-                             "peak_host_bytes": int(f["peak_host_bytes"][()]),
-                             "peak_device_bytes": int(f["peak_device_bytes"][()]), "device": f.attrs["device"]}
+                run = run_engine(engine, os.path.join(tmp, "s.h5"), device, threads, "--epochs", str(epochs),
+                                 "--set", f"data.n={N}", "--set", f"data.d={N}", "--set", f"model.k={N}",
+                                 "--set", "pairs=[]", "--set", f"spectrum.method={method}")
+            # Epoch 0 warms caches, allocators and (truncated) the subspace: left out.
+            s = np.concatenate([seconds[1:] for seconds in run["epoch_seconds"].values()])
+            point = {"N": N, "method": method, "epoch_s": float(np.median(s)), "wall_s": run["wall_s"],
+                     "peak_host_bytes": run["peak_host_bytes"], "peak_device_bytes": run["peak_device_bytes"],
+                     "device": run["device"]}
             print(f"{device} {method:9s} N={N:6d}: {point['epoch_s'] * 1e3:10.2f} ms per epoch, "
                   f"peak host {point['peak_host_bytes'] / 2**30:.2f} GiB", flush=True)
             points.append(point)

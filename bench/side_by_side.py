@@ -24,19 +24,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seed_ntk_vs_mf import time_seed  # noqa: E402
 
 
-def run_engine(engine, out, device, threads, epochs):
-    args = [engine, "--exp", "ntk_vs_mf", "--device", device, "--out", out, "--force", "--quiet"]
+def run_engine(engine, out, device, threads, *extra):
+    """Runs `engine --exp ntk_vs_mf` (with `extra` arguments) into `out`; returns its wall time,
+    what the file says of it, and each run's epoch_seconds."""
+    args = [engine, "--exp", "ntk_vs_mf", "--device", device, "--out", out, "--force", "--quiet", *extra]
     if threads:
         args += ["--threads", str(threads)]
-    if epochs:
-        args += ["--epochs", str(epochs)]
     t0 = time.perf_counter()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     with h5py.File(out, "r") as f:
-        seconds = np.concatenate([f[f"runs/{r}/epoch_seconds"][()] for r in ("ntk", "mf")])
         return {"wall_s": wall, "device": f.attrs["device"], "epochs": int(f["runs/ntk/epoch"].shape[0]),
-                "run_epoch_mean_s": float(seconds.mean()), "run_epoch_median_s": float(np.median(seconds)),
+                "epoch_seconds": {r: f[f"runs/{r}/epoch_seconds"][()] for r in ("ntk", "mf")},
                 "peak_host_bytes": int(f["peak_host_bytes"][()]), "peak_device_bytes": int(f["peak_device_bytes"][()])}
 
 
@@ -51,8 +50,11 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "ntk_vs_mf.h5")
-        engine = run_engine(args.engine, out, args.device, args.threads, args.epochs)
+        engine = run_engine(args.engine, out, args.device, args.threads,
+                            *(["--epochs", str(args.epochs)] if args.epochs else []))
         seed = time_seed(out, args.device, args.threads, engine["epochs"])
+    seconds = np.concatenate(list(engine.pop("epoch_seconds").values()))
+    engine["run_epoch_mean_s"], engine["run_epoch_median_s"] = float(seconds.mean()), float(np.median(seconds))
 
     e = engine["epochs"]
     seed_run_epoch = seed["train_track_s"] / (2 * e)
