@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
   app.add_option("--cells", o.cells, "Train only these cells of the preset (comma-separated)")->delimiter(',');
   app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   app.add_option("--checkpoint-every", o.checkpoint_every,
-                 "Epochs between the checkpoints --resume continues from (default 10)")
-      ->check(CLI::PositiveNumber);
+                 "Epochs between the checkpoints --resume continues from (default 10; 0: none, and no --resume)")
+      ->check(CLI::NonNegativeNumber);
   auto* resume_option = app.add_option("--resume", o.resume,
                                 "Continue every unfinished run of an interrupted or killed FILE from its last checkpoint");
   for (const char* other : {"--exp", "--config", "--set", "--out", "--force", "--epochs", "--cells", "--seed",

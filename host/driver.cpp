@@ -342,7 +342,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
           files.push([&writer, p, t, angle] { writer.append_pair(p, t, angle); });
         }
       }
-      if ((t + 1) % checkpoint_every == 0) {
+      if (checkpoint_every > 0 && (t + 1) % checkpoint_every == 0) {
         std::vector<std::vector<double>> W(states.size()), vectors(states.size());
         for (std::size_t j = 0; j < states.size(); ++j) save_state(be, states[j], W[j], vectors[j]);
         files.push([&writer, group_index, slot, t, W = std::move(W), vectors = std::move(vectors)] {

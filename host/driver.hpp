@@ -23,7 +23,7 @@ struct RunSummary {
   double epochs_per_second = 0;
 };
 
-// Checkpoints every `checkpoint_every` epochs; with `resume`, continues each group from its
+// Checkpoints every `checkpoint_every` epochs (0: never); with `resume`, continues each group from its
 // checkpoint (runs that ended before it are not retrained).
 template <typename T>
 std::vector<RunSummary> train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs,

@@ -314,10 +314,13 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     check_status(H5DSattach_scale(angle.get(), epoch.get(), 0), "H5DSattach_scale");
   }
 
-  // Checkpoints for --resume: per side-by-side group, two slots, each valid once its epoch is set.
-  H5Handle checkpoints = make(H5Gcreate2(root, "checkpoints", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
+  // Checkpoints for --resume: per side-by-side group, two slots, each valid once its epoch is set
+  // (none with checkpoint_every = 0: at large sizes the slots are GiBs).
   const auto groups = side_by_side_groups(config);
-  for (std::size_t i = 0; i < groups.size(); ++i) {
+  H5Handle checkpoints;
+  if (header.checkpoint_every > 0)
+    checkpoints = make(H5Gcreate2(root, "checkpoints", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
+  for (std::size_t i = 0; header.checkpoint_every > 0 && i < groups.size(); ++i) {
     H5Handle g = make(H5Gcreate2(checkpoints.get(), ("group" + std::to_string(i)).c_str(), H5P_DEFAULT, H5P_DEFAULT,
                                  H5P_DEFAULT),
                       "H5Gcreate2");
@@ -379,7 +382,7 @@ void H5Writer::attach(const Config& config) {
     pairs_.push_back(std::move(p));
   }
   checkpoints_.clear();
-  for (std::size_t i = 0; i < side_by_side_groups(config).size(); ++i) {
+  for (std::size_t i = 0; exists(root, "checkpoints") && i < side_by_side_groups(config).size(); ++i) {
     const std::string g = "checkpoints/group" + std::to_string(i) + "/";
     checkpoints_.push_back({open(root, g + "W"), open(root, g + "vectors"), open(root, g + "epoch")});
   }
@@ -606,7 +609,9 @@ ResumePlan plan_resume(const std::string& path) {
         H5Handle attr = make(H5Aopen(f, "checkpoint_every", H5P_DEFAULT), "H5Aopen");
         check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &plan.checkpoint_every), "H5Aread");
       }
-      if (!exists(f, "checkpoints")) throw ConfigError("--resume: '" + path + "' has no checkpoints (an older file)");
+      if (!exists(f, "checkpoints"))
+        throw ConfigError("--resume: '" + path +
+                          "' has no checkpoints (written with --checkpoint-every 0, or by an older engine)");
       for (const auto& run : plan.config.runs) {
         const std::string g = "runs/" + run.name + "/";
         ResumePlan::Run r;

@@ -171,12 +171,22 @@ def main():
     truncated = os.path.join(tmp, "truncated.h5")
     with open(reference, "rb") as src, open(truncated, "wb") as dst:
         dst.write(src.read(os.path.getsize(reference) // 2))
+    # Without checkpoints (--checkpoint-every 0) a killed file keeps its epochs but cannot be resumed.
+    unresumable = os.path.join(tmp, "no-checkpoints.h5")
+    no_checkpoints = ARGS[:ARGS.index("--checkpoint-every")] + ["--checkpoint-every", "0"]
+    p = subprocess.Popen([ENGINE, *no_checkpoints, "--out", unresumable], stdout=subprocess.DEVNULL)
+    wait_for_epochs(unresumable, 5)
+    p.kill()
+    p.wait()
+    with h5py.File(unresumable, "r", libver="latest", swmr=True) as f:
+        check("checkpoints" not in f and f["runs/ntk/train_mse"].shape[0] >= 5,
+              "--checkpoint-every 0: no checkpoints written, the epochs kept")
     notes = os.path.join(tmp, "notes.txt")
     with open(notes, "w") as f:
         f.write("hello\n")
     for path, message in [(os.path.join(tmp, "missing.h5"), "no such file"), (notes, "not a readable HDF5 file"),
                           (foreign, "not a lowrank-engine file"), (older, "has format 'lowrank-engine/0'"),
-                          (truncated, "")]:
+                          (truncated, ""), (unresumable, "no checkpoints (written with --checkpoint-every 0")]:
         r = subprocess.run([ENGINE, "--resume", path], capture_output=True, text=True)
         check(r.returncode == 2 and message in r.stderr and "--resume" in r.stderr,
               f"resume of {os.path.basename(path)}: exit {r.returncode}, {r.stderr.strip()}")
