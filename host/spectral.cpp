@@ -91,6 +91,15 @@ bool complement_basis(const double* A, Index k, Index d, std::vector<double>& ba
   return cholesky_qr2(basis, k, p);
 }
 
+// Whether A (row-major k×d, k ≤ d) has full row rank beyond doubt: LU with partial pivoting of
+// Aᵀ (A's storage read column-major), as complement_basis tests its factor.
+bool full_row_rank(const double* A, Index k, Index d) {
+  std::vector<double> a(A, A + k * d);
+  std::vector<lapack_int> pivots(sz(k));
+  return LAPACKE_dgetrf(LAPACK_COL_MAJOR, i32(d), i32(k), a.data(), i32(d), pivots.data()) == 0 &&
+         full_rank_diagonal(a, d, k);
+}
+
 // Singular values of the column-major m×n matrix C (overwritten).
 std::vector<double> singular_values(std::vector<double>& C, Index m, Index n) {
   std::vector<double> s(sz(std::min(m, n)));
@@ -294,6 +303,8 @@ std::vector<double> principal_angles_svd(const double* A, const double* B, Index
 }
 
 double mean_principal_angle_deg(const double* A, const double* B, Index k, Index d) {
+  // d ≥ k: two matrices of full row rank both span all of R^k, and every angle is zero.
+  if (d >= k && full_row_rank(A, k, d) && full_row_rank(B, k, d)) return 0.0;
   if (d < k) {
     // Bases of the smaller side: the spaces themselves, or their complements, whose non-zero
     // principal angles are the same (the other d − p angles are zero).

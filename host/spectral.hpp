@@ -63,7 +63,8 @@ constexpr double kPivotCut = 1e-8;
 // seed's principal_angles (rank cut 1e-14 + 1e-12·s_max, mean over min(rank A, rank B) angles).
 // Well-conditioned tall matrices (k > d) take bases of the smaller of the spaces (Householder QR)
 // and their complements (LU): the non-zero angles of two equal-dimension spaces and of their
-// complements agree. Others, and any whose rank is in doubt, take the seed's SVD bases.
+// complements agree. Wide ones (k ≤ d) of full row rank both span R^k: every angle is zero,
+// exactly. Any whose rank is in doubt take the seed's SVD bases.
 double mean_principal_angle_deg(const double* A, const double* B, std::int64_t k, std::int64_t d);
 // The seed's method itself, kept as the fallback and as the reference in tests.
 std::vector<double> principal_angles_svd(const double* A, const double* B, std::int64_t k, std::int64_t d);

@@ -187,19 +187,28 @@ TEST(PrincipalAngles, KnownAnglesThroughEveryPath) {
 
 TEST(PrincipalAngles, WideAndRankDeficientMatricesTakeTheSeedsMethod) {
   std::mt19937_64 rng(6);
-  // d ≥ k: both column spaces are all of R^k, every angle zero.
-  const std::vector<double> A = gaussian(rng, 8 * 12), B = gaussian(rng, 8 * 12);
-  EXPECT_NEAR(spectral::mean_principal_angle_deg(A.data(), B.data(), 8, 12), 0.0, 1e-5);  // acos(1 − ε) ≈ 1e-6°
-  // Rank 1 each (columns all multiples of one vector): one angle, between the two vectors.
-  const std::int64_t k = 6, d = 4;
-  std::vector<double> R1(k * d), R2(k * d);
-  for (std::int64_t i = 0; i < k; ++i)
-    for (std::int64_t j = 0; j < d; ++j) {
-      const double scale = static_cast<double>(j + 1);
-      R1[i * d + j] = i == 0 ? scale : 0.0;
-      R2[i * d + j] = i <= 1 ? scale : 0.0;
-    }
-  EXPECT_NEAR(spectral::mean_principal_angle_deg(R1.data(), R2.data(), k, d), 45.0, 1e-9);
+  // d ≥ k, full row rank: both column spaces are all of R^k, every angle zero; exactly here,
+  // to acos(1 − ε) ≈ 1e-6° by the seed's method.
+  for (auto [k, d] : {std::pair<std::int64_t, std::int64_t>{8, 12}, {10, 10}}) {
+    const std::vector<double> A = gaussian(rng, k * d), B = gaussian(rng, k * d);
+    EXPECT_EQ(spectral::mean_principal_angle_deg(A.data(), B.data(), k, d), 0.0) << k << "×" << d;
+    double seed = 0;
+    for (double a : spectral::principal_angles_svd(A.data(), B.data(), k, d)) seed += a / double(k);
+    EXPECT_NEAR(seed * 180.0 / std::numbers::pi, 0.0, 1e-5);
+  }
+  // Rank 1 each (columns all multiples of one vector): one angle, between the two vectors; tall
+  // (6×4) and wide (6×8, where the rank test sends it to the seed's method).
+  for (std::int64_t d : {4, 8}) {
+    const std::int64_t k = 6;
+    std::vector<double> R1(k * d), R2(k * d);
+    for (std::int64_t i = 0; i < k; ++i)
+      for (std::int64_t j = 0; j < d; ++j) {
+        const double scale = static_cast<double>(j + 1);
+        R1[i * d + j] = i == 0 ? scale : 0.0;
+        R2[i * d + j] = i <= 1 ? scale : 0.0;
+      }
+    EXPECT_NEAR(spectral::mean_principal_angle_deg(R1.data(), R2.data(), k, d), 45.0, 1e-9) << "6×" << d;
+  }
 }
 
 TEST(PrincipalAngles, BackendAgreesWithTheSeedsMethodOnRandomMatrices) {
