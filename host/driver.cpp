@@ -36,7 +36,7 @@ std::vector<double> download(Backend<T>& be, const Buffer<T>& b) {
 // One training set on the backend, with what the metrics need of it.
 template <typename T>
 struct DeviceInputs {
-  Buffer<T> X, y, X_test, y_test, X_bulk, q, energy_basis;
+  Buffer<T> X, y, X_test, y_test, spike_latent, q, energy_basis;  // spike_latent: ζ z (n)
   const Buffer<T>* a = nullptr;  // the readout, shared by every group
   std::shared_ptr<const PreparedData> prepared;
 };
@@ -62,7 +62,9 @@ DeviceInputs<T> load(Backend<T>& be, const Inputs& in, bool full_spectrum) {
   di.y = upload(be, in.y_train, in.n, 1);
   di.X_test = upload(be, in.X_test, in.n_test, in.d);
   di.y_test = upload(be, in.y_test, in.n_test, 1);
-  di.X_bulk = upload(be, in.X_bulk_train, in.n, in.d);
+  std::vector<double> latent(in.z_train);
+  for (double& z : latent) z *= in.zeta;
+  di.spike_latent = upload(be, latent, in.n, 1);
   di.q = upload(be, in.q, in.d, 1);
   std::int64_t columns = 0;
   const std::vector<double> basis = energy_basis(in, columns);
@@ -109,8 +111,10 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   if (!std::isfinite(rec.train_mse)) return false;
   {
     nvtx3::scoped_range range("gradient");
-    be.gemv_t(in.X, s.r, s.xr);        // Xᵀ r_t
-    be.gemv_t(in.X_bulk, s.r, s.xbr);  // X_Bᵀ r_t
+    be.gemv_t(in.X, s.r, s.xr);  // Xᵀ r_t
+    // X_Bᵀ r_t = Xᵀ r_t − q (ζ zᵀ r_t), since X = X_B + ζ z qᵀ: no pass over X_B, nor a copy of it.
+    be.copy(s.xr, s.xbr);
+    be.step(s.xbr, in.q, be.dot(in.spike_latent, s.r), false);
     be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G);
   }
   Spectrum<T> spectrum;

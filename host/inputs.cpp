@@ -39,6 +39,9 @@ void normalize(std::vector<double>& v, std::size_t begin, std::size_t length) {
   for (std::size_t i = 0; i < length; ++i) v[begin + i] *= inv;
 }
 
+// ζ = n^ν (SPEC §2), for the training and the test set alike.
+double spike_strength(const Config& c) { return std::pow(static_cast<double>(c.n), c.nu); }
+
 // X = X_B + ζ z qᵀ with X_B = G·diag(i^(-α/2)): one data set of the spiked model.
 struct SpikedDraw {
   std::vector<double> X, X_bulk, z;
@@ -52,7 +55,7 @@ SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std:
   s.z = draw_normal(c.seed, latent, group, static_cast<std::size_t>(rows));
   std::vector<double> scale(d);
   for (std::size_t j = 0; j < d; ++j) scale[j] = std::pow(static_cast<double>(j + 1), -c.alpha / 2);
-  const double zeta = std::pow(static_cast<double>(c.n), c.nu);
+  const double zeta = spike_strength(c);
   s.X.resize(s.X_bulk.size());
   for (std::size_t i = 0; i < static_cast<std::size_t>(rows); ++i)
     for (std::size_t j = 0; j < d; ++j) {
@@ -134,6 +137,7 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   in.X_train = std::move(train.X);
   in.X_bulk_train = std::move(train.X_bulk);
   in.z_train = std::move(train.z);
+  in.zeta = spike_strength(c);
   SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test);
   in.y_test = teacher_targets(c, spec.teacher, test.X, in.beta, c.n_test, Stream::noise_test, g);
   in.X_test = std::move(test.X);

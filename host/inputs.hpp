@@ -34,6 +34,7 @@ struct Inputs {
   std::int64_t n = 0, n_test = 0, d = 0, k = 0;
   std::vector<double> X_train, y_train, X_test, y_test;  // n×d, n, n_test×d, n_test
   std::vector<double> X_bulk_train, z_train;             // n×d, n: X = X_B + ζ z qᵀ
+  double zeta = 1;                                       // ζ = n^ν
   std::vector<double> q, beta;                           // d, d: unit vectors
   std::vector<double> a, W0;                             // k, k×d: shared by every group
 };

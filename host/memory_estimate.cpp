@@ -18,10 +18,10 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu) {
   const double r = std::min(n, d), p = std::min(r, k);
   // Host, float64, per inputs group: X, X_bulk, X_test (and W0, shared).
   const double draws = f64 * (2 * n * d + nt * d) * double(c.inputs.size()) + f64 * k * d;
-  // Per inputs group on the backend: the same three in the working precision, and for the full
+  // Per inputs group on the backend: X and X_test in the working precision, and for the full
   // spectrum the factor of X (Q: d×r, R: r×r) in float64.
   const bool full = c.spectrum == SpectrumMethod::full;
-  const double group = s * (2 * n * d + nt * d) + (full ? f64 * (d * r + r * r) : 0);
+  const double group = s * (n * d + nt * d) + (full ? f64 * (d * r + r * r) : 0);
   // Per run: W and the gradient, Z for the training and the test set; the truncated spectrum's
   // blocks (l×d three times, l×k).
   const double l = double(std::min(c.spectrum_rank + kTruncatedOversample, std::min(c.k, c.d)));
