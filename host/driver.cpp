@@ -65,7 +65,7 @@ DeviceInputs<T> load(Backend<T>& be, const Inputs& in, bool full_spectrum) {
   std::vector<double> latent(in.z_train);
   for (double& z : latent) z *= in.zeta;
   di.spike_latent = upload(be, latent, in.n, 1);
-  di.q = upload(be, in.q, in.d, 1);
+  di.q = upload(be, in.q, 1, in.d);  // a row, as xbr: step() updates X_Bᵀr with it as one row
   std::int64_t columns = 0;
   const std::vector<double> basis = energy_basis(in, columns);
   di.energy_basis = upload(be, basis, in.d, columns);
@@ -85,7 +85,8 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   s.r = be.zeros(n, 1);
   s.G = be.zeros(k, d);
   s.Z_test = be.zeros(in.n_test, k);
-  for (Buffer<T>* v : {&s.xr, &s.xr_prev, &s.xbr, &s.v0, &s.v_prev, &s.opnorm_start}) *v = be.zeros(d, 1);
+  for (Buffer<T>* v : {&s.xr, &s.xr_prev, &s.v0, &s.v_prev, &s.opnorm_start}) *v = be.zeros(d, 1);
+  s.xbr = be.zeros(1, d);
   s.WQ = be.zeros(k, data.energy_basis.cols);
   if (config.spectrum == SpectrumMethod::truncated)
     s.truncated = std::make_unique<TruncatedSpectrum<T>>(be, k, d, config.spectrum_rank, config.seed);
@@ -194,7 +195,7 @@ std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) 
 std::int64_t checkpoint_vector_rows(const Config& config) {
   constexpr std::int64_t kRunVectors = 4;  // v0, v_prev, xr_prev, the operator norm's start
   if (config.spectrum == SpectrumMethod::full) return kRunVectors;
-  return kRunVectors + std::min(config.spectrum_rank + kTruncatedOversample, std::min(config.k, config.d));
+  return kRunVectors + truncated_block(config.spectrum_rank, config.k, config.d);
 }
 
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
@@ -231,7 +232,8 @@ void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<double>& W,
     *parts[i] = upload(be, std::vector<double>(vectors.begin() + static_cast<std::ptrdiff_t>(i) * d,
                                                vectors.begin() + static_cast<std::ptrdiff_t>(i + 1) * d),
                        d, 1);
-  if (s.truncated) s.truncated->restore(std::vector<double>(vectors.begin() + 4 * d, vectors.end()));
+  const auto blocks_start = static_cast<std::ptrdiff_t>(std::size(parts)) * d;  // after the four vectors
+  if (s.truncated) s.truncated->restore(std::vector<double>(vectors.begin() + blocks_start, vectors.end()));
 }
 
 template <typename T>

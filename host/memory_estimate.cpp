@@ -24,7 +24,7 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu) {
   const double group = s * (n * d + nt * d) + (full ? f64 * (d * r + r * r) : 0);
   // Per run: W and the gradient, Z for the training and the test set; the truncated spectrum's
   // blocks (l×d three times, l×k).
-  const double l = double(std::min(c.spectrum_rank + kTruncatedOversample, std::min(c.k, c.d)));
+  const double l = double(truncated_block(c.spectrum_rank, c.k, c.d));
   const double run = s * (2 * k * d + n * k + nt * k) + (full ? 0 : s * l * (3 * d + k));
   // The most runs trained side by side at once: the largest group of paired runs.
   std::size_t side_by_side = 0;

@@ -46,7 +46,7 @@ std::vector<double> to_host(Backend<T>& be, const Buffer<T>& b) {
 template <typename T>
 TruncatedSpectrum<T>::TruncatedSpectrum(Backend<T>& backend, std::int64_t k, std::int64_t d, std::int64_t rank,
                                         std::uint64_t seed)
-    : be_(backend), k_(k), d_(d), r_(rank), l_(std::min(rank + kTruncatedOversample, std::min(k, d))) {
+    : be_(backend), k_(k), d_(d), r_(rank), l_(truncated_block(rank, k, d)) {
   if (rank < 1 || rank > std::min(k, d))
     throw std::invalid_argument("truncated spectrum: rank " + std::to_string(rank) + " outside 1..min(k, d)");
   const std::vector<double> start = draw_normal(seed, Stream::spectrum_start, 0, sz(l_ * d_));

@@ -6,6 +6,7 @@
 // precision; only the l×k block crosses to the host, for a float64 SVD.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace lowrank {
 
 // Vectors beyond r in the block: they speed convergence (the rate is σ_{l+1}/σ_r per iteration).
 constexpr std::int64_t kTruncatedOversample = 16;
+// The block size l for the top `rank` of a k×d matrix.
+inline std::int64_t truncated_block(std::int64_t rank, std::int64_t k, std::int64_t d) {
+  return std::min(rank + kTruncatedOversample, std::min(k, d));
+}
 // A cap on iterations per epoch; the warm start usually settles in 2 or 3.
 constexpr int kTruncatedMaxIterations = 100;
 
@@ -34,7 +39,6 @@ class TruncatedSpectrum {
 
   // Iterations the last `compute` took.
   int iterations() const { return iterations_; }
-  std::int64_t block() const { return l_; }
 
   // The block (l×d rows, float64) for a checkpoint, and back.
   std::vector<double> save() const;
