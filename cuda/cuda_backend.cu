@@ -50,7 +50,7 @@ std::shared_ptr<U[]> device_array(Index count) {
 }
 
 // Work arrays kept between calls and grown on demand, one per purpose.
-enum Slot : int { kMd, kB, kGram, kEigen, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss, kLanczos, kBasisA, kBasisB,
+enum Slot : int { kMd, kB, kGram, kEigen, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss, kLanczos, kBasisA, kBasisB,
                   kPivots, kSource, kSlots };
 
 class Scratch {
@@ -273,10 +273,12 @@ class CudaBackend final : public Backend<T> {
     return p;
   }
 
-  // The float64 Gram matrix of the smaller side of B (see spectral::gradient_spectrum), all its
-  // eigenpairs by cusolverDnDsyevd: at the seed's sizes (750×750) one divide-and-conquer call is
-  // the cheapest way to get every eigenvalue and the top vector together, and the Gram route
-  // keeps SPEC §4's accuracy (eigenvalue errors of ε·σ₁² put σᵢ within ~1e-8·σ₁).
+  // The float64 Gram matrix of the smaller side of B (see spectral::gradient_spectrum), reduced to a
+  // tridiagonal T by cusolverDnDsytrd; every eigenvalue of T on the device (Sturm multisection,
+  // no eigenvectors formed), the top two vectors of T on the host (dstebz, dstein: O(p) each, as
+  // the CPU backend) and mapped back by cusolverDnDormtr. A full syevd would also build all p
+  // eigenvectors, which only the top two of are used. The Gram route keeps SPEC §4's accuracy
+  // (eigenvalue errors of ε·σ₁² put σᵢ within ~1e-8·σ₁).
   Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& prepared, double scale,
                        const Buffer<T>* previous) override {
     const auto& X = dynamic_cast<const CudaPrepared&>(prepared);
@@ -299,20 +301,42 @@ class CudaBackend final : public Backend<T> {
     double* G = scratch_.get<double>(kGram, p * p);
     LOWRANK_CHECK(cublasDsyrk(blas_, CUBLAS_FILL_MODE_LOWER, right_gram ? CUBLAS_OP_T : CUBLAS_OP_N, i32(p),
                               i32(right_gram ? k : r), &one, B, i32(k), &zero, G, i32(p)));
-    double* eigenvalues = scratch_.get<double>(kEigen, p);
+
+    // [eigenvalues | diagonal | off-diagonal | τ], p each: the first three come back in one copy.
+    double* tridiagonal = scratch_.get<double>(kTridiagonal, 4 * p);
+    double *eigenvalues = tridiagonal, *diag = tridiagonal + p, *off = tridiagonal + 2 * p, *tau = tridiagonal + 3 * p;
     int lwork = 0;
-    LOWRANK_CHECK(cusolverDnDsyevd_bufferSize(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, i32(p), G,
-                                              i32(p), eigenvalues, &lwork));
+    LOWRANK_CHECK(cusolverDnDsytrd_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p), diag, off, tau,
+                                              &lwork));
     int* info = scratch_.get<int>(kInfo, 1);
-    LOWRANK_CHECK(cusolverDnDsyevd(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p),
-                                   eigenvalues, scratch_.get<double>(kWork, lwork), lwork, info));
-    check_info(info, "cusolverDnDsyevd");
+    LOWRANK_CHECK(cusolverDnDsytrd(solver_, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p), diag, off, tau,
+                                   scratch_.get<double>(kWork, lwork), lwork, info));
+    launch_tridiagonal_eigenvalues(diag, off, p, eigenvalues, stream_);
+    // The off-diagonal's last slot is never written: 3p − 1 values come back, the last stays 0.
+    std::vector<double> host(sz(3 * p), 0.0);
+    LOWRANK_CHECK(cudaMemcpyAsync(host.data(), tridiagonal, sizeof(double) * sz(3 * p - 1), cudaMemcpyDeviceToHost,
+                                  stream_));
+    check_info(info, "cusolverDnDsytrd");  // synchronises: `host` is filled
+    const std::vector<double> ascending(host.begin(), host.begin() + p);
+    const std::vector<double> host_diag(host.begin() + p, host.begin() + 2 * p), host_off(host.begin() + 2 * p, host.end());
+
+    // The top two eigenvectors of G (column-major p×count, largest first).
+    const std::vector<double> top = spectral::tridiagonal_top_vectors(host_diag, host_off, p, 2);
+    const Index count = static_cast<Index>(top.size()) / p;
+    double* vectors = scratch_.get<double>(kTop, p * count);
+    LOWRANK_CHECK(
+        cudaMemcpyAsync(vectors, top.data(), sizeof(double) * top.size(), cudaMemcpyHostToDevice, stream_));
+    if (p > 1) {
+      LOWRANK_CHECK(cusolverDnDormtr_bufferSize(solver_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N,
+                                                i32(p), i32(count), G, i32(p), tau, vectors, i32(p), &lwork));
+      LOWRANK_CHECK(cusolverDnDormtr(solver_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, i32(p),
+                                     i32(count), G, i32(p), tau, vectors, i32(p),
+                                     scratch_.get<double>(kWork, lwork), lwork, info));
+      check_info(info, "cusolverDnDormtr");
+    }
 
     Spectrum<T> out;
-    std::vector<double> ascending(sz(p));
-    LOWRANK_CHECK(cudaMemcpyAsync(ascending.data(), eigenvalues, sizeof(double) * sz(p), cudaMemcpyDeviceToHost,
-                                  stream_));
-    // Eigenvector (a column of G, ascending order) → unit right singular vector of ∇ in `v` (d).
+    // Eigenvector of G → unit right singular vector of ∇ in `v` (d).
     double* right = scratch_.get<double>(kVecA, r);
     auto right_vector = [&](const double* eigenvector, double* v) {
       if (right_gram) {
@@ -335,12 +359,12 @@ class CudaBackend final : public Backend<T> {
       spectrum_top_ = zeros(d, 1);
       spectrum_second_ = zeros(d, 1);
     }
-    if (p >= 2) {  // the second vector first: `v` then keeps the top one
-      right_vector(G + (p - 2) * p, v);
+    if (count >= 2) {  // the second vector first: `v` then keeps the top one
+      right_vector(vectors + p, v);
       out.second_right_vector = spectrum_second_;
       launch_from_double(v, out.second_right_vector.data.get(), d, stream_);
     }
-    right_vector(G + (p - 1) * p, v);
+    right_vector(vectors, v);
     // Sign: agree with the previous vector, or make the largest-magnitude entry positive.
     double orient = 0;
     if (previous) {
@@ -427,6 +451,8 @@ class CudaBackend final : public Backend<T> {
   double mean_principal_angle_deg(const Buffer<T>& A, const Buffer<T>& B) override {
     require(A.rows == B.rows && A.cols == B.cols, "mean_principal_angle_deg");
     const Index k = A.rows, d = A.cols;
+    // d ≥ k: two matrices of full row rank both span all of R^k, and every angle is zero.
+    if (d >= k && full_row_rank(A) && full_row_rank(B)) return 0.0;
     if (d < k) {
       // As the CPU backend: bases of the smaller side (the spaces, or their complements).
       const bool complement = k - d < d;
@@ -443,7 +469,7 @@ class CudaBackend final : public Backend<T> {
         return sum / static_cast<double>(d) * 180.0 / std::numbers::pi;
       }
     }
-    // Wide or rank in doubt: the seed's SVD method, on the host (rare).
+    // Rank in doubt: the seed's SVD method, on the host (rare).
     std::vector<T> a(sz(A.size())), b(sz(B.size()));
     download(A, a);
     download(B, b);
@@ -542,6 +568,23 @@ class CudaBackend final : public Backend<T> {
     LOWRANK_CHECK(cudaMemcpyAsync(device_source, source.data(), sizeof(int) * sz(k), cudaMemcpyHostToDevice, stream_));
     launch_gather_rows(seeded, device_source, k, p, out, stream_);
     return cholesky_qr2(out, k, p);
+  }
+
+  // Whether A (k×d, k ≤ d) has full row rank beyond doubt: LU with partial pivoting of Aᵀ (A's
+  // row-major storage read column-major), as the CPU backend's spectral::full_row_rank.
+  bool full_row_rank(const Buffer<T>& A) {
+    const Index k = A.rows, d = A.cols;
+    double* at = scratch_.get<double>(kMd, k * d);  // column-major Aᵀ (d×k)
+    launch_to_double(A.data.get(), at, k * d, stream_);
+    int lwork = 0;
+    LOWRANK_CHECK(cusolverDnDgetrf_bufferSize(solver_, i32(d), i32(k), at, i32(d), &lwork));
+    int* info = scratch_.get<int>(kInfo, 1);
+    LOWRANK_CHECK(cusolverDnDgetrf(solver_, i32(d), i32(k), at, i32(d), scratch_.get<double>(kWork, lwork),
+                                   scratch_.get<int>(kPivots, k), info));
+    int singular = 0;
+    LOWRANK_CHECK(cudaMemcpyAsync(&singular, info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    return singular == 0 && full_rank_diagonal(at, d, k, scratch_.get<double>(kEigen, 2));
   }
 
   bool full_rank_diagonal(const double* factor, Index lda, Index count, double* range) {

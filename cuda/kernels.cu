@@ -7,6 +7,7 @@
 
 #include "cuda_check.hpp"
 #include "kernels.cuh"
+#include "tridiagonal.hpp"
 
 namespace lowrank::cuda {
 namespace {
@@ -18,6 +19,10 @@ constexpr int kRowThreads = 256;
 // loops take any remainder past the grid limit).
 constexpr int kThreads = 256;
 constexpr std::int64_t kMaxBlocks = 65535;
+// Tridiagonal eigenvalues: a warp per eigenvalue, its lanes the multisection points; four warps
+// a block.
+constexpr int kWarp = 32;
+constexpr int kEigenWarpsPerBlock = 4;
 
 int blocks_for(std::int64_t count) {
   return static_cast<int>(std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, kMaxBlocks));
@@ -118,6 +123,27 @@ __global__ void gather_rows(const double* __restrict__ in, const int* __restrict
   }
 }
 
+// λ_i of the symmetric tridiagonal T, for i = this warp's index: every lane counts at its own
+// point of the interval each round (tridiagonal::eigenvalue with 32 points, a 33-section).
+__global__ void tridiagonal_eigenvalues(const double* __restrict__ diag, const double* __restrict__ off,
+                                        std::int64_t p, double* __restrict__ values) {
+  const std::int64_t i = (blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x) / kWarp;
+  if (i >= p) return;  // whole warps: blockDim is a multiple of the warp
+  const int lane = static_cast<int>(threadIdx.x % kWarp);
+  constexpr unsigned kAllLanes = 0xffffffffu;
+  tridiagonal::Bounds bounds = tridiagonal::gershgorin_bounds(diag, off, p, lane, kWarp);
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    bounds = tridiagonal::merge(bounds, {__shfl_xor_sync(kAllLanes, bounds.low, offset),
+                                         __shfl_xor_sync(kAllLanes, bounds.high, offset),
+                                         __shfl_xor_sync(kAllLanes, bounds.max_off2, offset)});
+  const auto first_above = [lane](auto above) {
+    const unsigned votes = __ballot_sync(kAllLanes, above(lane));
+    return votes ? __ffs(static_cast<int>(votes)) - 1 : kWarp;
+  };
+  const double value = tridiagonal::eigenvalue<kWarp>(diag, off, p, i, bounds, first_above);
+  if (lane == 0) values[i] = value;
+}
+
 template <typename T>
 struct ProductInFloat64 {
   __host__ __device__ double operator()(T x, T y) const { return static_cast<double>(x) * static_cast<double>(y); }
@@ -177,6 +203,14 @@ void launch_complement_seed(const double* LU, std::int64_t k, std::int64_t d, do
 void launch_gather_rows(const double* in, const int* source, std::int64_t rows, std::int64_t cols, double* out,
                         cudaStream_t stream) {
   gather_rows<<<blocks_for(rows * cols), kThreads, 0, stream>>>(in, source, rows, cols, out);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::int64_t p, double* values,
+                                    cudaStream_t stream) {
+  constexpr int threads = kWarp * kEigenWarpsPerBlock;
+  const auto blocks = static_cast<unsigned>((p + kEigenWarpsPerBlock - 1) / kEigenWarpsPerBlock);
+  tridiagonal_eigenvalues<<<blocks, threads, 0, stream>>>(diag, off, p, values);
   LOWRANK_CHECK(cudaGetLastError());
 }
 

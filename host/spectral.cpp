@@ -145,19 +145,9 @@ RowFactor factor_rows(const double* X, Index n, Index d) {
   return f;
 }
 
-void symmetric_top_eigen(std::vector<double>& A, Index p, Index count, std::vector<double>& values,
-                         std::vector<double>& vectors) {
-  // One tridiagonal reduction serves both: all eigenvalues by dsterf, the top eigenvectors by
-  // bisection and inverse iteration on the tridiagonal (dstebz, dstein), mapped back by dormtr.
+std::vector<double> tridiagonal_top_vectors(const std::vector<double>& diag, const std::vector<double>& off, Index p,
+                                            Index count) {
   count = std::min(count, p);
-  std::vector<double> diag(sz(p)), off(sz(std::max<Index>(p - 1, 1))), tau(sz(std::max<Index>(p - 1, 1)));
-  check(LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', i32(p), A.data(), i32(p), diag.data(), off.data(), tau.data()), "dsytrd");
-
-  values = diag;
-  std::vector<double> off_copy = off;
-  check(LAPACKE_dsterf(i32(p), values.data(), off_copy.data()), "dsterf");
-  std::reverse(values.begin(), values.end());
-
   lapack_int found = 0, nsplit = 0;
   std::vector<double> w(sz(p));
   std::vector<lapack_int> iblock(sz(p)), isplit(sz(p)), ifail(sz(count));
@@ -168,13 +158,11 @@ void symmetric_top_eigen(std::vector<double>& A, Index p, Index count, std::vect
   check(LAPACKE_dstein(LAPACK_COL_MAJOR, i32(p), diag.data(), off.data(), found, w.data(), iblock.data(),
                        isplit.data(), z.data(), i32(p), ifail.data()),
         "dstein");
-  if (p > 1)
-    check(LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', i32(p), found, A.data(), i32(p), tau.data(), z.data(), i32(p)),
-          "dormtr");
   // Ascending from dstebz: reverse the columns, largest first.
-  vectors.assign(sz(p * found), 0.0);
+  std::vector<double> vectors(sz(p * found));
   for (Index c = 0; c < found; ++c)
     std::copy(z.begin() + (found - 1 - c) * p, z.begin() + (found - c) * p, vectors.begin() + c * p);
+  return vectors;
 }
 
 GradientSpectrum gradient_spectrum(std::vector<double> M, Index k, const RowFactor& X, double scale) {
@@ -200,8 +188,19 @@ GradientSpectrum gradient_spectrum(std::vector<double> M, Index k, const RowFact
   std::vector<double> G(sz(p * p), 0.0);
   cblas_dsyrk(CblasColMajor, CblasLower, right_gram ? CblasTrans : CblasNoTrans, i32(p), i32(right_gram ? k : r), 1.0,
               B.data(), i32(k), 0.0, G.data(), i32(p));
-  std::vector<double> eigenvalues, top;
-  symmetric_top_eigen(G, p, 2, eigenvalues, top);
+  // One tridiagonal reduction serves both: every eigenvalue by dsterf, the top two vectors from
+  // the tridiagonal's, mapped back by dormtr.
+  std::vector<double> diag(sz(p)), off(sz(std::max<Index>(p - 1, 1))), tau(sz(std::max<Index>(p - 1, 1)));
+  check(LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', i32(p), G.data(), i32(p), diag.data(), off.data(), tau.data()), "dsytrd");
+  std::vector<double> eigenvalues = diag, off_copy = off;
+  check(LAPACKE_dsterf(i32(p), eigenvalues.data(), off_copy.data()), "dsterf");
+  std::reverse(eigenvalues.begin(), eigenvalues.end());
+  std::vector<double> top = tridiagonal_top_vectors(diag, off, p, 2);
+  const Index found = static_cast<Index>(top.size()) / p;
+  if (p > 1)
+    check(LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', i32(p), i32(found), G.data(), i32(p), tau.data(), top.data(),
+                         i32(p)),
+          "dormtr");
 
   GradientSpectrum out;
   out.singular_values.assign(sz(std::min(k, d)), 0.0);

@@ -30,11 +30,12 @@ struct GradientSpectrum {
 // smaller side: eigenvalue errors of ε·σ₁² give σᵢ within 1e-8·σ₁, inside SPEC §4's bound.
 GradientSpectrum gradient_spectrum(std::vector<double> M, std::int64_t k, const RowFactor& X, double scale);
 
-// All eigenvalues (descending) and the unit eigenvectors of the `count` largest (column-major
-// p×count, largest first), of the symmetric p×p matrix whose lower triangle `A` holds
-// (column-major); A is overwritten.
-void symmetric_top_eigen(std::vector<double>& A, std::int64_t p, std::int64_t count, std::vector<double>& values,
-                         std::vector<double>& vectors);
+// The unit eigenvectors of the `count` largest eigenvalues (column-major p×count, largest first)
+// of the symmetric tridiagonal matrix with diagonal `diag` (p) and off-diagonal `off` (p − 1), by
+// bisection and inverse iteration (dstebz, dstein): both backends reduce their Gram matrix to this
+// tridiagonal (dsytrd / cusolverDnDsytrd) and map these vectors back (dormtr / cusolverDnDormtr).
+std::vector<double> tridiagonal_top_vectors(const std::vector<double>& diag, const std::vector<double>& off,
+                                            std::int64_t p, std::int64_t count);
 
 // The top Ritz pair of the Lanczos tridiagonal T (diagonal alpha, off-diagonal beta, `used`
 // steps) and whether it has converged: the residual bound β_last·|s_last| ≤ rel_tol·θ, or an
