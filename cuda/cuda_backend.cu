@@ -49,9 +49,12 @@ std::shared_ptr<U[]> device_array(Index count) {
   });
 }
 
+// Lanczos steps between convergence tests on the host: each test is a synchronisation.
+constexpr std::int64_t kLanczosCheckEvery = 4;
+
 // Work arrays kept between calls and grown on demand, one per purpose.
-enum Slot : int { kMd, kB, kGram, kEigen, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss, kLanczos, kBasisA, kBasisB,
-                  kPivots, kSource, kSlots };
+enum Slot : int { kMd, kB, kGram, kEigen, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss,
+                  kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kSlots };
 
 class Scratch {
  public:
@@ -302,23 +305,16 @@ class CudaBackend final : public Backend<T> {
     LOWRANK_CHECK(cublasDsyrk(blas_, CUBLAS_FILL_MODE_LOWER, right_gram ? CUBLAS_OP_T : CUBLAS_OP_N, i32(p),
                               i32(right_gram ? k : r), &one, B, i32(k), &zero, G, i32(p)));
 
-    // [eigenvalues | diagonal | off-diagonal | τ], p each: the first three come back in one copy.
-    double* tridiagonal = scratch_.get<double>(kTridiagonal, 4 * p);
-    double *eigenvalues = tridiagonal, *diag = tridiagonal + p, *off = tridiagonal + 2 * p, *tau = tridiagonal + 3 * p;
-    int lwork = 0;
-    LOWRANK_CHECK(cusolverDnDsytrd_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p), diag, off, tau,
-                                              &lwork));
-    int* info = scratch_.get<int>(kInfo, 1);
-    LOWRANK_CHECK(cusolverDnDsytrd(solver_, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p), diag, off, tau,
-                                   scratch_.get<double>(kWork, lwork), lwork, info));
-    launch_tridiagonal_eigenvalues(diag, off, p, eigenvalues, stream_);
+    double* tridiagonal = tridiagonal_eigenvalues(G, p);
     // The off-diagonal's last slot is never written: 3p − 1 values come back, the last stays 0.
     std::vector<double> host(sz(3 * p), 0.0);
     LOWRANK_CHECK(cudaMemcpyAsync(host.data(), tridiagonal, sizeof(double) * sz(3 * p - 1), cudaMemcpyDeviceToHost,
                                   stream_));
+    int* info = scratch_.get<int>(kInfo, 1);
     check_info(info, "cusolverDnDsytrd");  // synchronises: `host` is filled
     const std::vector<double> ascending(host.begin(), host.begin() + p);
-    const std::vector<double> host_diag(host.begin() + p, host.begin() + 2 * p), host_off(host.begin() + 2 * p, host.end());
+    const std::vector<double> host_diag(host.begin() + p, host.begin() + 2 * p);
+    const std::vector<double> host_off(host.begin() + 2 * p, host.end());
 
     // The top two eigenvectors of G (column-major p×count, largest first).
     const std::vector<double> top = spectral::tridiagonal_top_vectors(host_diag, host_off, p, 2);
@@ -327,6 +323,8 @@ class CudaBackend final : public Backend<T> {
     LOWRANK_CHECK(
         cudaMemcpyAsync(vectors, top.data(), sizeof(double) * top.size(), cudaMemcpyHostToDevice, stream_));
     if (p > 1) {
+      double* tau = tridiagonal + 3 * p;
+      int lwork = 0;
       LOWRANK_CHECK(cusolverDnDormtr_bufferSize(solver_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N,
                                                 i32(p), i32(count), G, i32(p), tau, vectors, i32(p), &lwork));
       LOWRANK_CHECK(cusolverDnDormtr(solver_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, i32(p),
@@ -391,7 +389,11 @@ class CudaBackend final : public Backend<T> {
   }
 
   // Lanczos on WᵀW in float64 with full reorthogonalisation, as the CPU backend's
-  // spectral::largest_singular_value; the tridiagonal's Ritz pairs are computed on the host.
+  // spectral::largest_singular_value, stopping at the same step: α and β stay on the device
+  // (cuBLAS writes them there, a kernel divides by β), and every kLanczosCheckEvery steps they come
+  // back, in one synchronisation, and the Ritz pairs of each new step are tested in order. The steps run
+  // past the stopping one are discarded; a β of zero there (an invariant subspace) only fills
+  // them with non-finite values.
   double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
     const Index k = W.rows, d = W.cols, steps = std::min<Index>(d, spectral::kLanczosSteps);
     require(start.size() == d, "operator_norm");
@@ -402,6 +404,8 @@ class CudaBackend final : public Backend<T> {
     double* t = scratch_.get<double>(kVecA, k);
     double* w = scratch_.get<double>(kVecB, d);
     double* c = scratch_.get<double>(kVecC, steps);
+    double* coefficients = scratch_.get<double>(kEigen, 2 * steps);  // [α | β] on the device
+    double *alpha_device = coefficients, *beta_device = coefficients + steps;
     launch_to_double(start.data.get(), basis, d, stream_);
     double norm = 0;
     LOWRANK_CHECK(cublasDnrm2(blas_, i32(d), basis, 1, &norm));
@@ -415,25 +419,31 @@ class CudaBackend final : public Backend<T> {
     std::vector<double> alpha(sz(steps)), beta(sz(steps));
     spectral::TopRitz ritz;
     for (int restart = 0; restart < spectral::kLanczosRestarts && !ritz.converged; ++restart) {
-      Index used = 0;
-      for (Index j = 0; j < steps; ++j) {
+      Index used = 0, tested = 0;
+      for (Index j = 0; j < steps && !ritz.converged; ++j) {
         double* vj = basis + j * d;
         LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(d), i32(k), &one, w_matrix, i32(d), vj, 1, &zero, t, 1));
         LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(k), &one, w_matrix, i32(d), t, 1, &zero, w, 1));
-        LOWRANK_CHECK(cublasDdot(blas_, i32(d), w, 1, vj, 1, &alpha[sz(j)]));
+        device_scalar([&] { LOWRANK_CHECK(cublasDdot(blas_, i32(d), w, 1, vj, 1, alpha_device + j)); });
         for (int pass = 0; pass < 2; ++pass) {  // w ← w − V (Vᵀ w), twice
           LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(d), i32(j + 1), &one, basis, i32(d), w, 1, &zero, c, 1));
           LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(j + 1), &minus, basis, i32(d), c, 1, &one, w, 1));
         }
-        LOWRANK_CHECK(cublasDnrm2(blas_, i32(d), w, 1, &beta[sz(j)]));
+        device_scalar([&] { LOWRANK_CHECK(cublasDnrm2(blas_, i32(d), w, 1, beta_device + j)); });
+        if (j + 1 < steps) launch_divide(w, beta_device + j, basis + (j + 1) * d, d, stream_);
         used = j + 1;
-        ritz = spectral::top_ritz(alpha, beta, used, 1e-10);
-        if (ritz.converged) break;
-        if (j + 1 < steps) {
-          inv = 1.0 / beta[sz(j)];
-          LOWRANK_CHECK(cublasDcopy(blas_, i32(d), w, 1, basis + (j + 1) * d, 1));
-          LOWRANK_CHECK(cublasDscal(blas_, i32(d), &inv, basis + (j + 1) * d, 1));
+        if (used % kLanczosCheckEvery != 0 && used != steps) continue;
+        LOWRANK_CHECK(cudaMemcpyAsync(alpha.data(), alpha_device, sizeof(double) * sz(used), cudaMemcpyDeviceToHost,
+                                      stream_));
+        LOWRANK_CHECK(cudaMemcpyAsync(beta.data(), beta_device, sizeof(double) * sz(used), cudaMemcpyDeviceToHost,
+                                      stream_));
+        sync();
+        for (used = tested + 1; used <= j + 1; ++used) {  // the CPU backend's test, step by step
+          ritz = spectral::top_ritz(alpha, beta, used, 1e-10);
+          if (ritz.converged) break;
         }
+        used = std::min(used, j + 1);
+        tested = used;
       }
       // The Ritz vector V s: the result, or the start of the next restart (basis column 0).
       LOWRANK_CHECK(cudaMemcpyAsync(c, ritz.s.data(), sizeof(double) * sz(used), cudaMemcpyHostToDevice, stream_));
@@ -493,6 +503,14 @@ class CudaBackend final : public Backend<T> {
 
  private:
   void sync() { LOWRANK_CHECK(cudaStreamSynchronize(stream_)); }
+
+  // Runs `call`, a cuBLAS call whose scalar result goes to device memory, without a synchronisation.
+  template <typename Call>
+  void device_scalar(Call call) {
+    LOWRANK_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_DEVICE));
+    call();
+    LOWRANK_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
+  }
 
   static void require(bool ok, const char* op) {
     if (!ok) throw std::invalid_argument(std::string("cuda backend: shape mismatch in ") + op);
@@ -617,18 +635,37 @@ class CudaBackend final : public Backend<T> {
     return true;
   }
 
-  // Singular values of the column-major p×p matrix C (overwritten), by cusolverDnDgesvd.
-  std::vector<double> singular_values(double* C, Index p) {
-    double* s = scratch_.get<double>(kEigen, p);
+  // Reduces the symmetric p×p G (lower triangle, column-major; overwritten by the reflectors) to a
+  // tridiagonal T (cusolverDnDsytrd, its info to kInfo) and computes every eigenvalue of T by the
+  // multisection kernel. Returns [eigenvalues (ascending) | diagonal | off-diagonal | τ], p each, on
+  // the device, in stream order: the caller checks the info.
+  double* tridiagonal_eigenvalues(double* G, Index p) {
+    double* tridiagonal = scratch_.get<double>(kTridiagonal, 4 * p);
+    double *eigenvalues = tridiagonal, *diag = tridiagonal + p, *off = tridiagonal + 2 * p;
+    double* tau = tridiagonal + 3 * p;
     int lwork = 0;
-    LOWRANK_CHECK(cusolverDnDgesvd_bufferSize(solver_, i32(p), i32(p), &lwork));
-    int* info = scratch_.get<int>(kInfo, 1);
-    LOWRANK_CHECK(cusolverDnDgesvd(solver_, 'N', 'N', i32(p), i32(p), C, i32(p), s, nullptr, 1, nullptr, 1,
-                                   scratch_.get<double>(kWork, lwork), lwork, nullptr, info));
-    check_info(info, "cusolverDnDgesvd");
+    LOWRANK_CHECK(cusolverDnDsytrd_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p), diag, off, tau,
+                                              &lwork));
+    LOWRANK_CHECK(cusolverDnDsytrd(solver_, CUBLAS_FILL_MODE_LOWER, i32(p), G, i32(p), diag, off, tau,
+                                   scratch_.get<double>(kWork, lwork), lwork, scratch_.get<int>(kInfo, 1)));
+    launch_tridiagonal_eigenvalues(diag, off, p, eigenvalues, stream_);
+    return tridiagonal;
+  }
+
+  // Singular values of the column-major p×p matrix C: the square roots of the eigenvalues of CᵀC,
+  // through its tridiagonal, where cuSOLVER's gesvd at these sizes is a long chain of small
+  // launches. For the cosines of principal angles (σ ≤ 1) the error is ε/(2σ) and at most √ε: the
+  // same worst case as an SVD's, where acos turns an error of ε in σ ≈ 1 into √(2ε) in the angle.
+  std::vector<double> singular_values(const double* C, Index p) {
+    const double one = 1.0, zero = 0.0;
+    double* G = scratch_.get<double>(kAngleGram, p * p);
+    LOWRANK_CHECK(cublasDsyrk(blas_, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, i32(p), i32(p), &one, C, i32(p), &zero, G,
+                              i32(p)));
+    const double* eigenvalues = tridiagonal_eigenvalues(G, p);
     std::vector<double> out(sz(p));
-    LOWRANK_CHECK(cudaMemcpyAsync(out.data(), s, sizeof(double) * sz(p), cudaMemcpyDeviceToHost, stream_));
-    sync();
+    LOWRANK_CHECK(cudaMemcpyAsync(out.data(), eigenvalues, sizeof(double) * sz(p), cudaMemcpyDeviceToHost, stream_));
+    check_info(scratch_.get<int>(kInfo, 1), "cusolverDnDsytrd");  // synchronises: `out` is filled
+    for (double& value : out) value = std::sqrt(std::max(value, 0.0));
     return out;
   }
 

@@ -84,6 +84,14 @@ __global__ void convert(const From* __restrict__ in, To* __restrict__ out, std::
     out[e] = static_cast<To>(in[e]);
 }
 
+__global__ void divide(const double* __restrict__ in, const double* __restrict__ divisor, double* __restrict__ out,
+                       std::int64_t count) {
+  const double by = *divisor;
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x)
+    out[e] = in[e] / by;
+}
+
 __global__ void diagonal_range(const double* __restrict__ A, std::int64_t lda, std::int64_t count,
                                double* __restrict__ out) {
   using Reduce = cub::BlockReduce<double, kRowThreads>;
@@ -188,6 +196,11 @@ template <typename T>
 double dot_float64(const T* x, const T* y, std::int64_t count, cudaStream_t stream) {
   return thrust::inner_product(thrust::cuda::par.on(stream), x, x + count, y, 0.0, thrust::plus<double>(),
                                ProductInFloat64<T>());
+}
+
+void launch_divide(const double* in, const double* divisor, double* out, std::int64_t count, cudaStream_t stream) {
+  divide<<<blocks_for(count), kThreads, 0, stream>>>(in, divisor, out, count);
+  LOWRANK_CHECK(cudaGetLastError());
 }
 
 void launch_diagonal_range(const double* A, std::int64_t lda, std::int64_t count, double* out, cudaStream_t stream) {

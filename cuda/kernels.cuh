@@ -51,6 +51,9 @@ void launch_complement_seed(const double* LU, std::int64_t k, std::int64_t d, do
 void launch_gather_rows(const double* in, const int* source, std::int64_t rows, std::int64_t cols, double* out,
                         cudaStream_t stream);
 
+// out_i = in_i / *divisor, i < count: the divisor stays on the device (no synchronisation).
+void launch_divide(const double* in, const double* divisor, double* out, std::int64_t count, cudaStream_t stream);
+
 // Every eigenvalue (ascending, `values`, p) of the symmetric tridiagonal matrix with diagonal
 // `diag` (p) and off-diagonal `off` (p − 1), each within 2ε‖T‖, by Sturm-count multisection.
 void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::int64_t p, double* values,
