@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -89,11 +90,42 @@ void check_output(const std::string& out, bool force) {
   }
 }
 
+using Clock = std::chrono::steady_clock;
+
+// Seconds since `start`, and `start` moved to now.
+double lap(Clock::time_point& start) {
+  const Clock::time_point now = Clock::now();
+  const double seconds = std::chrono::duration<double>(now - start).count();
+  start = now;
+  return seconds;
+}
+
+// The summary's last line: the process's wall time and where it went.
+void print_times(double total, const std::vector<std::pair<const char*, double>>& parts) {
+  std::printf("time: %.2f s:", total);
+  double listed = 0;
+  for (const auto& [name, seconds] : parts) {
+    std::printf(" %s %.2f,", name, seconds);
+    listed += seconds;
+  }
+  std::printf(" other %.2f\n", std::max(total - listed, 0.0));
+}
+
+// When the process started, and how long the memory check before the run took (on a GPU, the
+// first CUDA call, which starts the context).
+struct Started {
+  Clock::time_point process;
+  double memory_check = 0;
+};
+
 template <typename T>
-int run(const Config& config, const Options& o, const std::string& command_line, const ResumePlan* resume) {
+int run(const Config& config, const Options& o, const std::string& command_line, const ResumePlan* resume,
+        Started started) {
   set_cpu_threads(o.threads);
   const bool gpu = o.device == "cuda";
+  Clock::time_point start = Clock::now();
   std::unique_ptr<Backend<T>> backend = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
+  const double backend_seconds = lap(start);
   const bool terminal = ::isatty(::fileno(stderr));
   const std::string where =
       gpu ? backend->device() : backend->device() + " (" + std::to_string(cpu_threads()) + " threads)";
@@ -101,8 +133,10 @@ int run(const Config& config, const Options& o, const std::string& command_line,
     std::fprintf(stderr, "lowrank-engine %s: %s on %s, %s, writing %s\n", LOWRANK_VERSION, config.experiment.c_str(),
                  where.c_str(), to_string(config.precision), o.out.c_str());
 
+  lap(start);
   std::vector<Inputs> inputs;
   for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec));
+  const double inputs_seconds = lap(start);
 
   install_stop_handlers();
   if (o.force) fs::remove(o.out);
@@ -111,16 +145,18 @@ int run(const Config& config, const Options& o, const std::string& command_line,
              : std::make_unique<H5Writer>(o.out, FileHeader{LOWRANK_VERSION, command_line, backend->device(),
                                                             o.checkpoint_every},
                                           config, inputs);
+  const double file_seconds = lap(start);
   Progress progress(stderr, !o.quiet, terminal);
-  std::vector<RunSummary> summaries;
+  Training training;
   try {
-    summaries = train_all(*backend, config, inputs, *writer, progress,
-                          resume ? resume->checkpoint_every : o.checkpoint_every, resume);
+    training = train_all(*backend, config, inputs, *writer, progress,
+                         resume ? resume->checkpoint_every : o.checkpoint_every, resume);
   } catch (...) {
     writer->set_peak_memory(peak_host_memory(), backend->peak_device_bytes());
     writer->set_status("failed");
     throw;
   }
+  const std::vector<RunSummary>& summaries = training.runs;
   auto any = [&](const char* status) {
     return std::any_of(summaries.begin(), summaries.end(), [&](const RunSummary& s) { return s.status == status; });
   };
@@ -128,10 +164,25 @@ int run(const Config& config, const Options& o, const std::string& command_line,
   const double peak_host = peak_host_memory(), peak_device = backend->peak_device_bytes();
   writer->set_peak_memory(peak_host, peak_device);
   writer->set_status(interrupted ? "interrupted" : diverged ? "diverged" : "complete");
+  lap(start);
+  writer.reset();  // closes the file
+  const double close_seconds = lap(start);
   std::fputs(summary_table(summaries).c_str(), stdout);
   std::printf("peak memory: host %s", gibibytes(peak_host).c_str());
   if (peak_device > 0) std::printf(", device %s", gibibytes(peak_device).c_str());
   std::printf("\n");
+  const TrainTimes& t = training.seconds;
+  print_times(lap(started.process), {{"memory check", started.memory_check},
+                                     {"backend start", backend_seconds},
+                                     {"inputs", inputs_seconds},
+                                     {"file set-up", file_seconds},
+                                     {"upload", t.upload},
+                                     {"epochs", t.epochs},
+                                     {"pair angles", t.pair_angles},
+                                     {"refits", t.refits},
+                                     {"checkpoints", t.checkpoints},
+                                     {"writes waited", t.file_wait},
+                                     {"closing", close_seconds}});
   if (interrupted) {
     std::fprintf(stderr, "engine: stopped by %s after the epoch in flight; %s keeps every finished epoch\n",
                  stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", o.out.c_str());
@@ -143,6 +194,7 @@ int run(const Config& config, const Options& o, const std::string& command_line,
 }  // namespace
 
 int main(int argc, char** argv) {
+  Started started{Clock::now()};
   // HDF5's own error stacks stay quiet: every failing call is reported by name instead.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   Options o;
@@ -210,9 +262,11 @@ int main(int argc, char** argv) {
     if (o.device == "auto") o.device = cuda_device_count() > 0 ? "cuda" : "cpu";
     // Sizes that cannot fit are refused before anything is allocated.
     const bool gpu = o.device == "cuda";
+    const Clock::time_point check_start = Clock::now();
     const MemoryEstimate need = estimate_memory(config, gpu);
     check_fits("host", need.host_bytes, available_host_memory());
-    if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());
+    if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());  // the first CUDA call: starts the context
+    started.memory_check = std::chrono::duration<double>(Clock::now() - check_start).count();
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "engine: error: %s\n", e.what());
     return kExitBadInput;
@@ -220,8 +274,8 @@ int main(int argc, char** argv) {
 
   try {
     const ResumePlan* resume = plan ? &*plan : nullptr;
-    return config.precision == Precision::float32 ? run<float>(config, o, command_line, resume)
-                                                  : run<double>(config, o, command_line, resume);
+    return config.precision == Precision::float32 ? run<float>(config, o, command_line, resume, started)
+                                                  : run<double>(config, o, command_line, resume, started);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine: failed: %s\n", e.what());
     // A write that failed on a full disk: say so; every epoch flushed before stays in the file.

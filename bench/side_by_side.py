@@ -26,15 +26,18 @@ from seed_ntk_vs_mf import time_seed  # noqa: E402
 
 def run_engine(engine, out, device, threads, *extra):
     """Runs `engine --exp ntk_vs_mf` (with `extra` arguments) into `out`; returns its wall time,
-    what the file says of it, and each run's epoch_seconds."""
+    where it went (the summary's `time:` line), what the file says of it, and each run's
+    epoch_seconds."""
     args = [engine, "--exp", "ntk_vs_mf", "--device", device, "--out", out, "--force", "--quiet", *extra]
     if threads:
         args += ["--threads", str(threads)]
     t0 = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    summary = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
     wall = time.perf_counter() - t0
+    times = next((line for line in summary.splitlines() if line.startswith("time: ")), "")
     with h5py.File(out, "r") as f:
-        return {"wall_s": wall, "device": f.attrs["device"], "epochs": int(f["runs/ntk/epoch"].shape[0]),
+        return {"wall_s": wall, "times": times, "device": f.attrs["device"],
+                "epochs": int(f["runs/ntk/epoch"].shape[0]),
                 "epoch_seconds": {r: f[f"runs/{r}/epoch_seconds"][()] for r in ("ntk", "mf")},
                 "peak_host_bytes": int(f["peak_host_bytes"][()]), "peak_device_bytes": int(f["peak_device_bytes"][()])}
 
@@ -71,6 +74,7 @@ def main():
     print(f"seed's principal angles: {seed['angles_s'] / e * 1e3:.1f} ms per epoch; "
           f"engine peak memory: host {engine['peak_host_bytes'] / 2**30:.2f} GiB"
           + (f", device {engine['peak_device_bytes'] / 2**30:.2f} GiB" if engine["peak_device_bytes"] > 0 else ""))
+    print(f"engine {engine['times']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"engine": engine, "seed": seed, "device": args.device}, f, indent=1)

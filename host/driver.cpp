@@ -236,10 +236,16 @@ void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<double>& W,
   if (s.truncated) s.truncated->restore(std::vector<double>(vectors.begin() + blocks_start, vectors.end()));
 }
 
+// Seconds since `start`.
+double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
 template <typename T>
-std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const std::vector<Inputs>& inputs,
+Training train_all(Backend<T>& be, const Config& config, const std::vector<Inputs>& inputs,
                                   H5Writer& writer, Progress& progress, std::int64_t checkpoint_every,
                                   const ResumePlan* resume) {
+  Training training;
+  TrainTimes& seconds = training.seconds;
+  auto start = Clock::now();
   // W0 and a are shared by every inputs group: take them from the first.
   const Buffer<T> a = upload(be, inputs.front().a, config.k, 1);
   std::vector<DeviceInputs<T>> data;
@@ -247,13 +253,15 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
     data.push_back(load(be, in, config.spectrum == SpectrumMethod::full));
     data.back().a = &a;
   }
+  seconds.upload = since(start);
   auto inputs_index = [&](const RunSpec& r) {
     for (std::size_t i = 0; i < inputs.size(); ++i)
       if (inputs[i].name == r.inputs) return i;
     throw ConfigError("run '" + r.name + "' names unknown inputs '" + r.inputs + "'");
   };
 
-  std::vector<RunSummary> summaries(config.runs.size());
+  std::vector<RunSummary>& summaries = training.runs;
+  summaries.resize(config.runs.size());
   WriteQueue files;  // the writer is used from the queue's thread alone until it is drained
   const auto groups = side_by_side_groups(config);
   for (std::size_t group_index = 0; group_index < groups.size(); ++group_index) {
@@ -315,6 +323,7 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
           continue;
         }
         s.seconds += rec.epoch_seconds;
+        seconds.epochs += rec.epoch_seconds;
         s.epoch = t + 1;
         s.summary.epochs_done = s.epoch;
         s.summary.last = rec;
@@ -327,8 +336,10 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         });
         if (s.epoch == s.spec->epochs) {
           s.stopped = true;
+          start = Clock::now();
           const double refit = be.refit_test_mse(s.data->X, s.data->y, s.data->X_test, s.data->y_test, s.W,
                                                  s.spec->gamma, s.spec->activation);
+          seconds.refits += since(start);
           s.summary.refit_test_mse = refit;
           s.summary.status = "complete";
           files.push([&writer, run_index, refit] {
@@ -344,13 +355,17 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
         RunState<T>& B = state_of(config.pairs[p].b);
         if (A.epoch == t + 1 && B.epoch == t + 1) {
           nvtx3::scoped_range range("pair angles");
+          start = Clock::now();
           const double angle = be.mean_principal_angle_deg(A.W, B.W);
+          seconds.pair_angles += since(start);
           files.push([&writer, p, t, angle] { writer.append_pair(p, t, angle); });
         }
       }
       if (checkpoint_every > 0 && (t + 1) % checkpoint_every == 0) {
+        start = Clock::now();
         std::vector<std::vector<double>> W(states.size()), vectors(states.size());
         for (std::size_t j = 0; j < states.size(); ++j) save_state(be, states[j], W[j], vectors[j]);
+        seconds.checkpoints += since(start);
         files.push([&writer, group_index, slot, t, W = std::move(W), vectors = std::move(vectors)] {
           writer.write_checkpoint(group_index, slot, t + 1, W, vectors);
         });
@@ -378,14 +393,16 @@ std::vector<RunSummary> train_all(Backend<T>& be, const Config& config, const st
       break;
     }
   }
+  start = Clock::now();
   files.drain();
-  return summaries;
+  seconds.file_wait = since(start);
+  return training;
 }
 
-template std::vector<RunSummary> train_all<float>(Backend<float>&, const Config&, const std::vector<Inputs>&,
-                                                  H5Writer&, Progress&, std::int64_t, const ResumePlan*);
-template std::vector<RunSummary> train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&,
-                                                   H5Writer&, Progress&, std::int64_t, const ResumePlan*);
+template Training train_all<float>(Backend<float>&, const Config&, const std::vector<Inputs>&, H5Writer&,
+                                   Progress&, std::int64_t, const ResumePlan*);
+template Training train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&, H5Writer&,
+                                    Progress&, std::int64_t, const ResumePlan*);
 
 std::string summary_table(const std::vector<RunSummary>& rows) {
   std::string out;

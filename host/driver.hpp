@@ -23,10 +23,22 @@ struct RunSummary {
   double epochs_per_second = 0;
 };
 
+// Where a training's wall time went, in seconds: inputs to the backend (and X's factor), every
+// run's epochs (their epoch_seconds), the pair angles, the refits, the checkpoints' copies of the
+// state, and the wait for the file's queue at the end.
+struct TrainTimes {
+  double upload = 0, epochs = 0, pair_angles = 0, refits = 0, checkpoints = 0, file_wait = 0;
+};
+
+struct Training {
+  std::vector<RunSummary> runs;
+  TrainTimes seconds;
+};
+
 // Checkpoints every `checkpoint_every` epochs (0: never); with `resume`, continues each group from its
 // checkpoint (runs that ended before it are not retrained).
 template <typename T>
-std::vector<RunSummary> train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs,
+Training train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs,
                                   H5Writer& writer, Progress& progress, std::int64_t checkpoint_every,
                                   const ResumePlan* resume = nullptr);
 

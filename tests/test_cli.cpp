@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "engine_process.hpp"
 
@@ -83,6 +85,34 @@ TEST(Engine, ListsPresetsAndVersion) {
   EXPECT_NE(r.out.find("lowrank-engine"), std::string::npos);
 }
 
+// The summary's last line, "time: T s: part s, …, other s": parts that add up to the whole
+// (to the printed rounding), epochs and pair angles among them.
+void expect_time_line(const std::string& out) {
+  const auto at = out.find("time: ");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::istringstream line(out.substr(at + 6, out.find('\n', at) - at - 6));
+  double total = 0, sum = 0;
+  std::string unit, word, name;
+  line >> total >> unit;
+  ASSERT_EQ(unit, "s:");
+  std::map<std::string, double> parts;
+  while (line >> word) {
+    double value = 0;
+    if (std::istringstream(word) >> value) {  // "1.53," ends a part's name
+      parts[name] = value;
+      sum += value;
+      name.clear();
+    } else {
+      name += (name.empty() ? "" : " ") + word;
+    }
+  }
+  for (const char* part : {"epochs", "pair angles", "refits", "inputs", "other"})
+    EXPECT_TRUE(parts.count(part)) << part << " missing from: " << out.substr(at);
+  EXPECT_GT(parts["epochs"], 0.0);
+  EXPECT_GE(parts["other"], 0.0);
+  EXPECT_NEAR(sum, total, 0.005 * static_cast<double>(parts.size()) + 1e-9) << out.substr(at);
+}
+
 TEST(Engine, ShortRunWritesTheFileAndASummaryAndForceReplacesIt) {
   TempDir dir;
   const std::string args = "--exp ntk_vs_mf --set data.n=40 --set data.d=30 --set model.k=50 --epochs 3 --out r.h5";
@@ -93,6 +123,7 @@ TEST(Engine, ShortRunWritesTheFileAndASummaryAndForceReplacesIt) {
                              "refit_test_mse", "epochs/s"})
     EXPECT_NE(r.out.find(column), std::string::npos) << column;
   EXPECT_NE(r.out.find("complete"), std::string::npos);
+  expect_time_line(r.out);
   EXPECT_EQ(run_engine(args, dir.path()).exit_code, 2) << "an existing file needs --force";
   EXPECT_EQ(run_engine(args + " --force", dir.path()).exit_code, 0);
 }
