@@ -504,11 +504,17 @@ class CudaBackend final : public Backend<T> {
  private:
   void sync() { LOWRANK_CHECK(cudaStreamSynchronize(stream_)); }
 
-  // Runs `call`, a cuBLAS call whose scalar result goes to device memory, without a synchronisation.
+  // Runs `call`, a cuBLAS call whose scalar result goes to device memory, without a synchronisation;
+  // the handle is back in host pointer mode afterwards, also when the call throws.
   template <typename Call>
   void device_scalar(Call call) {
     LOWRANK_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_DEVICE));
-    call();
+    try {
+      call();
+    } catch (...) {
+      (void)cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST);
+      throw;
+    }
     LOWRANK_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
   }
 

@@ -143,7 +143,8 @@ __global__ void tridiagonal_eigenvalues(const double* __restrict__ diag, const d
   for (int offset = kWarp / 2; offset > 0; offset /= 2)
     bounds = tridiagonal::merge(bounds, {__shfl_xor_sync(kAllLanes, bounds.low, offset),
                                          __shfl_xor_sync(kAllLanes, bounds.high, offset),
-                                         __shfl_xor_sync(kAllLanes, bounds.max_off2, offset)});
+                                         __shfl_xor_sync(kAllLanes, bounds.max_off2, offset),
+                                         __shfl_xor_sync(kAllLanes, static_cast<int>(bounds.finite), offset) != 0});
   const auto first_above = [lane](auto above) {
     const unsigned votes = __ballot_sync(kAllLanes, above(lane));
     return votes ? __ffs(static_cast<int>(votes)) - 1 : kWarp;

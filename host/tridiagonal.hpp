@@ -11,24 +11,28 @@
 
 namespace lowrank::tridiagonal {
 
-// Gershgorin's interval over rows first, first + stride, … and their largest off-diagonal square
-// (for the pivot floor). A warp's lanes take (lane, 32) and merge; the host takes (0, 1).
+// Gershgorin's interval over rows first, first + stride, … their largest off-diagonal square
+// (for the pivot floor) and whether every entry was finite. A warp's lanes take (lane, 32) and
+// merge; the host takes (0, 1).
 struct Bounds {
   double low = DBL_MAX, high = -DBL_MAX, max_off2 = 0;
+  bool finite = true;
 };
 
 LOWRANK_HD Bounds merge(Bounds a, Bounds b) {
-  return {fmin(a.low, b.low), fmax(a.high, b.high), fmax(a.max_off2, b.max_off2)};
+  return {fmin(a.low, b.low), fmax(a.high, b.high), fmax(a.max_off2, b.max_off2), a.finite && b.finite};
 }
 
 LOWRANK_HD Bounds gershgorin_bounds(const double* diag, const double* off, std::int64_t p, std::int64_t first,
                                     std::int64_t stride) {
+  using std::isfinite;
   Bounds b;
   for (std::int64_t i = first; i < p; i += stride) {
     const double left = i > 0 ? fabs(off[i - 1]) : 0.0, right = i + 1 < p ? fabs(off[i]) : 0.0;
     b.low = fmin(b.low, diag[i] - left - right);
     b.high = fmax(b.high, diag[i] + left + right);
     if (i + 1 < p) b.max_off2 = fmax(b.max_off2, off[i] * off[i]);
+    b.finite = b.finite && isfinite(diag[i]) && (i + 1 == p || isfinite(off[i]));
   }
   return b;
 }
@@ -57,10 +61,12 @@ constexpr int kMaxRounds = 64;
 // points that cut [low, high] into Points + 1 equal parts and keeps the part where the count
 // passes i, until the part is within 2ε‖T‖ (dsterf's accuracy). `first_above(pred)` returns the
 // smallest point j < Points with pred(j), or Points if none: the host loops over j, a warp ballots
-// with one point a lane. `bounds` is the whole matrix's (merged) Gershgorin interval.
+// with one point a lane. `bounds` is the whole matrix's (merged) Gershgorin interval; a T with a
+// non-finite entry gives NaN.
 template <int Points, typename FirstAbove>
 LOWRANK_HD double eigenvalue(const double* diag, const double* off, std::int64_t p, std::int64_t i, Bounds bounds,
                              FirstAbove first_above) {
+  if (!bounds.finite) return NAN;
   // LAPACK dstebz's pivot floor and widening of the Gershgorin interval, so that the counts at
   // its ends are exactly 0 and p.
   const double pivmin = DBL_MIN * fmax(1.0, bounds.max_off2);

@@ -87,6 +87,16 @@ TEST(TridiagonalEigenvalues, DiagonalMatrixGivesItsSortedDiagonal) {
   for (std::size_t i = 0; i < diag.size(); ++i) EXPECT_NEAR(got[i], diag[i], 4 * DBL_EPSILON * max_abs(diag));
 }
 
+// A non-finite entry anywhere (a diverged gradient) gives NaN eigenvalues, not finite ones.
+TEST(TridiagonalEigenvalues, NonFiniteEntryGivesNaN) {
+  std::vector<double> diag(6, 2.0), off(5, -1.0);
+  off[4] = NAN;
+  for (double value : multisection<32>(diag, off)) EXPECT_TRUE(std::isnan(value));
+  off[4] = -1.0;
+  diag[0] = INFINITY;
+  for (double value : multisection<32>(diag, off)) EXPECT_TRUE(std::isnan(value));
+}
+
 // The tridiagonal of a Gram matrix BᵀB with B (m×p) = spikes over a Gaussian bulk, and rank
 // deficient (m < p: zero eigenvalues), as the gradient spectrum produces. Against dsterf: within
 // 32ε‖T‖ (both are backward stable; they differ by some ε‖T‖), and the singular values √λ within
