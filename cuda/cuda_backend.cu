@@ -2,7 +2,6 @@
 
 #include <thrust/execution_policy.h>
 #include <thrust/fill.h>
-#include <thrust/reduce.h>
 
 #include <algorithm>
 #include <atomic>
@@ -54,7 +53,7 @@ constexpr std::int64_t kLanczosCheckEvery = 4;
 
 // Work arrays kept between calls and grown on demand, one per purpose.
 enum Slot : int { kMd, kB, kGram, kEigen, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss,
-                  kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kSlots };
+                  kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kReduceWork, kReduceResult, kSlots };
 
 class Scratch {
  public:
@@ -239,7 +238,9 @@ class CudaBackend final : public Backend<T> {
 
   double dot(const Buffer<T>& x, const Buffer<T>& y) override {
     require(x.size() == y.size(), "dot");
-    return dot_float64(x.data.get(), y.data.get(), x.size(), stream_);
+    return reduce_to_host([&](void* work, std::size_t& bytes, double* out) {
+      launch_dot_float64(x.data.get(), y.data.get(), x.size(), out, work, bytes, stream_);
+    });
   }
   double norm(const Buffer<T>& x) override { return std::sqrt(dot(x, x)); }
 
@@ -504,6 +505,21 @@ class CudaBackend final : public Backend<T> {
  private:
   void sync() { LOWRANK_CHECK(cudaStreamSynchronize(stream_)); }
 
+  // Runs a device reduction, `reduce(work, work_bytes, out)` (launch_sum, launch_dot_float64), with
+  // its work space and result kept between calls (Thrust's reductions allocate and free on every
+  // call, and the free synchronises the device); returns the result.
+  template <typename Reduce>
+  double reduce_to_host(Reduce reduce) {
+    double* out = scratch_.get<double>(kReduceResult, 1);
+    std::size_t bytes = 0;
+    reduce(nullptr, bytes, out);
+    reduce(scratch_.get<unsigned char>(kReduceWork, static_cast<Index>(bytes)), bytes, out);
+    double result = 0;
+    LOWRANK_CHECK(cudaMemcpyAsync(&result, out, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    return result;
+  }
+
   // Runs `call`, a cuBLAS call whose scalar result goes to device memory, without a synchronisation;
   // the handle is back in host pointer mode afterwards, also when the call throws.
   template <typename Call>
@@ -539,7 +555,10 @@ class CudaBackend final : public Backend<T> {
                   k);
     double* row_loss = scratch_.get<double>(kRowLoss, n);
     launch_readout(Z.data.get(), a.data.get(), y.data.get(), gamma, act, n, k, r, row_loss, stream_);
-    return thrust::reduce(thrust::cuda::par.on(stream_), row_loss, row_loss + n, 0.0) / static_cast<double>(n);
+    return reduce_to_host([&](void* work, std::size_t& bytes, double* out) {
+             launch_sum(row_loss, n, out, work, bytes, stream_);
+           }) /
+           static_cast<double>(n);
   }
 
   // Orthonormal basis (column-major k×p) of A's column space or its complement; false when

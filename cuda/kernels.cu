@@ -1,7 +1,8 @@
 #include <cub/block/block_reduce.cuh>
+#include <cub/device/device_reduce.cuh>
 #include <cuda/functional>
-#include <thrust/execution_policy.h>
-#include <thrust/inner_product.h>
+#include <cuda/std/functional>
+#include <thrust/iterator/counting_iterator.h>
 
 #include <algorithm>
 
@@ -153,9 +154,14 @@ __global__ void tridiagonal_eigenvalues(const double* __restrict__ diag, const d
   if (lane == 0) values[i] = value;
 }
 
+// double(x_i)·double(y_i) for the index i.
 template <typename T>
 struct ProductInFloat64 {
-  __host__ __device__ double operator()(T x, T y) const { return static_cast<double>(x) * static_cast<double>(y); }
+  const T* x;
+  const T* y;
+  __host__ __device__ double operator()(std::int64_t i) const {
+    return static_cast<double>(x[i]) * static_cast<double>(y[i]);
+  }
 };
 
 }  // namespace
@@ -194,9 +200,16 @@ void launch_from_double(const double* in, T* out, std::int64_t count, cudaStream
 }
 
 template <typename T>
-double dot_float64(const T* x, const T* y, std::int64_t count, cudaStream_t stream) {
-  return thrust::inner_product(thrust::cuda::par.on(stream), x, x + count, y, 0.0, thrust::plus<double>(),
-                               ProductInFloat64<T>());
+void launch_dot_float64(const T* x, const T* y, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
+                        cudaStream_t stream) {
+  LOWRANK_CHECK(cub::DeviceReduce::TransformReduce(work, work_bytes, thrust::counting_iterator<std::int64_t>(0), out,
+                                                   count, ::cuda::std::plus<>{}, ProductInFloat64<T>{x, y}, 0.0,
+                                                   stream));
+}
+
+void launch_sum(const double* in, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
+                cudaStream_t stream) {
+  LOWRANK_CHECK(cub::DeviceReduce::Sum(work, work_bytes, in, out, count, stream));
 }
 
 void launch_divide(const double* in, const double* divisor, double* out, std::int64_t count, cudaStream_t stream) {
@@ -236,7 +249,8 @@ void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::
   template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \
   template void launch_to_double<T>(const T*, double*, std::int64_t, cudaStream_t);                              \
   template void launch_from_double<T>(const double*, T*, std::int64_t, cudaStream_t);                            \
-  template double dot_float64<T>(const T*, const T*, std::int64_t, cudaStream_t);
+  template void launch_dot_float64<T>(const T*, const T*, std::int64_t, double*, void*, std::size_t&,         \
+                                      cudaStream_t);
 LOWRANK_INSTANTIATE(float)
 LOWRANK_INSTANTIATE(double)
 #undef LOWRANK_INSTANTIATE

@@ -35,9 +35,16 @@ void launch_to_double(const T* in, double* out, std::int64_t count, cudaStream_t
 template <typename T>
 void launch_from_double(const double* in, T* out, std::int64_t count, cudaStream_t stream);
 
-// Σ_i double(x_i)·double(y_i), accumulated in float64 (a fixed reduction order: deterministic).
+// The device reductions (cub::DeviceReduce, a fixed order: deterministic) write their result to
+// `out` on the device and use `work`, which the caller keeps between calls: no allocation. As in
+// CUB, a null `work` only sets `work_bytes` to the size needed.
+// *out = Σ_i double(x_i)·double(y_i), accumulated in float64.
 template <typename T>
-double dot_float64(const T* x, const T* y, std::int64_t count, cudaStream_t stream);
+void launch_dot_float64(const T* x, const T* y, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
+                        cudaStream_t stream);
+// *out = Σ_i in_i.
+void launch_sum(const double* in, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
+                cudaStream_t stream);
 
 // out = (min_i |A_ii|, max_i |A_ii|) over the first `count` diagonal entries of a column-major
 // matrix with leading dimension lda (pivot sizes of an LU or QR factor).
