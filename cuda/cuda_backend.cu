@@ -53,7 +53,8 @@ constexpr std::int64_t kLanczosCheckEvery = 4;
 
 // Work arrays kept between calls and grown on demand, one per purpose.
 enum Slot : int { kMd, kB, kGram, kEigen, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss,
-                  kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kReduceWork, kReduceResult, kSlots };
+                  kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kReduceWork, kReduceResult,
+                  kDots, kSlots };
 
 class Scratch {
  public:
@@ -243,6 +244,26 @@ class CudaBackend final : public Backend<T> {
     });
   }
   double norm(const Buffer<T>& x) override { return std::sqrt(dot(x, x)); }
+  // Up to kMaxBatchedDots pairs a launch, all results back in one copy.
+  std::vector<double> dots(std::span<const DotPair<T>> pairs) override {
+    const auto count = static_cast<Index>(pairs.size());
+    double* out = scratch_.get<double>(kDots, count);
+    for (Index first = 0; first < count; first += kMaxBatchedDots) {
+      DotBatch<T> batch;
+      for (Index b = first; b < std::min<Index>(count, first + kMaxBatchedDots); ++b, ++batch.size) {
+        const DotPair<T>& p = pairs[sz(b)];
+        require(p.x->size() == p.y->size(), "dots");
+        batch.x[batch.size] = p.x->data.get();
+        batch.y[batch.size] = p.y->data.get();
+        batch.count[batch.size] = p.x->size();
+      }
+      launch_batched_dots(batch, out + first, stream_);
+    }
+    std::vector<double> result(sz(count));
+    LOWRANK_CHECK(cudaMemcpyAsync(result.data(), out, sizeof(double) * sz(count), cudaMemcpyDeviceToHost, stream_));
+    sync();
+    return result;
+  }
 
   std::shared_ptr<const PreparedData> prepare(const Buffer<T>& X) override {
     auto p = std::make_shared<CudaPrepared>();

@@ -78,6 +78,19 @@ __global__ void step_rows(T* __restrict__ W, const T* __restrict__ G, T lr, bool
   for (std::int64_t c = threadIdx.x; c < d; c += kRowThreads) row[c] *= scale;
 }
 
+template <typename T>
+__global__ void batched_dots(const DotBatch<T> batch, double* __restrict__ out) {
+  using Reduce = cub::BlockReduce<double, kRowThreads>;
+  __shared__ typename Reduce::TempStorage scratch;
+  const T* x = batch.x[blockIdx.x];
+  const T* y = batch.y[blockIdx.x];
+  double partial = 0;
+  for (std::int64_t i = threadIdx.x; i < batch.count[blockIdx.x]; i += kRowThreads)
+    partial += static_cast<double>(x[i]) * static_cast<double>(y[i]);
+  const double sum = Reduce(scratch).Sum(partial);
+  if (threadIdx.x == 0) out[blockIdx.x] = sum;
+}
+
 template <typename From, typename To>
 __global__ void convert(const From* __restrict__ in, To* __restrict__ out, std::int64_t count) {
   for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
@@ -207,6 +220,13 @@ void launch_dot_float64(const T* x, const T* y, std::int64_t count, double* out,
                                                    stream));
 }
 
+template <typename T>
+void launch_batched_dots(const DotBatch<T>& batch, double* out, cudaStream_t stream) {
+  if (batch.size == 0) return;
+  batched_dots<T><<<static_cast<unsigned>(batch.size), kRowThreads, 0, stream>>>(batch, out);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
 void launch_sum(const double* in, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
                 cudaStream_t stream) {
   LOWRANK_CHECK(cub::DeviceReduce::Sum(work, work_bytes, in, out, count, stream));
@@ -249,6 +269,7 @@ void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::
   template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \
   template void launch_to_double<T>(const T*, double*, std::int64_t, cudaStream_t);                              \
   template void launch_from_double<T>(const double*, T*, std::int64_t, cudaStream_t);                            \
+  template void launch_batched_dots<T>(const DotBatch<T>&, double*, cudaStream_t);                            \
   template void launch_dot_float64<T>(const T*, const T*, std::int64_t, double*, void*, std::size_t&,         \
                                       cudaStream_t);
 LOWRANK_INSTANTIATE(float)

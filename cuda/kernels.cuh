@@ -42,6 +42,18 @@ void launch_from_double(const double* in, T* out, std::int64_t count, cudaStream
 template <typename T>
 void launch_dot_float64(const T* x, const T* y, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
                         cudaStream_t stream);
+// Vector pairs for launch_batched_dots, passed by value to the kernel: up to kMaxBatchedDots.
+constexpr int kMaxBatchedDots = 32;
+template <typename T>
+struct DotBatch {
+  const T* x[kMaxBatchedDots];
+  const T* y[kMaxBatchedDots];
+  std::int64_t count[kMaxBatchedDots];
+  int size = 0;
+};
+// out_b = Σ_i double(x_b[i])·double(y_b[i]) for each pair b of the batch: one block a pair.
+template <typename T>
+void launch_batched_dots(const DotBatch<T>& batch, double* out, cudaStream_t stream);
 // *out = Σ_i in_i.
 void launch_sum(const double* in, std::int64_t count, double* out, void* work, std::size_t& work_bytes,
                 cudaStream_t stream);

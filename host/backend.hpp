@@ -22,6 +22,13 @@ struct Buffer {
   std::int64_t size() const { return rows * cols; }
 };
 
+// Two buffers of the same size whose inner product is wanted.
+template <typename T>
+struct DotPair {
+  const Buffer<T>* x;
+  const Buffer<T>* y;
+};
+
 // What a backend precomputes once per training set for the spectrum (e.g. a factor X = L P).
 struct PreparedData {
   virtual ~PreparedData() = default;
@@ -76,6 +83,9 @@ class Backend {
   // ⟨x, y⟩ and ‖x‖ over all entries, accumulated in float64.
   virtual double dot(const Buffer<T>& x, const Buffer<T>& y) = 0;
   virtual double norm(const Buffer<T>& x) = 0;
+  // ⟨x, y⟩ of each pair of vectors, as `dot`, in one batch (one synchronisation on a GPU, where
+  // each pair is one block's work: meant for vectors of length d or n, not whole matrices).
+  virtual std::vector<double> dots(std::span<const DotPair<T>> pairs) = 0;
 
   // Precomputes what `spectrum` needs of the training inputs X (n×d).
   virtual std::shared_ptr<const PreparedData> prepare(const Buffer<T>& X) = 0;

@@ -144,6 +144,11 @@ class CpuBackend final : public Backend<T> {
     return s;
   }
   double norm(const Buffer<T>& x) override { return std::sqrt(dot(x, x)); }
+  std::vector<double> dots(std::span<const DotPair<T>> pairs) override {
+    std::vector<double> out;
+    for (const DotPair<T>& p : pairs) out.push_back(dot(*p.x, *p.y));
+    return out;
+  }
 
   std::shared_ptr<const PreparedData> prepare(const Buffer<T>& X) override {
     auto p = std::make_shared<CpuPrepared>();

@@ -137,14 +137,20 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
 
   rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
   const Buffer<T>& v = spectrum.top_right_vector;
-  rec.align_data = abs_cosine(be, v, in.q);
-  rec.align_residue = abs_cosine(be, v, s.xbr);
-  if (t == 0) be.copy(v, s.v0);
-  rec.align_initial = abs_cosine(be, v, s.v0);
-  rec.align_residue_step = t == 0 ? kNaN : abs_cosine(be, s.xr, s.xr_prev);
   const Buffer<T>& v2 = spectrum.second_right_vector;
-  rec.align_data_v2 = v2.size() ? abs_cosine(be, v2, in.q) : kNaN;
-  rec.align_residue_v2 = v2.size() ? abs_cosine(be, v2, s.xbr) : kNaN;
+  if (t == 0) be.copy(v, s.v0);
+  // Every alignment from one batch of inner products: the first three, then those that exist.
+  std::vector<DotPair<T>> pairs = {{&v, &in.q}, {&v, &s.xbr}, {&v, &s.v0}};
+  if (t > 0) pairs.push_back({&s.xr, &s.xr_prev});
+  if (v2.size()) pairs.insert(pairs.end(), {{&v2, &in.q}, {&v2, &s.xbr}});
+  const std::vector<double> cosines = abs_cosines<T>(be, pairs);
+  rec.align_data = cosines[0];
+  rec.align_residue = cosines[1];
+  rec.align_initial = cosines[2];
+  rec.align_residue_step = t > 0 ? cosines[3] : kNaN;
+  const std::size_t second = t > 0 ? 4 : 3;
+  rec.align_data_v2 = v2.size() ? cosines[second] : kNaN;
+  rec.align_residue_v2 = v2.size() ? cosines[second + 1] : kNaN;
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 

@@ -3,18 +3,26 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "backend.hpp"
 
 namespace lowrank {
 
-// |cos(x, y)| = |⟨x, y⟩| / (‖x‖‖y‖); NaN when either vector is zero.
+// |cos(x, y)| = |⟨x, y⟩| / (‖x‖‖y‖) of each pair, NaN where either vector is zero, from one batch
+// of the backend's dots (⟨x, y⟩, ⟨x, x⟩, ⟨y, y⟩ a pair).
 template <typename T>
-double abs_cosine(Backend<T>& be, const Buffer<T>& x, const Buffer<T>& y) {
-  const double nx = be.norm(x), ny = be.norm(y);
-  if (!(nx > 0 && ny > 0)) return std::numeric_limits<double>::quiet_NaN();
-  return std::abs(be.dot(x, y)) / (nx * ny);
+std::vector<double> abs_cosines(Backend<T>& be, std::span<const DotPair<T>> pairs) {
+  std::vector<DotPair<T>> batch;
+  for (const DotPair<T>& p : pairs) batch.insert(batch.end(), {p, {p.x, p.x}, {p.y, p.y}});
+  const std::vector<double> d = be.dots(batch);
+  std::vector<double> out;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const double nx = std::sqrt(d[3 * i + 1]), ny = std::sqrt(d[3 * i + 2]);
+    out.push_back(nx > 0 && ny > 0 ? std::abs(d[3 * i]) / (nx * ny) : std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
 }
 
 // ‖W Q‖_F / ‖W‖_F for Q (d×r) with orthonormal columns; WQ is k×r work space.

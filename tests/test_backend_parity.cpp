@@ -125,6 +125,7 @@ double products_op(Pair<T>& p, const Shape& s) {
              u = p.random(s.d, 1.0), v = p.random(s.d, 1.0);
   std::vector<T> y_of[2], c_of[2], nt_of[2];
   double dots[2], norms[2];
+  std::vector<double> batched[2];
   for (int b = 0; b < 2; ++b) {
     Backend<T>& be = b ? *p.gpu : *p.cpu;
     const Buffer<T> Ab = be.upload(A, s.n, s.d);
@@ -135,11 +136,18 @@ double products_op(Pair<T>& p, const Shape& s) {
     y_of[b] = p.get(be, y);
     c_of[b] = p.get(be, C);
     nt_of[b] = p.get(be, Cnt);
-    dots[b] = be.dot(be.upload(u, s.d, 1), be.upload(v, s.d, 1));
-    norms[b] = be.norm(be.upload(u, s.d, 1));
+    const Buffer<T> ub = be.upload(u, s.d, 1), vb = be.upload(v, s.d, 1), xb = be.upload(x, s.n, 1);
+    dots[b] = be.dot(ub, vb);
+    norms[b] = be.norm(ub);
+    const DotPair<T> pairs[] = {{&ub, &vb}, {&xb, &xb}, {&vb, &vb}};  // lengths d, n, d
+    batched[b] = be.dots(pairs);
   }
+  double batched_error = 0;
+  for (std::size_t i = 0; i < batched[0].size(); ++i)
+    batched_error = std::max(batched_error, std::abs(batched[1][i] - batched[0][i]) / std::max(1.0, std::abs(batched[0][i])));
   return std::max({relative_error(y_of[1], y_of[0]), relative_error(c_of[1], c_of[0]), relative_error(nt_of[1], nt_of[0]),
-                   std::abs(dots[1] - dots[0]) / (norms[0] * norms[0]), relative_error(norms[1], norms[0])});
+                   std::abs(dots[1] - dots[0]) / (norms[0] * norms[0]), relative_error(norms[1], norms[0]),
+                   batched_error});
 }
 
 template <typename T>

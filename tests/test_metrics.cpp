@@ -45,12 +45,20 @@ TEST(Energy, RowsInsideOutsideAndHalfway) {
   EXPECT_NEAR(energy_ratio(*be, be->upload(halfway, 3, 4), Q, WQ), std::sqrt(0.5), 1e-15);
 }
 
-TEST(Alignment, AbsoluteCosineByHand) {
+TEST(Alignment, AbsoluteCosinesByHand) {
   auto be = make_cpu_backend<double>();
   const Buffer<double> v = be->upload(std::vector<double>{1, 0, 0}, 3, 1);
-  EXPECT_NEAR(abs_cosine(*be, v, be->upload(std::vector<double>{3, 4, 0}, 3, 1)), 0.6, 1e-15);
-  EXPECT_NEAR(abs_cosine(*be, v, be->upload(std::vector<double>{-3, 4, 0}, 3, 1)), 0.6, 1e-15);
-  EXPECT_TRUE(std::isnan(abs_cosine(*be, v, be->zeros(3, 1))));
+  const Buffer<double> a = be->upload(std::vector<double>{3, 4, 0}, 3, 1), b = be->upload(std::vector<double>{-3, 4, 0}, 3, 1),
+                       zero = be->zeros(3, 1), u = be->upload(std::vector<double>{1, 2}, 2, 1),
+                       w = be->upload(std::vector<double>{2, -1}, 2, 1);
+  const DotPair<double> pairs[] = {{&v, &a}, {&v, &b}, {&v, &zero}, {&u, &w}, {&a, &a}};
+  const std::vector<double> c = abs_cosines<double>(*be, pairs);
+  ASSERT_EQ(c.size(), 5u);
+  EXPECT_NEAR(c[0], 0.6, 1e-15);
+  EXPECT_NEAR(c[1], 0.6, 1e-15);
+  EXPECT_TRUE(std::isnan(c[2]));
+  EXPECT_NEAR(c[3], 0.0, 1e-15);  // orthogonal, and of another length than the others
+  EXPECT_NEAR(c[4], 1.0, 1e-15);
 }
 
 // X = z qᵀ makes every gradient scale·Mᵀ X = (scale·Mᵀ z) qᵀ rank one along q: align_data = 1.
@@ -67,7 +75,8 @@ TEST(Alignment, RankOneGradientAlongTheSpikeHasDataAlignmentOne) {
   auto be = make_cpu_backend<double>();
   const Buffer<double> Xb = be->upload(X, n, d), qb = be->upload(q, d, 1);
   const Spectrum<double> s = be->spectrum(be->upload(testing::gaussian(rng, n * k), n, k), *be->prepare(Xb), 0.5, nullptr);
-  EXPECT_NEAR(abs_cosine(*be, s.top_right_vector, qb), 1.0, 1e-12);
+  const DotPair<double> along_q[] = {{&s.top_right_vector, &qb}};
+  EXPECT_NEAR(abs_cosines<double>(*be, along_q).at(0), 1.0, 1e-12);
   EXPECT_NEAR(s.singular_values.at(1), 0.0, 1e-6 * s.singular_values[0]);  // rank one, within SPEC §4
 }
 
