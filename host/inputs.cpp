@@ -3,6 +3,7 @@
 #include <curand.h>
 
 #include <cmath>
+#include <future>
 #include <memory>
 #include <stdexcept>
 
@@ -113,11 +114,17 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   in.k = c.k;
   const auto d = static_cast<std::size_t>(c.d), k = static_cast<std::size_t>(c.k);
 
+  // Every tensor has a stream of its own, so the three large draws (W0, the train and the test
+  // set) run on threads of their own, with results bit-identical to drawing them in turn.
+  auto W0 = std::async(std::launch::async, [&c, d, k] {
+    std::vector<double> w = draw_normal(c.seed, Stream::weights0, 0, k * d);
+    for (std::size_t j = 0; j < k; ++j) normalize(w, j * d, d);
+    return w;
+  });
+
   // Shared by every group: q, W0, a (group 0's streams).
   in.q = draw_normal(c.seed, Stream::spike, 0, d);
   normalize(in.q, 0, d);
-  in.W0 = draw_normal(c.seed, Stream::weights0, 0, k * d);
-  for (std::size_t j = 0; j < k; ++j) normalize(in.W0, j * d, d);
   const double inv_sqrt_k = 1.0 / std::sqrt(static_cast<double>(k));
   if (c.a_init == AInit::normal) {
     in.a = draw_normal(c.seed, Stream::readout, 0, k);
@@ -132,15 +139,19 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   const int g = spec.index;
   in.beta = draw_normal(c.seed, Stream::teacher, g, d);
   normalize(in.beta, 0, d);
+  auto test_draw = std::async(std::launch::async, [&c, &in, &spec, g] {
+    SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test);
+    in.y_test = teacher_targets(c, spec.teacher, test.X, in.beta, c.n_test, Stream::noise_test, g);
+    in.X_test = std::move(test.X);
+  });
   SpikedDraw train = draw_spiked(c, g, c.n, in.q, Stream::bulk_train, Stream::latent_train);
   in.y_train = teacher_targets(c, spec.teacher, train.X, in.beta, c.n, Stream::noise_train, g);
   in.X_train = std::move(train.X);
   in.X_bulk_train = std::move(train.X_bulk);
   in.z_train = std::move(train.z);
   in.zeta = spike_strength(c);
-  SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test);
-  in.y_test = teacher_targets(c, spec.teacher, test.X, in.beta, c.n_test, Stream::noise_test, g);
-  in.X_test = std::move(test.X);
+  test_draw.get();
+  in.W0 = W0.get();
   return in;
 }
 
