@@ -106,4 +106,19 @@ class Backend {
                                 const Buffer<T>& y_test, const Buffer<T>& W, double gamma, Activation act) = 0;
 };
 
+// A buffer from float64 values (rounded to T), and a buffer's values as float64: how the driver's
+// inputs and checkpoints and the truncated spectrum's small blocks cross the interface.
+template <typename T>
+Buffer<T> upload_double(Backend<T>& be, const std::vector<double>& host, std::int64_t rows, std::int64_t cols) {
+  const std::vector<T> cast(host.begin(), host.end());
+  return be.upload(cast, rows, cols);
+}
+
+template <typename T>
+std::vector<double> download_double(Backend<T>& be, const Buffer<T>& b) {
+  std::vector<T> host(static_cast<std::size_t>(b.size()));
+  be.download(b, host);
+  return {host.begin(), host.end()};
+}
+
 }  // namespace lowrank

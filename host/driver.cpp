@@ -1,11 +1,12 @@
 #include "driver.hpp"
 
+#include "epoch.hpp"
 #include "metrics.hpp"
 #include "stop_signals.hpp"
-#include "truncated_spectrum.hpp"
 #include "write_queue.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,149 +19,9 @@ namespace lowrank {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-template <typename T>
-Buffer<T> upload(Backend<T>& be, const std::vector<double>& host, std::int64_t rows, std::int64_t cols) {
-  std::vector<T> cast(host.begin(), host.end());
-  return be.upload(cast, rows, cols);
-}
-
-template <typename T>
-std::vector<double> download(Backend<T>& be, const Buffer<T>& b) {
-  std::vector<T> host(static_cast<std::size_t>(b.size()));
-  be.download(b, host);
-  return {host.begin(), host.end()};
-}
-
-// One training set on the backend, with what the metrics need of it.
-template <typename T>
-struct DeviceInputs {
-  Buffer<T> X, y, X_test, y_test, spike_latent, q, energy_basis;  // spike_latent: ζ z (n)
-  const Buffer<T>* a = nullptr;  // the readout, shared by every group
-  std::shared_ptr<const PreparedData> prepared;
-};
-
-// One run's weights and work buffers, all on the backend.
-template <typename T>
-struct RunState {
-  const RunSpec* spec = nullptr;
-  const DeviceInputs<T>* data = nullptr;
-  Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
-  std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
-  std::int64_t epoch = 0;        // epochs done
-  std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
-  bool stopped = false;
-  double seconds = 0;
-  RunSummary summary;
-};
-
-template <typename T>
-DeviceInputs<T> load(Backend<T>& be, const Inputs& in, bool full_spectrum) {
-  DeviceInputs<T> di;
-  di.X = upload(be, in.X_train, in.n, in.d);
-  di.y = upload(be, in.y_train, in.n, 1);
-  di.X_test = upload(be, in.X_test, in.n_test, in.d);
-  di.y_test = upload(be, in.y_test, in.n_test, 1);
-  std::vector<double> latent(in.z_train);
-  for (double& z : latent) z *= in.zeta;
-  di.spike_latent = upload(be, latent, in.n, 1);
-  di.q = upload(be, in.q, 1, in.d);  // a row, as xbr: step() updates X_Bᵀr with it as one row
-  std::int64_t columns = 0;
-  const std::vector<double> basis = energy_basis(in, columns);
-  di.energy_basis = upload(be, basis, in.d, columns);
-  if (full_spectrum) di.prepared = be.prepare(di.X);  // the truncated method works on the gradient alone
-  return di;
-}
-
-template <typename T>
-RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
-                      const Inputs& in) {
-  const std::int64_t n = in.n, k = in.k, d = in.d;
-  RunState<T> s;
-  s.spec = &spec;
-  s.data = &data;
-  s.W = upload(be, in.W0, k, d);
-  s.Z = be.zeros(n, k);
-  s.r = be.zeros(n, 1);
-  s.G = be.zeros(k, d);
-  s.Z_test = be.zeros(in.n_test, k);
-  for (Buffer<T>* v : {&s.xr, &s.xr_prev, &s.v0, &s.v_prev, &s.opnorm_start}) *v = be.zeros(d, 1);
-  s.xbr = be.zeros(1, d);
-  s.WQ = be.zeros(k, data.energy_basis.cols);
-  if (config.spectrum == SpectrumMethod::truncated)
-    s.truncated = std::make_unique<TruncatedSpectrum<T>>(be, k, d, config.spectrum_rank, config.seed);
-  s.summary.name = spec.name;
-  s.summary.status = "running";
-  return s;
-}
-
-// One epoch t of one run (SPEC §4's timing); returns false when the run diverged: its loss,
-// gradient or weights turned non-finite.
-template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec) {
-  const RunSpec& spec = *s.spec;
-  const DeviceInputs<T>& in = *s.data;
-  const auto t0 = Clock::now();
-  const std::int64_t t = s.epoch;
-  const double n = static_cast<double>(in.X.rows);
-
-  {
-    nvtx3::scoped_range range("forward");
-    rec.train_mse = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.Z, s.r);
-  }
-  if (!std::isfinite(rec.train_mse)) return false;
-  {
-    nvtx3::scoped_range range("gradient");
-    be.gemv_t(in.X, s.r, s.xr);  // Xᵀ r_t
-    // X_Bᵀ r_t = Xᵀ r_t − q (ζ zᵀ r_t), since X = X_B + ζ z qᵀ: no pass over X_B, nor a copy of it.
-    be.copy(s.xr, s.xbr);
-    be.step(s.xbr, in.q, be.dot(in.spike_latent, s.r), false);
-    be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G);
-  }
-  Spectrum<T> spectrum;
-  {
-    nvtx3::scoped_range range("spectrum");
-    const Buffer<T>* previous = t > 0 ? &s.v_prev : nullptr;
-    spectrum = s.truncated ? s.truncated->compute(s.G, previous)
-                           : be.spectrum(s.Z, *in.prepared, spec.gamma / n, previous);
-  }
-  {
-    nvtx3::scoped_range range("update");
-    be.step(s.W, s.G, spec.lr, spec.normalize_rows);
-  }
-  nvtx3::scoped_range metrics("metrics");
-  rec.test_mse = be.mse(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.Z_test);
-  // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
-  if (!std::isfinite(rec.test_mse) || !std::isfinite(spectrum.singular_values.at(0))) return false;
-  rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
-
-  rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
-  const Buffer<T>& v = spectrum.top_right_vector;
-  const Buffer<T>& v2 = spectrum.second_right_vector;
-  if (t == 0) be.copy(v, s.v0);
-  // Every alignment from one batch of inner products: the first three, then those that exist.
-  std::vector<DotPair<T>> pairs = {{&v, &in.q}, {&v, &s.xbr}, {&v, &s.v0}};
-  if (t > 0) pairs.push_back({&s.xr, &s.xr_prev});
-  if (v2.size()) pairs.insert(pairs.end(), {{&v2, &in.q}, {&v2, &s.xbr}});
-  const std::vector<double> cosines = abs_cosines<T>(be, pairs);
-  rec.align_data = cosines[0];
-  rec.align_residue = cosines[1];
-  rec.align_initial = cosines[2];
-  rec.align_residue_step = t > 0 ? cosines[3] : kNaN;
-  const std::size_t second = t > 0 ? 4 : 3;
-  rec.align_data_v2 = v2.size() ? cosines[second] : kNaN;
-  rec.align_residue_v2 = v2.size() ? cosines[second + 1] : kNaN;
-  be.copy(v, s.v_prev);
-  be.copy(s.xr, s.xr_prev);
-
-  if (t % heavy_every == 0) {
-    rec.singular_values = std::move(spectrum.singular_values);
-    rec.top_right_vector = download(be, v);
-  }
-  rec.epoch_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  return true;
-}
+// A run's vectors a checkpoint keeps (see checkpointed_vectors): v0, v_prev, xr_prev and the
+// operator norm's start.
+constexpr std::int64_t kCheckpointedVectors = 4;
 
 template <typename T>
 RunProgress progress_of(const RunState<T>& s) {
@@ -199,9 +60,8 @@ std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) 
 }
 
 std::int64_t checkpoint_vector_rows(const Config& config) {
-  constexpr std::int64_t kRunVectors = 4;  // v0, v_prev, xr_prev, the operator norm's start
-  if (config.spectrum == SpectrumMethod::full) return kRunVectors;
-  return kRunVectors + truncated_block(config.spectrum_rank, config.k, config.d);
+  if (config.spectrum == SpectrumMethod::full) return kCheckpointedVectors;
+  return kCheckpointedVectors + truncated_block(config.spectrum_rank, config.k, config.d);
 }
 
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
@@ -212,15 +72,20 @@ std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   return span_basis(xty, in.q, columns);
 }
 
-// The state of the runs of a group as a checkpoint holds it: W (k×d) and v0, v_prev, xr_prev,
-// the operator norm's start and the truncated spectrum's block (checkpoint_vector_rows × d), in
-// float64 (exact for both working precisions).
+// The state of the runs of a group as a checkpoint holds it: W (k×d), the run's vectors below and
+// the truncated spectrum's block (checkpoint_vector_rows × d), in float64 (exact for both working
+// precisions).
 template <typename T>
-void save_state(Backend<T>& be, const RunState<T>& s, std::vector<double>& W, std::vector<double>& vectors) {
-  W = download(be, s.W);
+std::array<Buffer<T>*, kCheckpointedVectors> checkpointed_vectors(RunState<T>& s) {
+  return {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start};
+}
+
+template <typename T>
+void save_state(Backend<T>& be, RunState<T>& s, std::vector<double>& W, std::vector<double>& vectors) {
+  W = download_double(be, s.W);
   vectors.clear();
-  for (const Buffer<T>* v : {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start}) {
-    const std::vector<double> part = download(be, *v);
+  for (const Buffer<T>* v : checkpointed_vectors(s)) {
+    const std::vector<double> part = download_double(be, *v);
     vectors.insert(vectors.end(), part.begin(), part.end());
   }
   if (s.truncated) {
@@ -231,15 +96,14 @@ void save_state(Backend<T>& be, const RunState<T>& s, std::vector<double>& W, st
 
 template <typename T>
 void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<double>& W, const std::vector<double>& vectors) {
-  s.W = upload(be, W, s.W.rows, s.W.cols);
+  s.W = upload_double(be, W, s.W.rows, s.W.cols);
   const std::int64_t d = s.W.cols;
-  Buffer<T>* parts[] = {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start};
-  for (std::size_t i = 0; i < 4; ++i)
-    *parts[i] = upload(be, std::vector<double>(vectors.begin() + static_cast<std::ptrdiff_t>(i) * d,
-                                               vectors.begin() + static_cast<std::ptrdiff_t>(i + 1) * d),
-                       d, 1);
-  const auto blocks_start = static_cast<std::ptrdiff_t>(std::size(parts)) * d;  // after the four vectors
-  if (s.truncated) s.truncated->restore(std::vector<double>(vectors.begin() + blocks_start, vectors.end()));
+  auto row = vectors.begin();
+  for (Buffer<T>* v : checkpointed_vectors(s)) {
+    *v = upload_double(be, std::vector<double>(row, row + d), d, 1);
+    row += d;
+  }
+  if (s.truncated) s.truncated->restore(std::vector<double>(row, vectors.end()));
 }
 
 // Seconds since `start`.
@@ -253,10 +117,10 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
   TrainTimes& seconds = training.seconds;
   auto start = Clock::now();
   // W0 and a are shared by every inputs group: take them from the first.
-  const Buffer<T> a = upload(be, inputs.front().a, config.k, 1);
+  const Buffer<T> a = upload_double(be, inputs.front().a, config.k, 1);
   std::vector<DeviceInputs<T>> data;
   for (const auto& in : inputs) {
-    data.push_back(load(be, in, config.spectrum == SpectrumMethod::full));
+    data.push_back(load_inputs(be, in, config.spectrum == SpectrumMethod::full));
     data.back().a = &a;
   }
   seconds.upload = since(start);

@@ -34,13 +34,6 @@ void small_svd(const std::vector<double>& Y, std::int64_t l, std::int64_t k, std
     for (std::int64_t j = 0; j < l; ++j) p_transposed[sz(i * l + j)] = vt[sz(j * l + i)];
 }
 
-template <typename T>
-std::vector<double> to_host(Backend<T>& be, const Buffer<T>& b) {
-  std::vector<T> host(sz(b.size()));
-  be.download(b, host);
-  return {host.begin(), host.end()};
-}
-
 }  // namespace
 
 template <typename T>
@@ -49,9 +42,7 @@ TruncatedSpectrum<T>::TruncatedSpectrum(Backend<T>& backend, std::int64_t k, std
     : be_(backend), k_(k), d_(d), r_(rank), l_(truncated_block(rank, k, d)) {
   if (rank < 1 || rank > std::min(k, d))
     throw std::invalid_argument("truncated spectrum: rank " + std::to_string(rank) + " outside 1..min(k, d)");
-  const std::vector<double> start = draw_normal(seed, Stream::spectrum_start, 0, sz(l_ * d_));
-  const std::vector<T> cast(start.begin(), start.end());
-  V_ = be_.upload(cast, l_, d_);
+  V_ = upload_double(be_, draw_normal(seed, Stream::spectrum_start, 0, sz(l_ * d_)), l_, d_);
   be_.orthonormalize_rows(V_);
   Y_ = be_.zeros(l_, k_);
   Z_ = be_.zeros(l_, d_);
@@ -74,7 +65,7 @@ Spectrum<T> TruncatedSpectrum<T>::compute(const Buffer<T>& G, const Buffer<T>* p
   const bool whole_space = l_ == std::min(k_, d_);
   for (iterations_ = 1;; ++iterations_) {
     be_.gemm_nt(V_, G, Y_);  // rows G v_j: the Rayleigh–Ritz block of span(V)
-    const std::vector<double> Y = to_host(be_, Y_);
+    const std::vector<double> Y = download_double(be_, Y_);
     if (!std::all_of(Y.begin(), Y.end(), [](double y) { return std::isfinite(y); })) {
       // A non-finite gradient: NaN values, which the driver records as divergence.
       Spectrum<T> out;
@@ -106,7 +97,7 @@ Spectrum<T> TruncatedSpectrum<T>::compute(const Buffer<T>& G, const Buffer<T>* p
   double orient = 0;
   if (previous) {
     be_.gemm(V_, *previous, projection_);  // ⟨v_j, previous⟩
-    const std::vector<double> c = to_host(be_, projection_);
+    const std::vector<double> c = download_double(be_, projection_);
     for (std::int64_t j = 0; j < l_; ++j) orient += p_transposed[sz(j)] * c[sz(j)];
   }
   if (orient < 0)
@@ -135,7 +126,7 @@ Spectrum<T> TruncatedSpectrum<T>::compute(const Buffer<T>& G, const Buffer<T>* p
 
 template <typename T>
 std::vector<double> TruncatedSpectrum<T>::save() const {
-  return to_host(be_, V_);
+  return download_double(be_, V_);
 }
 
 template <typename T>

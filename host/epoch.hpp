@@ -1,0 +1,54 @@
+// One run's epoch, the driver's unit of work: the training set and the run's state on the
+// backend, and the epoch itself (SPEC §4). The driver trains with these; the benchmarks time
+// them, so that what they time is what the engine runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "backend.hpp"
+#include "config.hpp"
+#include "driver.hpp"
+#include "inputs.hpp"
+#include "truncated_spectrum.hpp"
+
+namespace lowrank {
+
+// One training set on the backend, with what the metrics need of it.
+template <typename T>
+struct DeviceInputs {
+  Buffer<T> X, y, X_test, y_test, spike_latent, q, energy_basis;  // spike_latent: ζ z (n)
+  const Buffer<T>* a = nullptr;  // the readout, shared by every group
+  std::shared_ptr<const PreparedData> prepared;
+};
+
+// One run's weights and work buffers, all on the backend.
+template <typename T>
+struct RunState {
+  const RunSpec* spec = nullptr;
+  const DeviceInputs<T>* data = nullptr;
+  Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
+  std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
+  std::int64_t epoch = 0;        // epochs done
+  std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
+  bool stopped = false;
+  double seconds = 0;
+  RunSummary summary;
+};
+
+// The training set `in` on the backend; with `full_spectrum`, X's factor for Backend::spectrum.
+template <typename T>
+DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, bool full_spectrum);
+
+// A run at epoch 0: W0 and zeroed work buffers (and the truncated spectrum's block if chosen).
+template <typename T>
+RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
+                      const Inputs& in);
+
+// One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, the heavy series when
+// t % heavy_every == 0; returns false when the run diverged: its loss, gradient or weights
+// turned non-finite. The caller advances s.epoch.
+template <typename T>
+bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec);
+
+}  // namespace lowrank
