@@ -16,6 +16,7 @@
 #include "config.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
+#include "epoch.hpp"
 #include "inputs.hpp"
 #include "presets.hpp"
 #include "truncated_spectrum.hpp"
@@ -39,8 +40,8 @@ std::unique_ptr<lowrank::Backend<float>> make_backend() {
   return use_cuda ? lowrank::make_cuda_backend<float>() : lowrank::make_cpu_backend<float>();
 }
 
-// Uniform entries of variance scale² from a counter hash (SplitMix64), for the ceilings and the
-// power iteration's start.
+// Uniform entries of variance scale² from a counter hash (SplitMix64): the seed's power
+// iteration's random starts.
 std::vector<float> random_entries(Index count, double scale, std::uint64_t stream) {
   std::vector<float> h(static_cast<std::size_t>(count));
   const double half_width = scale * std::sqrt(3.0);
@@ -54,51 +55,44 @@ std::vector<float> random_entries(Index count, double scale, std::uint64_t strea
   return h;
 }
 
+// The ntk_vs_mf preset at this shape (the ntk run alone, no pair), with `extra` settings.
+lowrank::Config config_of(const Shape& s, std::vector<std::string> extra = {}) {
+  extra.insert(extra.end(), {"data.n=" + std::to_string(s.n), "data.d=" + std::to_string(s.d),
+                             "model.k=" + std::to_string(s.k)});
+  return lowrank::parse_config(lowrank::read_preset("ntk_vs_mf"), "preset ntk_vs_mf", extra);
+}
+
 // One backend and the buffers of one epoch at one shape, on the engine's own inputs: the
 // ntk_vs_mf preset at these sizes (spiked data, its W0 and a), so that the spectra and the
-// convergence of the iterative methods are those of training. W2, for the angles, is W0 after
-// one large step.
+// convergence of the iterative methods are those of training. W2 is W0 after one large step.
 struct Fixture {
   Index N;
   Shape s;
   std::unique_ptr<lowrank::Backend<float>> be = make_backend();
-  Buffer<float> X, y, W, W2, a, Z, r, G, xr, xbr, q, spike_latent, Q, WQ;
+  Buffer<float> X, y, W, W2, a, Z, r, G, one;
   std::shared_ptr<const lowrank::PreparedData> prepared;  // made on first use (the full spectrum's)
 
   explicit Fixture(Index size) : N(size), s(shape_of(size)) {
-    const lowrank::Config config = lowrank::parse_config(
-        lowrank::read_preset("ntk_vs_mf"), "preset ntk_vs_mf",
-        {"data.n=" + std::to_string(s.n), "data.d=" + std::to_string(s.d), "model.k=" + std::to_string(s.k)});
+    const lowrank::Config config = config_of(s);
     const lowrank::Inputs in = lowrank::make_inputs(config, config.inputs.front());
-    auto upload = [&](const std::vector<double>& host, Index rows, Index cols) {
-      const std::vector<float> cast(host.begin(), host.end());
-      return be->upload(cast, rows, cols);
-    };
-    X = upload(in.X_train, s.n, s.d);
-    y = upload(in.y_train, s.n, 1);
-    W = upload(in.W0, s.k, s.d);
-    W2 = upload(in.W0, s.k, s.d);
-    a = upload(in.a, s.k, 1);
-    Q = be->upload(random_entries(s.d * 2, 1.0 / std::sqrt(double(s.d)), 1), s.d, 2);
+    X = lowrank::upload_double(*be, in.X_train, s.n, s.d);
+    y = lowrank::upload_double(*be, in.y_train, s.n, 1);
+    W = lowrank::upload_double(*be, in.W0, s.k, s.d);
+    W2 = lowrank::upload_double(*be, in.W0, s.k, s.d);
+    a = lowrank::upload_double(*be, in.a, s.k, 1);
     Z = be->zeros(s.n, s.k);
     r = be->zeros(s.n, 1);
     G = be->zeros(s.k, s.d);
-    xr = be->zeros(s.d, 1);
-    xbr = be->zeros(1, s.d);
-    q = upload(in.q, 1, s.d);
-    std::vector<double> latent(in.z_train);
-    for (double& z : latent) z *= in.zeta;
-    spike_latent = upload(latent, s.n, 1);
-    WQ = be->zeros(s.k, 2);
+    one = be->zeros(1, 1);
     be->forward(X, W, a, y, 1.0, Activation::sigmoid, Z, r);
-    be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G);
+    be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G);  // Z now holds M
     be->step(W2, G, config.runs.front().lr, true);
   }
   const lowrank::PreparedData& factor() {
     if (!prepared) prepared = be->prepare(X);
     return *prepared;
   }
-  void wait() { benchmark::DoNotOptimize(be->norm(r)); }  // a reduction: waits for the device
+  void wait() { benchmark::DoNotOptimize(be->norm(one)); }  // a reduction: waits for the device
 };
 
 // The fixture of size N; one size's buffers at a time (GiBs on the GPU at the largest), and the
@@ -126,20 +120,20 @@ void label(benchmark::State& state, const Shape& s) {
 void BM_ceiling_gemm(benchmark::State& state) {
   const Index N = state.range(0);
   auto be = make_backend();
-  Buffer<float> A = be->zeros(N, N), B = be->zeros(N, N), C = be->zeros(N, N);
+  Buffer<float> A = be->zeros(N, N), B = be->zeros(N, N), C = be->zeros(N, N), one = be->zeros(1, 1);
   for (auto _ : state) {
     be->gemm(A, B, C);
-    benchmark::DoNotOptimize(be->norm(be->zeros(1, 1)));
+    benchmark::DoNotOptimize(be->norm(one));  // waits for the device
   }
   gflops(state, 2.0 * double(N) * double(N) * double(N));
 }
 void BM_ceiling_copy(benchmark::State& state) {
   const Index count = Index(64) << 20;  // floats: 256 MiB
   auto be = make_backend();
-  Buffer<float> A = be->zeros(count, 1), B = be->zeros(count, 1);
+  Buffer<float> A = be->zeros(count, 1), B = be->zeros(count, 1), one = be->zeros(1, 1);
   for (auto _ : state) {
     be->copy(A, B);
-    benchmark::DoNotOptimize(be->norm(be->zeros(1, 1)));
+    benchmark::DoNotOptimize(be->norm(one));  // waits for the device
   }
   gbytes(state, 2.0 * 4 * double(count));  // read and write
 }
@@ -152,9 +146,10 @@ void BM_forward(benchmark::State& state) {
 }
 void BM_gradient(benchmark::State& state) {
   auto& f = fixture(state.range(0));
-  Buffer<float> Z = f.be->zeros(f.s.n, f.s.k);
+  Buffer<float> Z = f.be->zeros(f.s.n, f.s.k), forward_Z = f.be->zeros(f.s.n, f.s.k);
+  f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, forward_Z, f.r);
   for (auto _ : state) {
-    f.be->copy(f.Z, Z);
+    f.be->copy(forward_Z, Z);  // the gradient masks Z in place
     f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G);
     f.wait();
   }
@@ -178,7 +173,8 @@ void BM_spectrum_full(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(f.be->spectrum(f.Z, X, 1.0 / double(f.s.n), nullptr));
   label(state, f.s);
 }
-// Truncated, top 16: warm (each call on a gradient 1% from the last, as in training) or cold.
+// Truncated, top 16: warm (each call on a gradient 1% from the last, with the last top vector
+// for the sign, as in training) or cold (a fresh block each call).
 void BM_spectrum_truncated(benchmark::State& state) {
   auto& f = fixture(state.range(0));
   const bool warm = state.range(1) != 0;
@@ -187,7 +183,8 @@ void BM_spectrum_truncated(benchmark::State& state) {
   Buffer<float> G2 = f.be->zeros(f.s.k, f.s.d);
   f.be->copy(f.G, G2);
   f.be->step(G2, f.W, -0.01 * f.be->norm(f.G) / f.be->norm(f.W), false);  // G + 1% of ‖G‖ along W
-  truncated->compute(G2, nullptr);
+  Buffer<float> previous = f.be->zeros(f.s.d, 1);  // the last top vector, for the sign (as in training)
+  f.be->copy(truncated->compute(G2, nullptr).top_right_vector, previous);
   double iterations = 0;
   bool other = false;
   for (auto _ : state) {
@@ -197,24 +194,29 @@ void BM_spectrum_truncated(benchmark::State& state) {
       state.ResumeTiming();
     }
     other = !other;
-    benchmark::DoNotOptimize(truncated->compute(other ? f.G : G2, nullptr));
+    const auto spectrum = truncated->compute(other ? f.G : G2, warm ? &previous : nullptr);
+    if (warm) f.be->copy(spectrum.top_right_vector, previous);
     iterations += truncated->iterations();
   }
   state.counters["subspace_iterations"] = iterations / double(state.iterations());
   label(state, f.s);
 }
+// Warm: each call on the other of W and W2 (W after a large step), from the vector the call
+// before converged to, as training starts each epoch from the last; cold: from a fixed start.
 void BM_operator_norm(benchmark::State& state) {
   auto& f = fixture(state.range(0));
   const bool warm = state.range(1) != 0;
   Buffer<float> start = f.be->zeros(f.s.d, 1);
-  if (warm) f.be->operator_norm(f.W, start);
+  if (warm) f.be->operator_norm(f.W2, start);
+  bool other = false;
   for (auto _ : state) {
     if (!warm) {
       state.PauseTiming();
       start = f.be->zeros(f.s.d, 1);
       state.ResumeTiming();
     }
-    benchmark::DoNotOptimize(f.be->operator_norm(f.W, start));
+    other = !other;
+    benchmark::DoNotOptimize(f.be->operator_norm(other ? f.W : f.W2, start));
   }
   label(state, f.s);
 }
@@ -247,32 +249,28 @@ void BM_principal_angles(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(f.be->mean_principal_angle_deg(f.W, f.W2));
   label(state, f.s);
 }
-// One run's epoch as the driver does it (forward, Xᵀr and X_Bᵀr, gradient, spectrum, step, test loss,
-// ‖W‖₂, energy, alignments), the test set standing in by the training set; range(1): truncated.
+// One run's epoch: the driver's own run_epoch (every metric of SPEC §4 and the heavy series) on
+// the ntk run of the preset at this shape, training on from epoch to epoch; range(1): truncated.
 void BM_epoch(benchmark::State& state) {
-  auto& f = fixture(state.range(0));
+  const Shape s = shape_of(state.range(0));
   const bool truncated = state.range(1) != 0;
-  std::unique_ptr<lowrank::TruncatedSpectrum<float>> top;
-  if (truncated) top = std::make_unique<lowrank::TruncatedSpectrum<float>>(*f.be, f.s.k, f.s.d, 16, 42);
-  const lowrank::PreparedData* X = truncated ? nullptr : &f.factor();
-  Buffer<float> W = f.be->zeros(f.s.k, f.s.d), Z = f.be->zeros(f.s.n, f.s.k), start = f.be->zeros(f.s.d, 1);
-  f.be->copy(f.W, W);
+  const lowrank::Config config = config_of(s, {std::string("spectrum.method=") + (truncated ? "truncated" : "full")});
+  const lowrank::Inputs in = lowrank::make_inputs(config, config.inputs.front());
+  auto be = make_backend();
+  const Buffer<float> a = lowrank::upload_double(*be, in.a, s.k, 1);
+  lowrank::DeviceInputs<float> data = lowrank::load_inputs(*be, in, !truncated);
+  data.a = &a;
+  lowrank::RunState<float> run = lowrank::start_run(*be, config, config.runs.front(), data, in);
   for (auto _ : state) {
-    f.be->forward(f.X, W, f.a, f.y, 1.0, Activation::sigmoid, Z, f.r);
-    f.be->gemv_t(f.X, f.r, f.xr);
-    f.be->copy(f.xr, f.xbr);  // X_Bᵀr = Xᵀr − q (ζ zᵀr), as the driver
-    f.be->step(f.xbr, f.q, f.be->dot(f.spike_latent, f.r), false);
-    f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G);
-    const auto spectrum = truncated ? top->compute(f.G, nullptr) : f.be->spectrum(Z, *X, 1.0 / double(f.s.n), nullptr);
-    f.be->step(W, f.G, 1e-3, true);
-    benchmark::DoNotOptimize(f.be->mse(f.X, W, f.a, f.y, 1.0, Activation::sigmoid, Z));
-    benchmark::DoNotOptimize(f.be->operator_norm(W, start));
-    f.be->gemm(W, f.Q, f.WQ);
-    benchmark::DoNotOptimize(f.be->norm(f.WQ) / f.be->norm(W));
-    benchmark::DoNotOptimize(f.be->dot(spectrum.top_right_vector, f.xr));
+    lowrank::EpochRecord record;
+    if (!lowrank::run_epoch(*be, run, 1, record)) {
+      state.SkipWithError("the run diverged");
+      break;
+    }
+    ++run.epoch;
   }
-  gflops(state, 3 * 2 * nkd(f.s));  // the three GEMMs: forward, gradient, test loss
-  label(state, f.s);
+  gflops(state, 3 * 2 * nkd(s));  // the three GEMMs: forward, gradient, test loss
+  label(state, s);
 }
 
 // Every benchmark, size by size: the seed's shape, then N = 256 … 2048 on the CPU, 256 … 16384
@@ -295,12 +293,12 @@ void register_all() {
     add("step", BM_step, {N});
     if (cubic) add("spectrum_full", BM_spectrum_full, {N});
     add("spectrum_truncated16/warm", BM_spectrum_truncated, {N, 1});
-    add("spectrum_truncated16/warm", BM_spectrum_truncated, {N, 0});
+    add("spectrum_truncated16/cold", BM_spectrum_truncated, {N, 0});
     add("operator_norm/warm", BM_operator_norm, {N, 1});
-    add("operator_norm/warm", BM_operator_norm, {N, 0});
+    add("operator_norm/cold", BM_operator_norm, {N, 0});
     if (!use_cuda) add("operator_norm_power200", BM_operator_norm_power200, {N});
     if (N <= largest_angles) add("principal_angles", BM_principal_angles, {N});
-    if (cubic) add("epoch/truncated", BM_epoch, {N, 0});
+    if (cubic) add("epoch/full", BM_epoch, {N, 0});
     add("epoch/truncated", BM_epoch, {N, 1});
   }
 }

@@ -13,12 +13,12 @@ ROWS = [  # (label, benchmark name, counter shown beside the time)
     ("step + renormalise (incl. a copy of W)", "step", "GB/s"),
     ("spectrum, full (every σ)", "spectrum_full", None),
     ("spectrum, truncated top 16, warm (training)", "spectrum_truncated16/warm/{N}/1", "subspace_iterations"),
-    ("spectrum, truncated top 16, cold", "spectrum_truncated16/warm/{N}/0", "subspace_iterations"),
+    ("spectrum, truncated top 16, cold", "spectrum_truncated16/cold/{N}/0", "subspace_iterations"),
     ("‖W‖₂ Lanczos, warm (rel. error ≤ 1e-10)", "operator_norm/warm/{N}/1", None),
-    ("‖W‖₂ Lanczos, cold", "operator_norm/warm/{N}/0", None),
+    ("‖W‖₂ Lanczos, cold", "operator_norm/cold/{N}/0", None),
     ("‖W‖₂ seed's 200 power steps (its rel. error)", "operator_norm_power200", "rel_error"),
     ("principal angles (pair)", "principal_angles", None),
-    ("one epoch, full spectrum", "epoch/truncated/{N}/0", "GFLOP/s"),
+    ("one epoch, full spectrum", "epoch/full/{N}/0", "GFLOP/s"),
     ("one epoch, truncated spectrum", "epoch/truncated/{N}/1", "GFLOP/s"),
 ]
 
