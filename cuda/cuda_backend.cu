@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <initializer_list>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -51,8 +52,9 @@ std::shared_ptr<U[]> device_array(Index count) {
 // Lanczos steps between convergence tests on the host: each test is a synchronisation.
 constexpr std::int64_t kLanczosCheckEvery = 4;
 
-// Work arrays kept between calls and grown on demand, one per purpose.
-enum Slot : int { kMd, kB, kGram, kEigen, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss,
+// Work arrays kept between calls and grown on demand, one per purpose (kScalars: a few device
+// scalars, Lanczos' α and β or a factor's pivot range).
+enum Slot : int { kMd, kB, kGram, kScalars, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss,
                   kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kReduceWork, kReduceResult,
                   kDots, kSlots };
 
@@ -227,14 +229,13 @@ class CudaBackend final : public Backend<T> {
     require(l <= d, "orthonormalize_rows");
     // Row-major V (l×d) is column-major Vᵀ (d×l): its QR gives orthonormal columns, V's rows.
     T* tau = scratch_.get<T>(kVecA, l);
-    int* info = scratch_.get<int>(kInfo, 1);
+    int* info = scratch_.get<int>(kInfo, 2);  // geqrf's, orgqr's: read together, one synchronisation
     int lwork = 0;
     geqrf_buffer_size(solver_, d, l, V.data.get(), &lwork);
     geqrf(solver_, d, l, V.data.get(), tau, scratch_.get<T>(kWork, lwork), lwork, info);
-    check_info(info, "cusolverDn?geqrf");
     orgqr_buffer_size(solver_, d, l, V.data.get(), tau, &lwork);
-    orgqr(solver_, d, l, V.data.get(), tau, scratch_.get<T>(kWork, lwork), lwork, info);
-    check_info(info, "cusolverDn?orgqr");
+    orgqr(solver_, d, l, V.data.get(), tau, scratch_.get<T>(kWork, lwork), lwork, info + 1);
+    check_info(info, {"cusolverDn?geqrf", "cusolverDn?orgqr"});
   }
 
   double dot(const Buffer<T>& x, const Buffer<T>& y) override {
@@ -361,12 +362,13 @@ class CudaBackend final : public Backend<T> {
     auto right_vector = [&](const double* eigenvector, double* v) {
       if (right_gram) {
         LOWRANK_CHECK(cudaMemcpyAsync(right, eigenvector, sizeof(double) * sz(r), cudaMemcpyDeviceToDevice, stream_));
-      } else {  // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖
-        LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(k), i32(r), &one, B, i32(k), eigenvector, 1, &zero, right, 1));
-        double norm = 0;
-        LOWRANK_CHECK(cublasDnrm2(blas_, i32(r), right, 1, &norm));
-        const double inv = 1.0 / norm;
-        LOWRANK_CHECK(cublasDscal(blas_, i32(r), &inv, right, 1));
+      } else {  // B Bᵀ gave the left vector u; the right one is Bᵀu/‖Bᵀu‖ (the norm stays on the device)
+        double* unnormalised = scratch_.get<double>(kVecC, r);
+        double* norm = scratch_.get<double>(kScalars, 1);
+        LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_T, i32(k), i32(r), &one, B, i32(k), eigenvector, 1, &zero,
+                                  unnormalised, 1));
+        device_scalar([&] { LOWRANK_CHECK(cublasDnrm2(blas_, i32(r), unnormalised, 1, norm)); });
+        launch_divide(unnormalised, norm, right, r, stream_);
       }
       if (X.compressed)
         LOWRANK_CHECK(cublasDgemv(blas_, CUBLAS_OP_N, i32(d), i32(n), &one, X.Q.get(), i32(d), right, 1, &zero, v, 1));
@@ -426,7 +428,7 @@ class CudaBackend final : public Backend<T> {
     double* t = scratch_.get<double>(kVecA, k);
     double* w = scratch_.get<double>(kVecB, d);
     double* c = scratch_.get<double>(kVecC, steps);
-    double* coefficients = scratch_.get<double>(kEigen, 2 * steps);  // [α | β] on the device
+    double* coefficients = scratch_.get<double>(kScalars, 2 * steps);  // [α | β] on the device
     double *alpha_device = coefficients, *beta_device = coefficients + steps;
     launch_to_double(start.data.get(), basis, d, stream_);
     double norm = 0;
@@ -559,21 +561,28 @@ class CudaBackend final : public Backend<T> {
     if (!ok) throw std::invalid_argument(std::string("cuda backend: shape mismatch in ") + op);
   }
 
-  void check_info(const int* device_info, const char* call) {
-    int info = 0;
-    LOWRANK_CHECK(cudaMemcpyAsync(&info, device_info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+  // Reads the cuSOLVER infos of `calls` (consecutive ints from `device_info`) in one
+  // synchronisation; throws naming the first call whose info is not 0.
+  void check_info(const int* device_info, std::initializer_list<const char*> calls) {
+    std::vector<int> infos(calls.size());
+    LOWRANK_CHECK(cudaMemcpyAsync(infos.data(), device_info, sizeof(int) * infos.size(), cudaMemcpyDeviceToHost,
+                                  stream_));
     sync();
-    if (info != 0) throw std::runtime_error(std::string("cuSOLVER: ") + call + " returned info = " + std::to_string(info));
+    auto call = calls.begin();
+    for (int info : infos) {
+      if (info != 0)
+        throw std::runtime_error(std::string("cuSOLVER: ") + *call + " returned info = " + std::to_string(info));
+      ++call;
+    }
   }
+  void check_info(const int* device_info, const char* call) { check_info(device_info, {call}); }
 
   // Z = X Wᵀ, then the row-wise readout; returns the mean loss, summed on the device.
   double readout(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
                  Activation act, Buffer<T>& Z, T* r) {
     const Index n = X.rows, k = W.rows, d = X.cols;
     require(W.cols == d && Z.rows == n && Z.cols == k && a.size() == k && y.size() == n, "forward");
-    // Row-major Z = X Wᵀ is column-major Zᵀ (k×n) = W Xᵀ.
-    lowrank::gemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, k, n, d, T(1), W.data.get(), d, X.data.get(), d, T(0), Z.data.get(),
-                  k);
+    gemm_nt(X, W, Z);
     double* row_loss = scratch_.get<double>(kRowLoss, n);
     launch_readout(Z.data.get(), a.data.get(), y.data.get(), gamma, act, n, k, r, row_loss, stream_);
     return reduce_to_host([&](void* work, std::size_t& bytes, double* out) {
@@ -594,7 +603,7 @@ class CudaBackend final : public Backend<T> {
                               i32(k)));
     int* info = scratch_.get<int>(kInfo, 1);
     int lwork = 0;
-    double* range = scratch_.get<double>(kEigen, 2);
+    double* range = scratch_.get<double>(kScalars, 2);
     if (!complement) {
       double* tau = scratch_.get<double>(kVecA, d);
       LOWRANK_CHECK(cusolverDnDgeqrf_bufferSize(solver_, i32(k), i32(d), a, i32(k), &lwork));
@@ -611,13 +620,7 @@ class CudaBackend final : public Backend<T> {
     }
     // P A = L U; the null space of Aᵀ is Pᵀ [−L1⁻ᵀ L2ᵀ; I].
     int* pivots = scratch_.get<int>(kPivots, d);
-    LOWRANK_CHECK(cusolverDnDgetrf_bufferSize(solver_, i32(k), i32(d), a, i32(k), &lwork));
-    LOWRANK_CHECK(cusolverDnDgetrf(solver_, i32(k), i32(d), a, i32(k), scratch_.get<double>(kWork, lwork), pivots,
-                                   info));
-    int singular = 0;
-    LOWRANK_CHECK(cudaMemcpyAsync(&singular, info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
-    sync();
-    if (singular != 0 || !full_rank_diagonal(a, k, d, range)) return false;
+    if (!lu_full_rank(a, k, d, pivots)) return false;
     double* seeded = scratch_.get<double>(kLanczos, k * p);
     launch_complement_seed(a, k, d, seeded, stream_);
     LOWRANK_CHECK(cublasDtrsm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, CUBLAS_DIAG_UNIT, i32(d),
@@ -640,15 +643,27 @@ class CudaBackend final : public Backend<T> {
     const Index k = A.rows, d = A.cols;
     double* at = scratch_.get<double>(kMd, k * d);  // column-major Aᵀ (d×k)
     launch_to_double(A.data.get(), at, k * d, stream_);
+    return lu_full_rank(at, d, k, scratch_.get<int>(kPivots, k));
+  }
+
+  // LU with partial pivoting of the column-major rows×cols `a` (rows ≥ cols) in place, row
+  // interchanges to `pivots`; whether `a` has full column rank beyond doubt: no zero pivot
+  // (getrf's info) and every pivot above kPivotCut of the largest, read back in one
+  // synchronisation.
+  bool lu_full_rank(double* a, Index rows, Index cols, int* pivots) {
     int lwork = 0;
-    LOWRANK_CHECK(cusolverDnDgetrf_bufferSize(solver_, i32(d), i32(k), at, i32(d), &lwork));
+    LOWRANK_CHECK(cusolverDnDgetrf_bufferSize(solver_, i32(rows), i32(cols), a, i32(rows), &lwork));
     int* info = scratch_.get<int>(kInfo, 1);
-    LOWRANK_CHECK(cusolverDnDgetrf(solver_, i32(d), i32(k), at, i32(d), scratch_.get<double>(kWork, lwork),
-                                   scratch_.get<int>(kPivots, k), info));
-    int singular = 0;
-    LOWRANK_CHECK(cudaMemcpyAsync(&singular, info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    LOWRANK_CHECK(cusolverDnDgetrf(solver_, i32(rows), i32(cols), a, i32(rows), scratch_.get<double>(kWork, lwork),
+                                   pivots, info));
+    double* range = scratch_.get<double>(kScalars, 2);
+    launch_diagonal_range(a, rows, cols, range, stream_);
+    int zero_pivot = 0;
+    double pivot_range[2];
+    LOWRANK_CHECK(cudaMemcpyAsync(&zero_pivot, info, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+    LOWRANK_CHECK(cudaMemcpyAsync(pivot_range, range, sizeof pivot_range, cudaMemcpyDeviceToHost, stream_));
     sync();
-    return singular == 0 && full_rank_diagonal(at, d, k, scratch_.get<double>(kEigen, 2));
+    return zero_pivot == 0 && pivot_range[0] > spectral::kPivotCut * pivot_range[1];
   }
 
   bool full_rank_diagonal(const double* factor, Index lda, Index count, double* range) {

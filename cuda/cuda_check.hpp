@@ -1,10 +1,9 @@
-// Status checks for every CUDA, cuBLAS, cuSOLVER and cuRAND call: a failure throws an error
+// Status checks for every CUDA, cuBLAS and cuSOLVER call: a failure throws an error
 // naming the call, the file and the line.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <curand.h>
 #include <cusolverDn.h>
 
 #include <stdexcept>
@@ -26,9 +25,6 @@ inline void check(cublasStatus_t s, const char* call, const char* file, int line
 }
 inline void check(cusolverStatus_t s, const char* call, const char* file, int line) {
   if (s != CUSOLVER_STATUS_SUCCESS) fail("cuSOLVER", std::to_string(static_cast<int>(s)), call, file, line);
-}
-inline void check(curandStatus_t s, const char* call, const char* file, int line) {
-  if (s != CURAND_STATUS_SUCCESS) fail("cuRAND", std::to_string(static_cast<int>(s)), call, file, line);
 }
 
 }  // namespace lowrank::cuda
