@@ -152,8 +152,13 @@ int run(const Config& config, const Options& o, const std::string& command_line,
     training = train_all(*backend, config, inputs, *writer, progress,
                          resume ? resume->checkpoint_every : o.checkpoint_every, resume);
   } catch (...) {
-    writer->set_peak_memory(peak_host_memory(), backend->peak_device_bytes());
-    writer->set_status("failed");
+    // The status first; and a write that fails here (a full disk) must not replace the error
+    // that stopped the run, which is the one rethrown.
+    try {
+      writer->set_status("failed");
+      writer->set_peak_memory(peak_host_memory(), backend->peak_device_bytes());
+    } catch (...) {
+    }
     throw;
   }
   const std::vector<RunSummary>& summaries = training.runs;

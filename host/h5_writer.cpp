@@ -503,13 +503,14 @@ namespace {
 H5Handle open_for_reading(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw ConfigError("--resume: no such file '" + path + "'");
-  H5E_BEGIN_TRY {
-    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+  hid_t f = -1;
+  H5E_BEGIN_TRY {  // (no return inside: H5E_END_TRY restores the error printing)
+    f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
     if (f < 0) f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f >= 0) return H5Handle(f);
   }
   H5E_END_TRY;
-  throw ConfigError("--resume: '" + path + "' is not a readable HDF5 file");
+  if (f < 0) throw ConfigError("--resume: '" + path + "' is not a readable HDF5 file");
+  return H5Handle(f);
 }
 
 std::string read_string_attr(hid_t object, const char* name, const std::string& path) {

@@ -128,7 +128,7 @@ def main():
             dst.write(src.read(os.path.getsize(ntk) // 3))
         cases = {os.path.join(tmp, "missing.h5"): "no such file", text: "not a readable HDF5 file",
                  foreign: "not a lowrank-engine file", older: "this tool reads 'lowrank-engine/1'",
-                 truncated: "h5"}
+                 truncated: "not a readable HDF5 file"}
         for path, message in cases.items():
             r = plot(path, "--out", os.path.join(tmp, "bad"))
             check(r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr,

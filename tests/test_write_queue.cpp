@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -28,18 +29,38 @@ TEST(WriteQueue, RunsWritesInOrderOffTheCallersThread) {
   EXPECT_NE(writer, caller);
 }
 
-TEST(WriteQueue, AFailedWriteIsRethrownAndLaterWritesDropped) {
+TEST(WriteQueue, AFailedWriteIsRethrownAndTheWritesQueuedBehindItDropped) {
   WriteQueue q;
-  bool after = false;
-  q.push([] { throw std::runtime_error("disk full"); });
-  EXPECT_THROW(
-      {
-        q.drain();
-      },
-      std::runtime_error);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  bool behind = false, after = false;
+  q.push([released] {
+    released.wait();
+    throw std::runtime_error("disk full");
+  });
+  q.push([&] { behind = true; });  // queued while the failing write is still running
+  release.set_value();
+  EXPECT_THROW(q.drain(), std::runtime_error);
+  EXPECT_FALSE(behind) << "a write queued behind a failed one is dropped";
   q.push([&] { after = true; });
   q.drain();
   EXPECT_TRUE(after) << "the queue keeps working after reporting a failure";
+}
+
+TEST(WriteQueue, PushRethrowsAnEarlierFailure) {
+  WriteQueue q;
+  q.push([] { throw std::runtime_error("disk full"); });
+  bool thrown = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!thrown && std::chrono::steady_clock::now() < deadline) {
+    try {
+      q.push([] {});
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(thrown) << "push reports the failure once the writer has met it";
 }
 
 TEST(WriteQueue, DestructorFinishesQueuedWrites) {

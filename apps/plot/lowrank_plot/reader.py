@@ -50,10 +50,7 @@ class Pair:
 
 @dataclass
 class EngineFile:
-    path: str
     status: str
-    experiment: str
-    device: str
     runs: list
     pairs: list
 
@@ -124,5 +121,4 @@ def _read(path, f):
     for name, g in f["pairs"].items():
         a = _attrs(g)
         pairs.append(Pair(name, a.get("run_a", ""), a.get("run_b", ""), np.asarray(g["pair_mean_angle_deg"][()])))
-    return EngineFile(path, _text(f["status"]), _attrs(f).get("experiment", "?"), _attrs(f).get("device", "?"),
-                      runs, pairs)
+    return EngineFile(_text(f["status"]), runs, pairs)
