@@ -86,7 +86,7 @@ TEST(Engine, ListsPresetsAndVersion) {
 }
 
 // The summary's last line, "time: T s: part s, …, other s": parts that add up to the whole
-// (to the printed rounding), epochs and pair angles among them.
+// (to the printed rounding), none negative, epochs and pair angles among them.
 void expect_time_line(const std::string& out) {
   const auto at = out.find("time: ");
   ASSERT_NE(at, std::string::npos) << out;
@@ -108,8 +108,8 @@ void expect_time_line(const std::string& out) {
   }
   for (const char* part : {"epochs", "pair angles", "refits", "inputs", "other"})
     EXPECT_TRUE(parts.count(part)) << part << " missing from: " << out.substr(at);
-  EXPECT_GT(parts["epochs"], 0.0);
-  EXPECT_GE(parts["other"], 0.0);
+  // No part is asserted positive: a 3-epoch run's epochs can round to 0.00 on a fast machine.
+  for (const auto& [part, seconds] : parts) EXPECT_GE(seconds, 0.0) << part;
   EXPECT_NEAR(sum, total, 0.005 * static_cast<double>(parts.size()) + 1e-9) << out.substr(at);
 }
 
