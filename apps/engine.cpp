@@ -115,6 +115,7 @@ void print_times(double total, const std::vector<std::pair<const char*, double>>
 // first CUDA call, which starts the context).
 struct Started {
   Clock::time_point process;
+  double resume_plan = 0;  // --resume: reading the file's state, drawing and checking its inputs
   double memory_check = 0;
 };
 
@@ -133,15 +134,24 @@ int run(const Config& config, const Options& o, const std::string& command_line,
     std::fprintf(stderr, "lowrank-engine %s: %s on %s, %s, writing %s\n", LOWRANK_VERSION, config.experiment.c_str(),
                  where.c_str(), to_string(config.precision), o.out.c_str());
 
+  if (resume && resume->device != backend->device())
+    std::fprintf(stderr,
+                 "engine: warning: %s was written on %s and continues on %s: its epochs from the checkpoint on are "
+                 "%s's, not bit for bit those the first device would have given (the file's 'resumed' attribute "
+                 "says so)\n",
+                 o.out.c_str(), resume->device.c_str(), backend->device().c_str(), backend->device().c_str());
+
   lap(start);
-  std::vector<Inputs> inputs;
-  for (const auto& spec : config.inputs) inputs.push_back(make_inputs(config, spec));
+  std::vector<Inputs> drawn;  // a resumed file's were drawn (and checked) by plan_resume
+  if (!resume)
+    for (const auto& spec : config.inputs) drawn.push_back(make_inputs(config, spec));
+  const std::vector<Inputs>& inputs = resume ? resume->inputs : drawn;
   const double inputs_seconds = lap(start);
 
   install_stop_handlers();
   if (o.force) fs::remove(o.out);
   std::unique_ptr<H5Writer> writer =
-      resume ? std::make_unique<H5Writer>(o.out, *resume)
+      resume ? std::make_unique<H5Writer>(o.out, *resume, "on " + backend->device() + ": " + command_line)
              : std::make_unique<H5Writer>(o.out, FileHeader{LOWRANK_VERSION, command_line, backend->device(),
                                                             o.checkpoint_every},
                                           config, inputs);
@@ -177,17 +187,20 @@ int run(const Config& config, const Options& o, const std::string& command_line,
   if (peak_device > 0) std::printf(", device %s", gibibytes(peak_device).c_str());
   std::printf("\n");
   const TrainTimes& t = training.seconds;
-  print_times(lap(started.process), {{"memory check", started.memory_check},
-                                     {"backend start", backend_seconds},
-                                     {"inputs", inputs_seconds},
-                                     {"file set-up", file_seconds},
-                                     {"upload", t.upload},
-                                     {"epochs", t.epochs},
-                                     {"pair angles", t.pair_angles},
-                                     {"refits", t.refits},
-                                     {"checkpoints", t.checkpoints},
-                                     {"writes waited", t.file_wait},
-                                     {"closing", close_seconds}});
+  std::vector<std::pair<const char*, double>> parts;
+  if (resume) parts.emplace_back("resume plan", started.resume_plan);
+  parts.insert(parts.end(), {{"memory check", started.memory_check},
+                             {"backend start", backend_seconds},
+                             {"inputs", inputs_seconds},
+                             {"file set-up", file_seconds},
+                             {"upload", t.upload},
+                             {"epochs", t.epochs},
+                             {"pair angles", t.pair_angles},
+                             {"refits", t.refits},
+                             {"checkpoints", t.checkpoints},
+                             {"writes waited", t.file_wait},
+                             {"closing", close_seconds}});
+  print_times(lap(started.process), parts);
   if (interrupted) {
     std::fprintf(stderr, "engine: stopped by %s after the epoch in flight; %s keeps every finished epoch\n",
                  stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", o.out.c_str());
@@ -246,7 +259,9 @@ int main(int argc, char** argv) {
   std::optional<ResumePlan> plan;
   try {
     if (!o.resume.empty()) {
+      const Clock::time_point plan_start = Clock::now();
       plan = plan_resume(o.resume);
+      started.resume_plan = std::chrono::duration<double>(Clock::now() - plan_start).count();
       if (plan->status == "complete") {
         std::fprintf(stderr, "engine: %s is complete; nothing to resume\n", o.resume.c_str());
         return 0;

@@ -150,9 +150,14 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
       for (std::size_t j = 0; j < states.size(); ++j) {
         RunState<T>& s = states[j];
         if (resume->finished(group[j], group_index)) {
+          const ResumePlan::Run& saved_run = resume->runs[group[j]];
           s.stopped = true;
-          s.summary.status = resume->runs[group[j]].status;
-          s.summary.epochs_done = resume->runs[group[j]].rows;
+          s.summary.status = saved_run.status;
+          s.summary.epochs_done = saved_run.rows;
+          s.summary.last = saved_run.last;
+          s.summary.refit_test_mse = saved_run.refit_test_mse;
+          s.seconds = saved_run.seconds;
+          if (saved_run.seconds > 0) s.summary.epochs_per_second = static_cast<double>(saved_run.rows) / saved_run.seconds;
         } else if (first_epoch > 0) {
           restore_state(be, s, saved.W.at(j), saved.vectors.at(j));
           s.epoch = s.first_epoch = s.summary.epochs_done = first_epoch;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 
 namespace lowrank {
@@ -586,6 +587,28 @@ void set_rows(hid_t file, const std::string& name, hsize_t rows) {
   check_status(H5Dset_extent(ds.get(), dims), "H5Dset_extent");
 }
 
+// The summary of a run that ended before its checkpoint, from its first `r.rows` rows: the last
+// of them, its refit, and the seconds of its epochs.
+void read_summary(hid_t f, const std::string& group, ResumePlan::Run& r) {
+  const auto last = static_cast<std::size_t>(r.rows) - 1;
+  auto last_of = [&](const char* series) { return r.rows > 0 ? read_doubles(f, group + series).at(last) : 0.0; };
+  EpochRecord& e = r.last;
+  e.train_mse = last_of("train_mse");
+  e.test_mse = last_of("test_mse");
+  e.w_opnorm = last_of("w_opnorm");
+  e.energy = last_of("energy");
+  e.align_data = last_of("align_data");
+  e.align_residue = last_of("align_residue");
+  e.align_initial = last_of("align_initial");
+  e.align_residue_step = last_of("align_residue_step");
+  e.align_data_v2 = last_of("align_data_v2");
+  e.align_residue_v2 = last_of("align_residue_v2");
+  e.epoch_seconds = last_of("epoch_seconds");
+  const std::vector<double> seconds = read_doubles(f, group + "epoch_seconds");
+  r.seconds = std::accumulate(seconds.begin(), seconds.begin() + r.rows, 0.0);
+  r.refit_test_mse = read_doubles(f, group + "refit_test_mse").at(0);
+}
+
 }  // namespace
 
 bool ResumePlan::finished(std::size_t run, std::size_t group) const {
@@ -603,6 +626,8 @@ ResumePlan plan_resume(const std::string& path) {
     if (format != "lowrank-engine/1")
       throw ConfigError("--resume: '" + path + "' has format '" + format + "'; this engine resumes 'lowrank-engine/1'");
     plan.config = parse_config(read_string_attr(f, "config", path), path + " (its config attribute)", {});
+    plan.device = read_string_attr(f, "device", path);
+    if (H5Aexists(f, "resumed") > 0) plan.resumed = read_string_attr(f, "resumed", path);
     try {
       plan.status = read_status(f, "status");
       plan.checkpoint_every = 10;
@@ -621,6 +646,7 @@ ResumePlan plan_resume(const std::string& path) {
         r.rows = static_cast<std::int64_t>(rows_of(f, g + "train_mse"));
         for (const auto& s : kSeries)
           if (!is_heavy(s)) r.rows = std::min<std::int64_t>(r.rows, static_cast<std::int64_t>(rows_of(f, g + s.name)));
+        if (r.status == "complete" || r.status == "diverged") read_summary(f, g, r);
         plan.runs.push_back(r);
       }
       const auto groups = side_by_side_groups(plan.config);
@@ -642,7 +668,7 @@ ResumePlan plan_resume(const std::string& path) {
       }
       // The inputs the configuration draws must be the file's, in the working precision.
       for (const auto& spec : plan.config.inputs) {
-        const Inputs in = make_inputs(plan.config, spec);
+        const Inputs& in = plan.inputs.emplace_back(make_inputs(plan.config, spec));
         const std::string g = "inputs/" + spec.name + "/";
         auto same = [&](const char* name, const std::vector<double>& drawn) {
           const std::vector<double> stored = read_doubles(f, g + name);
@@ -668,7 +694,7 @@ ResumePlan plan_resume(const std::string& path) {
   return plan;
 }
 
-H5Writer::H5Writer(const std::string& path, const ResumePlan& plan) {
+H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::string& resumed_by) {
   clear_status_flags(path);
   H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
@@ -705,6 +731,8 @@ H5Writer::H5Writer(const std::string& path, const ResumePlan& plan) {
                      "H5Dwrite");
       }
   write_status(status_.get(), "running");
+  if (H5Aexists(f, "resumed") > 0) check_status(H5Adelete(f, "resumed"), "H5Adelete");
+  attr_string(f, "resumed", plan.resumed + (plan.resumed.empty() ? "" : "\n") + resumed_by);
   check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), "H5Fflush");
   check_status(H5Fstart_swmr_write(f), "H5Fstart_swmr_write");
 }

@@ -52,6 +52,9 @@ struct ResumePlan {
   struct Run {
     std::string status;
     std::int64_t rows = 0, diverged_epoch = -1;
+    // What a run that is not retrained shows in the summary: its last row, refit and seconds.
+    EpochRecord last;
+    double refit_test_mse = 0, seconds = 0;
   };
   struct Group {
     std::int64_t epoch = 0;  // 0: no checkpoint, start over
@@ -60,7 +63,10 @@ struct ResumePlan {
     std::vector<std::vector<double>> W, vectors;
   };
   Config config;
-  std::string status;  // the file's
+  std::string status;   // the file's
+  std::string device;   // the device that wrote it (the header's)
+  std::string resumed;  // the file's earlier resumptions, a line each ("" if none)
+  std::vector<Inputs> inputs;  // drawn from the configuration, and checked to be the file's
   std::int64_t checkpoint_every = 10;
   std::vector<Run> runs;
   std::vector<Group> groups;
@@ -80,8 +86,9 @@ class H5Writer {
   H5Writer(const std::string& path, const FileHeader& header, const Config& config,
            const std::vector<Inputs>& inputs);
   // Reopens `path` to continue it as `plan` says: every series cut back to its group's checkpoint
-  // epoch, the unfinished runs and the file marked running again, then SWMR writing.
-  H5Writer(const std::string& path, const ResumePlan& plan);
+  // epoch, the unfinished runs and the file marked running again, `resumed_by` (the device and
+  // command line) added to its `resumed` attribute, then SWMR writing.
+  H5Writer(const std::string& path, const ResumePlan& plan, const std::string& resumed_by);
   ~H5Writer();
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;

@@ -151,6 +151,37 @@ def main():
     r = subprocess.run([ENGINE, "--resume", reference], capture_output=True, text=True)
     check(r.returncode == 0 and "nothing to resume" in r.stderr, "resume of a complete file: nothing to do")
 
+    # A run that ended before the checkpoint (ntk, 8 epochs, beside mf's 60) is not retrained: the
+    # resumed summary shows it as the uninterrupted run's did. The file claims another device, so
+    # the resume warns, and its `resumed` attribute records where it went on.
+    def summary_row(stdout, run):
+        rows = [line.split() for line in stdout.splitlines() if line.split()[:1] == [run]]
+        return rows[0] if len(rows) == 1 else None
+
+    at = ARGS.index("--epochs")
+    early = ARGS[:at] + ARGS[at + 2:] + ["--set", "runs.ntk.epochs=8", "--set", "runs.mf.epochs=60"]
+    whole = subprocess.run([ENGINE, *early, "--out", os.path.join(tmp, "early-reference.h5")], capture_output=True,
+                           text=True, check=True)
+    path = os.path.join(tmp, "early.h5")
+    p = subprocess.Popen([ENGINE, *early, "--out", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    check(wait_for_epochs(path, 14), "ended run: the run got going")
+    p.send_signal(signal.SIGINT)  # closed properly, so that h5py can write the device below
+    p.wait()
+    with h5py.File(path, "a") as f:
+        check(text(f["runs/ntk/status"]) == "complete" and f["checkpoints/group0/epoch"][()].max() >= 8,
+              "ended run: ntk had completed before the last checkpoint")
+        f.attrs["device"] = "cuda:Some GPU"
+    r = subprocess.run([ENGINE, "--resume", path, "--threads", "2", "--quiet"], capture_output=True, text=True)
+    check(r.returncode == 0, f"ended run: resume exit {r.returncode} {r.stderr.strip()}")
+    want, got = summary_row(whole.stdout, "ntk"), summary_row(r.stdout, "ntk")
+    check(want is not None and got is not None and got[:-1] == want[:-1] and float(got[-1]) > 0,
+          f"ended run: the resumed summary's ntk row {got} is the uninterrupted run's {want} (epochs/s aside)")
+    check("written on cuda:Some GPU and continues on cpu" in r.stderr, f"resume on another device warns: {r.stderr.strip()}")
+    with h5py.File(path, "r") as f:
+        resumed = f.attrs.get("resumed", "")
+        check(resumed.startswith("on cpu: ") and "--resume" in resumed and resumed.count("\n") == 0,
+              f"the file's resumed attribute records the resumption: {resumed!r}")
+
     # The truncated spectrum's block is checkpointed, and the heavy series (every 3rd epoch) are
     # cut back with the rest: a resumed run is again the uninterrupted one, bit for bit.
     truncated = ["--set", "spectrum.method=truncated", "--set", "spectrum.rank=6", "--set", "output.heavy_every=3"]
