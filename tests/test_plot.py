@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """engine-plot on real engine files: every figure of each preset (short runs) exists, has the
-expected size and is not blank; --watch follows a file another process is writing and stops
+expected size and is not blank, and its curves and heat map carry the file's numbers; --watch follows a file another process is writing and stops
 when it completes; partial, foreign, damaged and missing files get a message, not a traceback.
 
 usage: test_plot.py ENGINE PLOT_PACKAGE_DIR
@@ -54,6 +54,56 @@ def check_figures(out, runs, pairs):
         check(os.path.exists(path) and np.std(matplotlib.image.imread(path)[..., :3]) > 0.02, f"{pair}-angle.png drawn")
 
 
+def check_drawn_data(path, epochs=None):
+    """Every curve and the heat map of each figure carry the file's numbers, read here with h5py:
+    a figure with its axes and titles but the wrong (or no) data fails."""
+    sys.path.insert(0, PACKAGE)
+    from lowrank_plot import figures, reader
+
+    def curves(fig):
+        return [np.asarray(line.get_ydata(), dtype=float) for ax in fig.axes for line in ax.get_lines()]
+
+    def same(a, b):
+        return np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True)
+
+    engine_file = reader.read(path)
+    with h5py.File(path, "r") as f:
+        for run in engine_file.runs:
+            g = f["runs/" + run.name]
+            want = {"loss": [g["train_mse"][()], g["test_mse"][()]],
+                    "norms": [g["grad_singular_values"][:, 0], g["w_opnorm"][()]],
+                    "alignment": [g[k][()] for k in ("align_residue", "align_data", "align_initial",
+                                                     "align_residue_step")],
+                    "energy": [g["energy"][()]]}
+            for name, draw in (("loss", figures.loss), ("norms", figures.norms),
+                               ("alignment", figures.alignment), ("energy", figures.energy)):
+                fig = draw(run)
+                got = curves(fig)
+                check(len(got) == len(want[name]) and all(same(a, b) for a, b in zip(got, want[name])),
+                      f"{run.name}-{name}: its curves are the file's series")
+                figures.plt.close(fig)
+            sv = g["grad_singular_values"][()]
+            fig = figures.spectrum_heatmap(run)
+            image = fig.axes[0].get_images()[0].get_array()
+            with np.errstate(divide="ignore"):
+                check(same(np.ma.filled(image, np.nan), np.log10(np.where(sv > 0, sv, np.nan)).T),
+                      f"{run.name}-spectrum: the heat map is log10 of the file's singular values")
+            figures.plt.close(fig)
+            recorded = list(g["spectrum_epoch"][()] if "spectrum_epoch" in g else g["epoch"][()])
+            fig = figures.singular_values(run, epochs)
+            got = curves(fig)
+            shown = [t for t in (epochs or []) if t in recorded]
+            check(len(got) > 0 and all(any(same(c, sv[i]) for i in range(len(sv))) for c in got)
+                  and (epochs is None or len(got) == len(shown)),
+                  f"{run.name}-singular-values: each curve is one recorded epoch's spectrum ({len(got)} drawn)")
+            figures.plt.close(fig)
+        for pair in engine_file.pairs:
+            fig = figures.pair_angle(pair, {r.name: r for r in engine_file.runs})
+            check(same(curves(fig)[0], f["pairs/" + pair.name + "/pair_mean_angle_deg"][()]),
+                  f"{pair.name}-angle: its curve is the file's angles")
+            figures.plt.close(fig)
+
+
 def main():
     tmp = tempfile.mkdtemp()
     try:
@@ -62,6 +112,7 @@ def main():
         r = plot(ntk, "--out", os.path.join(tmp, "ntk"))
         check(r.returncode == 0, f"ntk_vs_mf plotted: {r.stdout.strip()} {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "ntk"), ["ntk", "mf"], ["ntk__mf"])
+        check_drawn_data(ntk)
 
         rvs = os.path.join(tmp, "rvs.h5")
         engine("--exp", "relu_vs_sigmoid", "--cells", "sig1,relu3", *SMALL, "--epochs", "4", "--out", rvs)
@@ -77,6 +128,7 @@ def main():
         r = plot(sparse, "--out", os.path.join(tmp, "sparse"), "--epochs", "0,4,9")
         check(r.returncode == 0, f"truncated, every 3rd epoch: plotted {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "sparse"), ["ntk", "mf"], ["ntk__mf"])
+        check_drawn_data(sparse, epochs=[0, 4, 9])
 
         r = plot(ntk, "--out", os.path.join(tmp, "pdf"), "--format", "pdf")
         with open(os.path.join(tmp, "pdf", "mf-loss.pdf"), "rb") as f:
