@@ -137,7 +137,7 @@ def main():
         # --watch: redraws while another process writes, stops once the file is complete.
         live = os.path.join(tmp, "live.h5")
         writer = subprocess.Popen([ENGINE, "--quiet", "--exp", "ntk_vs_mf", "--set", "data.n=200", "--set",
-                                   "data.d=300", "--set", "model.k=400", "--epochs", "60", "--out", live],
+                                   "data.d=300", "--set", "model.k=400", "--epochs", "200", "--out", live],
                                   stdout=subprocess.DEVNULL)
         while not os.path.exists(live):
             time.sleep(0.05)
