@@ -60,11 +60,17 @@ enum Slot : int { kMd, kB, kGram, kScalars, kTridiagonal, kTop, kWork, kInfo, kV
 
 class Scratch {
  public:
+  // The stream whose queued work may still use a slot that grows.
+  void use_stream(cudaStream_t stream) { stream_ = stream; }
+
   template <typename U>
   U* get(Slot slot, Index count) {
     auto& s = slots_[slot];
     const std::size_t bytes = sizeof(U) * static_cast<std::size_t>(std::max<Index>(count, 1));
     if (s.bytes < bytes) {
+      // The old array may still be in use by queued work (cudaFree's own synchronisation is not
+      // promised): wait for it before freeing. Growth is rare, so the wait costs nothing.
+      if (s.data) LOWRANK_CHECK(cudaStreamSynchronize(stream_));
       s.data = device_array<unsigned char>(static_cast<Index>(bytes));
       s.bytes = bytes;
     }
@@ -77,6 +83,7 @@ class Scratch {
     std::size_t bytes = 0;
   };
   Entry slots_[kSlots];
+  cudaStream_t stream_ = nullptr;
 };
 
 // cuBLAS GEMM and GEMV for the working precision (column-major, as cuBLAS is).
@@ -139,6 +146,7 @@ class CudaBackend final : public Backend<T> {
     LOWRANK_CHECK(cudaGetDeviceProperties(&prop, 0));
     name_ = std::string("cuda:") + prop.name;
     LOWRANK_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    scratch_.use_stream(stream_);
     LOWRANK_CHECK(cublasCreate(&blas_));
     LOWRANK_CHECK(cublasSetStream(blas_, stream_));
     // Full FP32 products: the default math mode, which leaves TF32 tensor-core rounding off.
@@ -336,6 +344,13 @@ class CudaBackend final : public Backend<T> {
     int* info = scratch_.get<int>(kInfo, 1);
     check_info(info, "cusolverDnDsytrd");  // synchronises: `host` is filled
     const std::vector<double> ascending(host.begin(), host.begin() + p);
+    if (!std::isfinite(ascending.back())) {  // a non-finite gradient: NaN, as on the CPU (see there)
+      Spectrum<T> none;
+      none.singular_values.assign(sz(std::min(k, d)), std::numeric_limits<double>::quiet_NaN());
+      none.top_right_vector = zeros(d, 1);
+      none.second_right_vector = zeros(d, 1);
+      return none;
+    }
     const std::vector<double> host_diag(host.begin() + p, host.begin() + 2 * p);
     const std::vector<double> host_off(host.begin() + 2 * p, host.end());
 

@@ -188,6 +188,15 @@ GradientSpectrum gradient_spectrum(std::vector<double> M, Index k, const RowFact
   std::vector<double> G(sz(p * p), 0.0);
   cblas_dsyrk(CblasColMajor, CblasLower, right_gram ? CblasTrans : CblasNoTrans, i32(p), i32(right_gram ? k : r), 1.0,
               B.data(), i32(k), 0.0, G.data(), i32(p));
+  // A non-finite gradient (a diverging run) has no spectrum: NaN, which the driver reports as a
+  // divergence (LAPACK would refuse the matrix, and the run would fail instead).
+  if (!std::all_of(G.begin(), G.end(), [](double g) { return std::isfinite(g); })) {
+    GradientSpectrum none;
+    none.singular_values.assign(sz(std::min(k, d)), std::numeric_limits<double>::quiet_NaN());
+    none.top_right_vector.assign(sz(d), 0.0);
+    none.second_right_vector.assign(sz(d), 0.0);
+    return none;
+  }
   // One tridiagonal reduction serves both: every eigenvalue by dsterf, the top two vectors from
   // the tridiagonal's, mapped back by dormtr.
   std::vector<double> diag(sz(p)), off(sz(std::max<Index>(p - 1, 1))), tau(sz(std::max<Index>(p - 1, 1)));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cpu_backend.hpp"
+#include "cuda_backend.hpp"
 #include "linalg_testing.hpp"
 #include "spectral.hpp"
 
@@ -81,6 +82,30 @@ void check_spectrum(const Shape& sh, unsigned seed) {
   Spectrum<T> again = be->spectrum(Mb, *prepared, scale, &flipped);
   EXPECT_LT(be->dot(again.top_right_vector, s.top_right_vector), 0);
   EXPECT_GT(be->dot(again.top_right_vector, flipped), 0);
+}
+
+// A gradient with an infinite entry (a diverging run whose loss is still finite) has a NaN
+// spectrum, which the driver reports as a divergence, not a LAPACK error that fails the run; on
+// every backend present, through both Gram sides and both forms of X.
+TEST(GradientSpectrum, NonFiniteGradientIsNaNNotAnError) {
+  std::vector<std::unique_ptr<Backend<double>>> backends;
+  backends.push_back(make_cpu_backend<double>());
+  if (cuda_device_count() > 0) backends.push_back(make_cuda_backend<double>());
+  else std::printf("no CUDA device present: the CUDA backend's case is not checked here\n");
+  for (const Shape sh : {Shape{20, 15, 40}, Shape{60, 25, 30}, Shape{30, 50, 40}}) {
+    std::mt19937_64 rng(3);
+    std::vector<double> M = gaussian(rng, sh.n * sh.k);
+    const std::vector<double> X = gaussian(rng, sh.n * sh.d);
+    M[7] = std::numeric_limits<double>::infinity();
+    for (auto& be : backends) {
+      Buffer<double> Mb = be->upload(M, sh.n, sh.k), Xb = be->upload(X, sh.n, sh.d);
+      auto prepared = be->prepare(Xb);
+      Spectrum<double> s;
+      ASSERT_NO_THROW(s = be->spectrum(Mb, *prepared, 0.5, nullptr)) << be->device();
+      ASSERT_EQ(s.singular_values.size(), static_cast<std::size_t>(std::min(sh.k, sh.d)));
+      EXPECT_TRUE(std::isnan(s.singular_values[0])) << be->device() << " n=" << sh.n << " k=" << sh.k;
+    }
+  }
 }
 
 TEST_P(GradientSpectrumTest, Float64MatchesLapackSvd) { check_spectrum<double>(GetParam(), 1); }
