@@ -92,6 +92,16 @@ void check_output(const std::string& out, bool force) {
 
 using Clock = std::chrono::steady_clock;
 
+// Bytes of the float64 draws `inputs` hold.
+double held_bytes(const std::vector<Inputs>& inputs) {
+  std::size_t values = 0;
+  for (const Inputs& in : inputs)
+    for (const auto* v : {&in.X_train, &in.y_train, &in.X_test, &in.y_test, &in.X_bulk_train, &in.z_train, &in.q,
+                          &in.beta, &in.a, &in.W0})
+      values += v->size();
+  return static_cast<double>(values * sizeof(double));
+}
+
 // Seconds since `start`, and `start` moved to now.
 double lap(Clock::time_point& start) {
   const Clock::time_point now = Clock::now();
@@ -283,7 +293,8 @@ int main(int argc, char** argv) {
     // Sizes that cannot fit are refused before anything is allocated.
     const bool gpu = o.device == "cuda";
     const Clock::time_point check_start = Clock::now();
-    const MemoryEstimate need = estimate_memory(config, gpu);
+    MemoryEstimate need = estimate_memory(config, gpu);
+    if (plan) need.host_bytes -= held_bytes(plan->inputs);  // drawn already: the available memory excludes them
     check_fits("host", need.host_bytes, available_host_memory());
     if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());  // the first CUDA call: starts the context
     started.memory_check = std::chrono::duration<double>(Clock::now() - check_start).count();

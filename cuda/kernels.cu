@@ -103,7 +103,7 @@ __global__ void divide(const double* __restrict__ in, const double* __restrict__
   const double by = *divisor;
   for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
        e += std::int64_t(gridDim.x) * blockDim.x)
-    out[e] = by > 0 ? in[e] / by : in[e];  // a zero norm leaves the zero vector, as on the CPU
+    out[e] = by > 0 ? in[e] / by : in[e];  // a zero norm leaves the zero vector, as the CPU's spectrum does
 }
 
 __global__ void diagonal_range(const double* __restrict__ A, std::int64_t lda, std::int64_t count,

@@ -71,7 +71,7 @@ void launch_gather_rows(const double* in, const int* source, std::int64_t rows, 
                         cudaStream_t stream);
 
 // out_i = in_i / *divisor, i < count (out = in for a zero divisor, a zero norm: the zero vector
-// stays zero, as on the CPU); the divisor stays on the device (no synchronisation).
+// stays zero, as in the CPU's spectrum); the divisor stays on the device (no synchronisation).
 void launch_divide(const double* in, const double* divisor, double* out, std::int64_t count, cudaStream_t stream);
 
 // Every eigenvalue (ascending, `values`, p) of the symmetric tridiagonal matrix with diagonal

@@ -149,6 +149,8 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
       slot = saved.slot < 0 ? 0 : 1 - saved.slot;
       for (std::size_t j = 0; j < states.size(); ++j) {
         RunState<T>& s = states[j];
+        // A finished run's state too: the checkpoints written from here on keep it, as they would have.
+        if (first_epoch > 0) restore_state(be, s, saved.W.at(j), saved.vectors.at(j));
         if (resume->finished(group[j], group_index)) {
           const ResumePlan::Run& saved_run = resume->runs[group[j]];
           s.stopped = true;
@@ -159,7 +161,6 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
           s.seconds = saved_run.seconds;
           if (saved_run.seconds > 0) s.summary.epochs_per_second = static_cast<double>(saved_run.rows) / saved_run.seconds;
         } else if (first_epoch > 0) {
-          restore_state(be, s, saved.W.at(j), saved.vectors.at(j));
           s.epoch = s.first_epoch = s.summary.epochs_done = first_epoch;
         }
       }

@@ -3,6 +3,7 @@
 // that writing does not stall the next epoch), and refits at the end.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@ struct RunSummary {
   std::string name, status;
   std::int64_t epochs_done = 0;
   EpochRecord last;  // the last recorded epoch (no vectors)
-  double refit_test_mse = 0;
+  double refit_test_mse = std::numeric_limits<double>::quiet_NaN();  // NaN: not refit (diverged, interrupted)
   double epochs_per_second = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <new>
 #include <numeric>
 #include <stdexcept>
 
@@ -622,13 +623,13 @@ ResumePlan plan_resume(const std::string& path) {
   {
     H5Handle file = open_for_reading(path);
     const hid_t f = file.get();
-    const std::string format = read_string_attr(f, "format", path);
-    if (format != "lowrank-engine/1")
-      throw ConfigError("--resume: '" + path + "' has format '" + format + "'; this engine resumes 'lowrank-engine/1'");
-    plan.config = parse_config(read_string_attr(f, "config", path), path + " (its config attribute)", {});
-    plan.device = read_string_attr(f, "device", path);
-    if (H5Aexists(f, "resumed") > 0) plan.resumed = read_string_attr(f, "resumed", path);
     try {
+      const std::string format = read_string_attr(f, "format", path);
+      if (format != "lowrank-engine/1")
+        throw ConfigError("--resume: '" + path + "' has format '" + format + "'; this engine resumes 'lowrank-engine/1'");
+      plan.config = parse_config(read_string_attr(f, "config", path), path + " (its config attribute)", {});
+      plan.device = read_string_attr(f, "device", path);
+      if (H5Aexists(f, "resumed") > 0) plan.resumed = read_string_attr(f, "resumed", path);
       plan.status = read_status(f, "status");
       plan.checkpoint_every = 10;
       if (H5Aexists(f, "checkpoint_every") > 0) {
@@ -686,8 +687,11 @@ ResumePlan plan_resume(const std::string& path) {
           throw ConfigError("--resume: the inputs drawn from the file's configuration differ from those in '" + path +
                             "' (written by another version of the engine?)");
       }
-    } catch (const std::runtime_error& e) {
-      if (dynamic_cast<const ConfigError*>(&e)) throw;
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {  // HDF5 failures, and datasets shorter than they should be
       throw ConfigError("--resume: '" + path + "' is damaged or truncated (" + e.what() + ")");
     }
   }

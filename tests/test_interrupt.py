@@ -19,8 +19,7 @@ import h5py
 import numpy as np
 
 ENGINE = sys.argv[1]
-# On the CPU: under a second for the 60 epochs on 2 cores; the kills below land at random moments
-# within the uninterrupted run's time, mid-run (checked).
+# On the CPU: under a second for the 60 epochs on 2 cores; the kills below land mid-run (checked).
 ARGS = ["--exp", "ntk_vs_mf", "--set", "data.n=150", "--set", "data.d=200", "--set", "model.k=250", "--epochs", "60",
         "--device", "cpu", "--threads", "2", "--quiet", "--checkpoint-every", "4"]
 SKIP = ("epoch_seconds",)
@@ -77,9 +76,7 @@ def stopped_mid_run(path):
 def main():
     tmp = tempfile.mkdtemp()
     reference = os.path.join(tmp, "reference.h5")
-    started = time.monotonic()
     subprocess.run([ENGINE, *ARGS, "--out", reference], check=True, stdout=subprocess.DEVNULL)
-    run_seconds = time.monotonic() - started  # the SIGKILLs below land within it
     ref = h5py.File(reference, "r")
     groups = ["runs/ntk", "runs/mf", "pairs/ntk__mf"]
 
@@ -106,9 +103,10 @@ def main():
     for attempt in range(4):
         path = os.path.join(tmp, f"killed-{attempt}.h5")
         p = subprocess.Popen([ENGINE, *ARGS, "--out", path], stdout=subprocess.DEVNULL)
-        while not os.path.exists(path):
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.05, 0.7) * run_seconds)
+        # After a random epoch, at a random moment of the next ones (mid-write or not): a kill
+        # timed from the start could outlast the run, whose speed depends on the machine's load.
+        wait_for_epochs(path, rng.randint(1, 30))
+        time.sleep(rng.uniform(0.0, 0.05))
         p.kill()
         p.wait()
         try:
@@ -154,36 +152,55 @@ def main():
     r = subprocess.run([ENGINE, "--resume", reference], capture_output=True, text=True)
     check(r.returncode == 0 and "nothing to resume" in r.stderr, "resume of a complete file: nothing to do")
 
-    # A run that ended before the checkpoint (ntk, 8 epochs, beside mf's 60) is not retrained: the
+    # A run that ended before the checkpoint (ntk, 8 epochs, beside mf's 400) is not retrained: the
     # resumed summary shows it as the uninterrupted run's did. The file claims another device, so
-    # the resume warns, and its `resumed` attribute records where it went on.
+    # the resume warns; stopped and resumed once more, the file's `resumed` attribute has a line
+    # per resumption, and its datasets are the uninterrupted run's.
     def summary_row(stdout, run):
         rows = [line.split() for line in stdout.splitlines() if line.split()[:1] == [run]]
         return rows[0] if len(rows) == 1 else None
 
+    def mf_rows(path):
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            return f["runs/mf/train_mse"].shape[0]
+
     at = ARGS.index("--epochs")
-    early = ARGS[:at] + ARGS[at + 2:] + ["--set", "runs.ntk.epochs=8", "--set", "runs.mf.epochs=60"]
-    whole = subprocess.run([ENGINE, *early, "--out", os.path.join(tmp, "early-reference.h5")], capture_output=True,
-                           text=True, check=True)
+    early = ARGS[:at] + ARGS[at + 2:] + ["--set", "runs.ntk.epochs=8", "--set", "runs.mf.epochs=400"]
+    early_reference = os.path.join(tmp, "early-reference.h5")
+    whole = subprocess.run([ENGINE, *early, "--out", early_reference], capture_output=True, text=True, check=True)
     path = os.path.join(tmp, "early.h5")
     p = subprocess.Popen([ENGINE, *early, "--out", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     check(wait_for_epochs(path, 14), "ended run: the run got going")
     p.send_signal(signal.SIGINT)  # closed properly, so that h5py can write the device below
     p.wait()
     with h5py.File(path, "a") as f:
+        check(text(f["status"]) == "interrupted" and f["runs/mf/train_mse"].shape[0] < 400,
+              "ended run: stopped before mf's end")
         check(text(f["runs/ntk/status"]) == "complete" and f["checkpoints/group0/epoch"][()].max() >= 8,
               "ended run: ntk had completed before the last checkpoint")
         f.attrs["device"] = "cuda:Some GPU"
+    first = mf_rows(path)
+    p = subprocess.Popen([ENGINE, "--resume", path, "--threads", "2", "--quiet"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    check(wait_for_epochs(path, first + 20), "ended run: the first resume got going")
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=120)[1]
+    check(p.returncode == 130 and "written on cuda:Some GPU and continues on cpu" in err,
+          f"resume on another device warns, and stops on SIGINT: exit {p.returncode}, {err.strip()}")
+    check(mf_rows(path) < 400, "ended run: the first resume stopped before the end")
     r = subprocess.run([ENGINE, "--resume", path, "--threads", "2", "--quiet"], capture_output=True, text=True)
-    check(r.returncode == 0, f"ended run: resume exit {r.returncode} {r.stderr.strip()}")
+    check(r.returncode == 0, f"ended run: second resume exit {r.returncode} {r.stderr.strip()}")
     want, got = summary_row(whole.stdout, "ntk"), summary_row(r.stdout, "ntk")
     check(want is not None and got is not None and got[:-1] == want[:-1] and float(got[-1]) > 0,
           f"ended run: the resumed summary's ntk row {got} is the uninterrupted run's {want} (epochs/s aside)")
-    check("written on cuda:Some GPU and continues on cpu" in r.stderr, f"resume on another device warns: {r.stderr.strip()}")
+    check("time: " in r.stdout and ": resume plan " in r.stdout, "the resumed run's time line has its resume plan")
+    with h5py.File(early_reference, "r") as early_ref:
+        diff = same_file(path, early_ref)
+    check(not diff, f"ended run: the twice-resumed file equals the uninterrupted run {diff}")
     with h5py.File(path, "r") as f:
-        resumed = f.attrs.get("resumed", "")
-        check(resumed.startswith("on cpu: ") and "--resume" in resumed and resumed.count("\n") == 0,
-              f"the file's resumed attribute records the resumption: {resumed!r}")
+        lines = f.attrs.get("resumed", "").split("\n")
+        check(len(lines) == 2 and all(l.startswith("on cpu: ") and "--resume" in l for l in lines),
+              f"the file's resumed attribute has a line per resumption: {lines}")
 
     # The truncated spectrum's block is checkpointed, and the heavy series (every 3rd epoch) are
     # cut back with the rest: a resumed run is again the uninterrupted one, bit for bit.

@@ -55,51 +55,62 @@ def check_figures(out, runs, pairs):
 
 
 def check_drawn_data(path, epochs=None):
-    """Every curve and the heat map of each figure carry the file's numbers, read here with h5py:
-    a figure with its axes and titles but the wrong (or no) data fails."""
+    """Every curve and the heat map of each figure carry the file's numbers at the file's epochs,
+    read here with h5py: a figure with its axes and titles but the wrong (or no) data fails."""
     sys.path.insert(0, PACKAGE)
     from lowrank_plot import figures, reader
 
     def curves(fig):
-        return [np.asarray(line.get_ydata(), dtype=float) for ax in fig.axes for line in ax.get_lines()]
+        return [(np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float))
+                for ax in fig.axes for line in ax.get_lines()]
 
     def same(a, b):
         return np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True)
+
+    def drawn_as(got, want):  # want: (x, y) per curve, in drawing order
+        return len(got) == len(want) and all(same(gx, wx) and same(gy, wy) for (gx, gy), (wx, wy) in zip(got, want))
 
     engine_file = reader.read(path)
     with h5py.File(path, "r") as f:
         for run in engine_file.runs:
             g = f["runs/" + run.name]
-            want = {"loss": [g["train_mse"][()], g["test_mse"][()]],
-                    "norms": [g["grad_singular_values"][:, 0], g["w_opnorm"][()]],
-                    "alignment": [g[k][()] for k in ("align_residue", "align_data", "align_initial",
-                                                     "align_residue_step")],
-                    "energy": [g["energy"][()]]}
+            epoch = g["epoch"][()]
+            heavy_epoch = g["spectrum_epoch"][()] if "spectrum_epoch" in g else epoch
+            sv = g["grad_singular_values"][()]
+            want = {"loss": [(epoch, g["train_mse"][()]), (epoch, g["test_mse"][()])],
+                    "norms": [(heavy_epoch, sv[:, 0]), (epoch, g["w_opnorm"][()])],
+                    "alignment": [(epoch, g[k][()]) for k in ("align_residue", "align_data", "align_initial",
+                                                              "align_residue_step")],
+                    "energy": [(epoch, g["energy"][()])]}
             for name, draw in (("loss", figures.loss), ("norms", figures.norms),
                                ("alignment", figures.alignment), ("energy", figures.energy)):
                 fig = draw(run)
-                got = curves(fig)
-                check(len(got) == len(want[name]) and all(same(a, b) for a, b in zip(got, want[name])),
-                      f"{run.name}-{name}: its curves are the file's series")
+                check(drawn_as(curves(fig), want[name]), f"{run.name}-{name}: its curves are the file's series")
                 figures.plt.close(fig)
-            sv = g["grad_singular_values"][()]
             fig = figures.spectrum_heatmap(run)
-            image = fig.axes[0].get_images()[0].get_array()
+            image = fig.axes[0].get_images()[0]
+            every = heavy_epoch[1] - heavy_epoch[0] if len(heavy_epoch) > 1 else 1
             with np.errstate(divide="ignore"):
-                check(same(np.ma.filled(image, np.nan), np.log10(np.where(sv > 0, sv, np.nan)).T),
-                      f"{run.name}-spectrum: the heat map is log10 of the file's singular values")
+                check(same(np.ma.filled(image.get_array(), np.nan), np.log10(np.where(sv > 0, sv, np.nan)).T)
+                      and same(image.get_extent()[:2], [heavy_epoch[0] - every / 2, heavy_epoch[-1] + every / 2]),
+                      f"{run.name}-spectrum: the heat map is log10 of the file's singular values, on its epochs")
             figures.plt.close(fig)
-            recorded = list(g["spectrum_epoch"][()] if "spectrum_epoch" in g else g["epoch"][()])
             fig = figures.singular_values(run, epochs)
             got = curves(fig)
-            shown = [t for t in (epochs or []) if t in recorded]
-            check(len(got) > 0 and all(any(same(c, sv[i]) for i in range(len(sv))) for c in got)
-                  and (epochs is None or len(got) == len(shown)),
-                  f"{run.name}-singular-values: each curve is one recorded epoch's spectrum ({len(got)} drawn)")
+            recorded = list(heavy_epoch)
+            if epochs is not None:  # the epochs asked for that were recorded, in order
+                rows = [recorded.index(t) for t in epochs if t in recorded]
+                ok = drawn_as(got, [(np.arange(1, sv.shape[1] + 1), sv[i]) for i in rows])
+            else:  # the first and the last recorded epoch and a few between, in order
+                rows = [next((i for i in range(len(sv)) if same(y, sv[i])), -1) for _, y in got]
+                ok = len(rows) >= 2 and rows[0] == 0 and rows[-1] == len(sv) - 1 and rows == sorted(set(rows))
+            check(ok, f"{run.name}-singular-values: its curves are the recorded spectra asked for, in order "
+                      f"(rows {rows})")
             figures.plt.close(fig)
         for pair in engine_file.pairs:
             fig = figures.pair_angle(pair, {r.name: r for r in engine_file.runs})
-            check(same(curves(fig)[0], f["pairs/" + pair.name + "/pair_mean_angle_deg"][()]),
+            p = f["pairs/" + pair.name]
+            check(drawn_as(curves(fig), [(p["epoch"][()], p["pair_mean_angle_deg"][()])]),
                   f"{pair.name}-angle: its curve is the file's angles")
             figures.plt.close(fig)
 
