@@ -1,5 +1,5 @@
 // The CPU backend: OpenBLAS for the products, LAPACK (host/spectral) for the spectra, and the
-// shared scalar math for the element-wise work, parallel over rows with OpenMP.
+// shared scalar math for the element-wise work, on the calling thread (see set_cpu_threads).
 #pragma once
 
 #include <memory>
@@ -11,7 +11,7 @@ namespace lowrank {
 template <typename T>
 std::unique_ptr<Backend<T>> make_cpu_backend();
 
-// Threads for OpenBLAS and the element-wise loops; 0 keeps the machine's count.
+// Threads for OpenBLAS (its products and factorisations); 0: every core.
 void set_cpu_threads(int threads);
 int cpu_threads();
 
