@@ -269,9 +269,9 @@ int main(int argc, char** argv) {
   std::optional<ResumePlan> plan;
   try {
     if (!o.resume.empty()) {
-      const Clock::time_point plan_start = Clock::now();
+      Clock::time_point plan_start = Clock::now();
       plan = plan_resume(o.resume);
-      started.resume_plan = std::chrono::duration<double>(Clock::now() - plan_start).count();
+      started.resume_plan = lap(plan_start);
       if (plan->status == "complete") {
         std::fprintf(stderr, "engine: %s is complete; nothing to resume\n", o.resume.c_str());
         return 0;
@@ -292,12 +292,12 @@ int main(int argc, char** argv) {
     if (o.device == "auto") o.device = cuda_device_count() > 0 ? "cuda" : "cpu";
     // Sizes that cannot fit are refused before anything is allocated.
     const bool gpu = o.device == "cuda";
-    const Clock::time_point check_start = Clock::now();
+    Clock::time_point check_start = Clock::now();
     MemoryEstimate need = estimate_memory(config, gpu);
     if (plan) need.host_bytes -= held_bytes(plan->inputs);  // drawn already: the available memory excludes them
     check_fits("host", need.host_bytes, available_host_memory());
     if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());  // the first CUDA call: starts the context
-    started.memory_check = std::chrono::duration<double>(Clock::now() - check_start).count();
+    started.memory_check = lap(check_start);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "engine: error: %s\n", e.what());
     return kExitBadInput;

@@ -431,8 +431,8 @@ class CudaBackend final : public Backend<T> {
   // spectral::largest_singular_value, stopping at the same step: α and β stay on the device
   // (cuBLAS writes them there, a kernel divides by β), and every kLanczosCheckEvery steps they come
   // back, in one synchronisation, and the Ritz pairs of each new step are tested in order. The steps run
-  // past the stopping one are discarded; a β of zero there (an invariant subspace) only fills
-  // them with non-finite values.
+  // past the stopping one are discarded; a β of zero there (an invariant subspace) leaves zero
+  // columns in them (launch_divide keeps a zero vector).
   double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
     const Index k = W.rows, d = W.cols, steps = std::min<Index>(d, spectral::kLanczosSteps);
     require(start.size() == d, "operator_norm");
@@ -519,21 +519,14 @@ class CudaBackend final : public Backend<T> {
       }
     }
     // Rank in doubt: the seed's SVD method, on the host (rare).
-    std::vector<T> a(sz(A.size())), b(sz(B.size()));
-    download(A, a);
-    download(B, b);
-    const std::vector<double> ad(a.begin(), a.end()), bd(b.begin(), b.end());
+    const std::vector<double> ad = download_double(*this, A), bd = download_double(*this, B);
     return spectral::mean_principal_angle_deg(ad.data(), bd.data(), k, d);
   }
 
   // Once per run, after its last epoch: on the host, as the CPU backend.
   double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test, const Buffer<T>& y_test,
                         const Buffer<T>& W, double gamma, Activation act) override {
-    auto host = [&](const Buffer<T>& b) {
-      std::vector<T> h(sz(b.size()));
-      download(b, h);
-      return std::vector<double>(h.begin(), h.end());
-    };
+    auto host = [&](const Buffer<T>& b) { return download_double(*this, b); };
     const std::vector<double> x = host(X), yy = host(y), xt = host(X_test), yt = host(y_test), w = host(W);
     const double rcond = static_cast<double>(std::max(X.rows, W.rows)) * std::numeric_limits<T>::epsilon();
     return spectral::refit_test_mse(x.data(), yy.data(), X.rows, xt.data(), yt.data(), X_test.rows, w.data(), W.rows,

@@ -16,8 +16,8 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu) {
   const double n = double(c.n), nt = double(c.n_test), d = double(c.d), k = double(c.k);
   const double s = c.precision == Precision::float32 ? 4 : 8, f64 = 8;
   const double r = std::min(n, d), p = std::min(r, k);
-  // Host, float64, per inputs group: X, X_bulk, X_test (and W0, shared).
-  const double draws = f64 * (2 * n * d + nt * d) * double(c.inputs.size()) + f64 * k * d;
+  // Host, float64, per inputs group: X, X_bulk, X_test and W0 (each group holds its own copy).
+  const double draws = f64 * (2 * n * d + nt * d + k * d) * double(c.inputs.size());
   // Per inputs group on the backend: X and X_test in the working precision, and for the full
   // spectrum the factor of X (Q: d×r, R: r×r) in float64.
   const bool full = c.spectrum == SpectrumMethod::full;

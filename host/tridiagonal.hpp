@@ -1,5 +1,6 @@
-// Every eigenvalue of a symmetric tridiagonal matrix T by Sturm counts, written once for the host
-// and for the CUDA backend's kernel (one warp per eigenvalue, its lanes counting at once). T has
+// Every eigenvalue of a symmetric tridiagonal matrix T by Sturm counts, written once for the CUDA
+// backend's kernel (one warp per eigenvalue, its lanes counting at once) and the host, where the
+// tests check it (the CPU backend takes LAPACK's dsterf). T has
 // the diagonal `diag` (p entries) and the off-diagonal `off` (p − 1).
 #pragma once
 

@@ -84,14 +84,20 @@ void check_spectrum(const Shape& sh, unsigned seed) {
   EXPECT_GT(be->dot(again.top_right_vector, flipped), 0);
 }
 
-// A gradient with an infinite entry (a diverging run whose loss is still finite) has a NaN
-// spectrum, which the driver reports as a divergence, not a LAPACK error that fails the run; on
-// every backend present, through both Gram sides and both forms of X.
-TEST(GradientSpectrum, NonFiniteGradientIsNaNNotAnError) {
+// The CPU backend, and the CUDA backend where a GPU is present.
+std::vector<std::unique_ptr<Backend<double>>> present_backends() {
   std::vector<std::unique_ptr<Backend<double>>> backends;
   backends.push_back(make_cpu_backend<double>());
   if (cuda_device_count() > 0) backends.push_back(make_cuda_backend<double>());
   else std::printf("no CUDA device present: the CUDA backend's case is not checked here\n");
+  return backends;
+}
+
+// A gradient with an infinite entry (a diverging run whose loss is still finite) has a NaN
+// spectrum, which the driver reports as a divergence, not a LAPACK error that fails the run; on
+// every backend present, through both Gram sides and both forms of X.
+TEST(GradientSpectrum, NonFiniteGradientIsNaNNotAnError) {
+  const auto backends = present_backends();
   for (const Shape sh : {Shape{20, 15, 40}, Shape{60, 25, 30}, Shape{30, 50, 40}}) {
     std::mt19937_64 rng(3);
     std::vector<double> M = gaussian(rng, sh.n * sh.k);
@@ -108,15 +114,13 @@ TEST(GradientSpectrum, NonFiniteGradientIsNaNNotAnError) {
   }
 }
 
-// A zero gradient (every unit dead, or a zero residual) has a zero spectrum and zero vectors, no
-// NaN, on every backend present; (60, 25, 30) takes the left Gram matrix, whose right vector is
-// Bᵀu/‖Bᵀu‖ with ‖Bᵀu‖ = 0.
+// A zero gradient (every unit dead, or a zero residual) has a zero spectrum and finite vectors on
+// every backend present. With k < min(n, d) the left Gram matrix is taken, and the right vector
+// Bᵀu/‖Bᵀu‖ has ‖Bᵀu‖ = 0: it stays zero, not NaN.
 TEST(GradientSpectrum, ZeroGradientIsZeroWithoutNaN) {
-  std::vector<std::unique_ptr<Backend<double>>> backends;
-  backends.push_back(make_cpu_backend<double>());
-  if (cuda_device_count() > 0) backends.push_back(make_cuda_backend<double>());
-  else std::printf("no CUDA device present: the CUDA backend's case is not checked here\n");
-  for (const Shape sh : {Shape{20, 15, 40}, Shape{60, 25, 30}}) {
+  const auto backends = present_backends();
+  for (const Shape sh : {Shape{20, 15, 40}, Shape{60, 25, 30}, Shape{30, 50, 40}}) {
+    const bool left_gram = sh.k < std::min(sh.n, sh.d);
     std::mt19937_64 rng(4);
     const std::vector<double> M(static_cast<std::size_t>(sh.n * sh.k), 0.0), X = gaussian(rng, sh.n * sh.d);
     for (auto& be : backends) {
@@ -127,7 +131,12 @@ TEST(GradientSpectrum, ZeroGradientIsZeroWithoutNaN) {
       for (const Buffer<double>* v : {&s.top_right_vector, &s.second_right_vector}) {
         std::vector<double> host(static_cast<std::size_t>(v->size()));
         be->download(*v, host);
-        for (double x : host) EXPECT_TRUE(std::isfinite(x)) << be->device() << " n=" << sh.n << " k=" << sh.k;
+        for (double x : host) {
+          EXPECT_TRUE(std::isfinite(x)) << be->device() << " n=" << sh.n << " k=" << sh.k;
+          if (left_gram) {
+            EXPECT_EQ(x, 0.0) << be->device() << " n=" << sh.n << " k=" << sh.k;
+          }
+        }
       }
     }
   }
