@@ -10,20 +10,22 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
+#include <limits>
 #include <optional>
-#include <sstream>
 
 #include "config.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
 #include "driver.hpp"
+#include "file_lock.hpp"
 #include "h5_writer.hpp"
 #include "inputs.hpp"
 #include "memory_estimate.hpp"
+#include "paths.hpp"
 #include "presets.hpp"
 #include "progress.hpp"
+#include "resume.hpp"
+#include "staged_output.hpp"
 #include "stop_signals.hpp"
 
 namespace fs = std::filesystem;
@@ -33,14 +35,27 @@ namespace {
 
 constexpr int kExitFailed = 1, kExitBadInput = 2, kExitDiverged = 3;
 constexpr std::uintmax_t kLowDiskBytes = 64ull << 20;  // below this a failed write is put down to a full disk
+constexpr std::size_t kMaxConfigBytes = 4 << 20;       // a configuration file is a few KiB
 
 struct Options {
   std::string exp, config_file, out, device = "auto", precision, resume;
   std::vector<std::string> sets, cells;
-  std::int64_t seed = -1, epochs = 0, checkpoint_every = 10;
+  // Integers come as text and are parsed by parse_integer: out of range is refused, not clamped.
+  std::string seed_text, epochs_text, threads_text, checkpoint_text;
+  std::optional<std::int64_t> seed, epochs;
+  std::int64_t checkpoint_every = 10;
   int threads = 0;
   bool force = false, list = false, quiet = false;
 };
+
+// The integer options, from their text; throws ConfigError.
+void parse_numbers(Options& o) {
+  constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+  if (!o.seed_text.empty()) o.seed = parse_integer("--seed", o.seed_text, 0, kInt64Max);
+  if (!o.epochs_text.empty()) o.epochs = parse_integer("--epochs", o.epochs_text, 1, kMaxEpochs);
+  if (!o.threads_text.empty()) o.threads = static_cast<int>(parse_integer("--threads", o.threads_text, 1, kMaxThreads));
+  if (!o.checkpoint_text.empty()) o.checkpoint_every = parse_integer("--checkpoint-every", o.checkpoint_text, 0, kMaxEpochs);
+}
 
 std::string shell_quote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/=:+@") ==
@@ -58,49 +73,18 @@ Config resolve_config(const Options& o) {
     text = read_preset(o.exp);
     origin = "preset " + o.exp;
   } else {
-    std::ifstream f(o.config_file);
-    if (!fs::is_regular_file(o.config_file) || !f)
-      throw ConfigError("--config: cannot read '" + o.config_file + "' (no such file)");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw ConfigError("--config: cannot read '" + o.config_file + "'");
-    text = ss.str();
-    origin = o.config_file;
+    text = read_regular_file("--config", o.config_file, kMaxConfigBytes);
+    origin = shown(o.config_file);
   }
   Config c = parse_config(text, origin, o.sets);
-  if (o.seed >= 0) c.seed = static_cast<std::uint64_t>(o.seed);
+  if (o.seed) c.seed = static_cast<std::uint64_t>(*o.seed);
   if (!o.precision.empty()) c.precision = o.precision == "float64" ? Precision::float64 : Precision::float32;
-  if (o.epochs != 0) set_epochs(c, o.epochs);
+  if (o.epochs) set_epochs(c, *o.epochs);
   if (!o.cells.empty()) select_cells(c, o.cells);
   return c;
 }
 
-// The output path must be new (or --force) and its folder writable; throws ConfigError.
-void check_output(const std::string& out, bool force) {
-  const fs::path path(out);
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw ConfigError("--out '" + out + "': folder '" + dir.string() + "' does not exist");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    throw ConfigError("--out '" + out + "': folder '" + dir.string() + "' is not writable");
-  if (fs::exists(path, ec)) {
-    if (!force) throw ConfigError("--out '" + out + "' exists; pass --force to replace it, or choose another --out");
-    if (!fs::is_regular_file(path, ec)) throw ConfigError("--out '" + out + "' exists and is not a file");
-  }
-}
-
 using Clock = std::chrono::steady_clock;
-
-// Bytes of the float64 draws `inputs` hold.
-double held_bytes(const std::vector<Inputs>& inputs) {
-  std::size_t values = 0;
-  for (const Inputs& in : inputs)
-    for (const auto* v : {&in.X_train, &in.y_train, &in.X_test, &in.y_test, &in.X_bulk_train, &in.z_train, &in.q,
-                          &in.beta, &in.a, &in.W0})
-      values += v->size();
-  return static_cast<double>(values * sizeof(double));
-}
 
 // Seconds since `start`, and `start` moved to now.
 double lap(Clock::time_point& start) {
@@ -129,9 +113,11 @@ struct Started {
   double memory_check = 0;
 };
 
+// Trains and writes o.out: continuing it as `resume` says, or set up as `staged` and then renamed
+// to its name (over an old file with --force).
 template <typename T>
 int run(const Config& config, const Options& o, const std::string& command_line, const ResumePlan* resume,
-        Started started) {
+        StagedOutput* staged, Started started) {
   set_cpu_threads(o.threads);
   const bool gpu = o.device == "cuda";
   Clock::time_point start = Clock::now();
@@ -152,19 +138,20 @@ int run(const Config& config, const Options& o, const std::string& command_line,
                  o.out.c_str(), resume->device.c_str(), backend->device().c_str(), backend->device().c_str());
 
   lap(start);
-  std::vector<Inputs> drawn;  // a resumed file's were drawn (and checked) by plan_resume
+  std::vector<Inputs> drawn;  // a resumed file's were drawn (and checked) by draw_resume_inputs
   if (!resume)
     for (const auto& spec : config.inputs) drawn.push_back(make_inputs(config, spec));
   const std::vector<Inputs>& inputs = resume ? resume->inputs : drawn;
   const double inputs_seconds = lap(start);
 
   install_stop_handlers();
-  if (o.force) fs::remove(o.out);
   std::unique_ptr<H5Writer> writer =
       resume ? std::make_unique<H5Writer>(o.out, *resume, "on " + backend->device() + ": " + command_line)
-             : std::make_unique<H5Writer>(o.out, FileHeader{LOWRANK_VERSION, command_line, backend->device(),
-                                                            o.checkpoint_every},
+             : std::make_unique<H5Writer>(staged->temporary().string(),
+                                          FileHeader{LOWRANK_VERSION, command_line, backend->device(),
+                                                     o.checkpoint_every},
                                           config, inputs);
+  if (staged) staged->commit(o.force);  // set up: only now does it take the name (and replace the old file)
   const double file_seconds = lap(start);
   Progress progress(stderr, !o.quiet, terminal);
   Training training;
@@ -238,13 +225,12 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "Backend: auto (the GPU when there is one), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--precision", o.precision, "float32 (default, as the seed) or float64")
       ->check(CLI::IsMember({"float32", "float64"}));
-  app.add_option("--seed", o.seed, "Seed of every random stream")->check(CLI::NonNegativeNumber);
-  app.add_option("--epochs", o.epochs, "Epochs of every run")->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed_text, "Seed of every random stream (0 to 2^63-1; default 42)");
+  app.add_option("--epochs", o.epochs_text, "Epochs of every run (1 to 1000000000)");
   app.add_option("--cells", o.cells, "Train only these cells of the preset (comma-separated)")->delimiter(',');
-  app.add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
-  app.add_option("--checkpoint-every", o.checkpoint_every,
-                 "Epochs between the checkpoints --resume continues from (default 10; 0: none, and no --resume)")
-      ->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads_text, "CPU threads (default: all cores)");
+  app.add_option("--checkpoint-every", o.checkpoint_text,
+                 "Epochs between the checkpoints --resume continues from (default 10; 0: none, and no --resume)");
   auto* resume_option = app.add_option("--resume", o.resume,
                                 "Continue every unfinished run of an interrupted or killed FILE from its last checkpoint");
   for (const char* other : {"--exp", "--config", "--set", "--out", "--force", "--epochs", "--cells", "--seed",
@@ -265,39 +251,49 @@ int main(int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
 
+  // Destroyed last, in this order: a staged file not committed is removed, then the lock released.
+  std::optional<FileLock> lock;
+  std::optional<StagedOutput> staged;
   Config config;
   std::optional<ResumePlan> plan;
   try {
+    parse_numbers(o);
     if (!o.resume.empty()) {
+      // The file is locked before it is read: a live writer's file is refused, never examined or touched.
+      o.out = existing_output("--resume", o.resume).string();
+      lock.emplace("--resume", o.out);
       Clock::time_point plan_start = Clock::now();
-      plan = plan_resume(o.resume);
+      plan = plan_resume(o.out);
       started.resume_plan = lap(plan_start);
       if (plan->status == "complete") {
         std::fprintf(stderr, "engine: %s is complete; nothing to resume\n", o.resume.c_str());
         return 0;
       }
-      o.out = o.resume;
+      config = plan->config;
     } else if (o.exp.empty() && o.config_file.empty()) {
       throw ConfigError("nothing to run: give --exp NAME, --config FILE or --resume FILE");
+    } else {
+      config = resolve_config(o);
+      o.out = new_output("--out", o.out.empty() ? config.experiment + ".h5" : o.out, o.force).string();
     }
     if (o.device == "cuda" && cuda_device_count() == 0)
       throw ConfigError("--device cuda: no CUDA device is present; use --device cpu (or auto)");
-    if (plan) {
-      config = plan->config;
-    } else {
-      config = resolve_config(o);
-      if (o.out.empty()) o.out = config.experiment + ".h5";
-      check_output(o.out, o.force);
-    }
     if (o.device == "auto") o.device = cuda_device_count() > 0 ? "cuda" : "cpu";
-    // Sizes that cannot fit are refused before anything is allocated.
+    // Sizes that cannot fit are refused before anything is allocated or drawn.
     const bool gpu = o.device == "cuda";
     Clock::time_point check_start = Clock::now();
-    MemoryEstimate need = estimate_memory(config, gpu);
-    if (plan) need.host_bytes -= held_bytes(plan->inputs);  // drawn already: the available memory excludes them
+    const MemoryEstimate need = estimate_memory(config, gpu);
     check_fits("host", need.host_bytes, available_host_memory());
     if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());  // the first CUDA call: starts the context
     started.memory_check = lap(check_start);
+    if (plan) {
+      draw_resume_inputs(*plan, o.out);
+      started.resume_plan += lap(check_start);
+    } else {
+      lock.emplace("--out", o.out);
+      new_output("--out", o.out, o.force);  // again under the lock: another engine may have made it meanwhile
+      staged.emplace("--out", o.out);
+    }
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "engine: error: %s\n", e.what());
     return kExitBadInput;
@@ -305,8 +301,9 @@ int main(int argc, char** argv) {
 
   try {
     const ResumePlan* resume = plan ? &*plan : nullptr;
-    return config.precision == Precision::float32 ? run<float>(config, o, command_line, resume, started)
-                                                  : run<double>(config, o, command_line, resume, started);
+    StagedOutput* new_file = staged ? &*staged : nullptr;
+    return config.precision == Precision::float32 ? run<float>(config, o, command_line, resume, new_file, started)
+                                                  : run<double>(config, o, command_line, resume, new_file, started);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine: failed: %s\n", e.what());
     // A write that failed on a full disk: say so; every epoch flushed before stays in the file.

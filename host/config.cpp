@@ -3,10 +3,11 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <map>
-#include <cctype>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -148,8 +149,18 @@ class TableReader {
   std::set<std::string> allowed_;
 };
 
-std::int64_t positive(const std::string& origin, const std::string& key, std::int64_t value) {
-  if (value < 1) fail(origin, "'" + key + "' = " + std::to_string(value) + " must be a positive integer");
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+
+// What an integer key allows, for messages: "a positive integer", "an integer from 0 to 10".
+std::string integer_range(std::int64_t lo, std::int64_t hi) {
+  if (lo == 1 && hi == kInt64Max) return "a positive integer";
+  return "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+}
+
+std::int64_t ranged(const std::string& origin, const std::string& key, std::int64_t value, std::int64_t lo,
+                    std::int64_t hi = kInt64Max) {
+  if (value < lo || value > hi)
+    fail(origin, "'" + key + "' = " + std::to_string(value) + " must be " + integer_range(lo, hi));
   return value;
 }
 
@@ -158,13 +169,21 @@ double finite(const std::string& origin, const std::string& key, double value) {
   return value;
 }
 
+// Names are HDF5 group names and parts of file names: a letter, digit or '_' first (so never "."
+// or ".." or an option-like "-x"), then letters, digits, '_', '-' or '.'; no "__", which joins
+// pair names; at most kMaxNameLength characters.
 void check_name(const std::string& origin, const std::string& key, const std::string& name) {
-  const bool allowed = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-  if (!allowed || name.find("__") != std::string::npos)
-    fail(origin, "'" + key + "' = \"" + name +
-                     "\" must be letters, digits, '_', '-' or '.' (and no '__', which joins pair names)");
+  auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  const bool allowed = !name.empty() && name.size() <= kMaxNameLength && plain(name.front()) &&
+                       std::all_of(name.begin(), name.end(), [&](char c) { return plain(c) || c == '-' || c == '.'; });
+  if (!allowed || name.find("__") != std::string::npos) {
+    const std::string shown = name.size() > 40 ? name.substr(0, 40) + "...\" (" + std::to_string(name.size()) +
+                                                     " characters)"
+                                               : name + "\"";
+    fail(origin, "'" + key + "' = \"" + shown + " must start with a letter, digit or '_' and hold only letters, " +
+                     "digits, '_', '-' or '.' (at most " + std::to_string(kMaxNameLength) +
+                     " characters, and no '__', which joins pair names)");
+  }
 }
 
 // Applies one `a.b.c=value` override to the TOML tree. A path component after an array of
@@ -265,43 +284,44 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   Config c;
   TableReader top(&root, "", origin);
   c.experiment = top.string("experiment").value_or("custom");
+  check_name(origin, "experiment", c.experiment);
   c.description = top.string("description").value_or("");
-  if (auto seed = top.integer("seed")) {
-    if (*seed < 0) fail(origin, "'seed' must be a non-negative integer");
-    c.seed = static_cast<std::uint64_t>(*seed);
-  }
+  if (auto seed = top.integer("seed")) c.seed = static_cast<std::uint64_t>(ranged(origin, "seed", *seed, 0));
   if (auto p = top.string("precision")) c.precision = parse_enum(origin, "precision", *p, kPrecisions);
 
   TableReader data(top.table("data"), "data", origin);
-  c.d = positive(origin, "data.d", data.integer("d").value_or(1000));
-  c.n = positive(origin, "data.n", data.integer("n").value_or(750));
-  c.n_test = positive(origin, "data.n_test", data.integer("n_test").value_or(c.n));
+  c.d = ranged(origin, "data.d", data.integer("d").value_or(1000), 1);
+  c.n = ranged(origin, "data.n", data.integer("n").value_or(750), 1);
+  c.n_test = ranged(origin, "data.n_test", data.integer("n_test").value_or(c.n), 1);
   c.alpha = finite(origin, "data.alpha", data.real("alpha").value_or(0.0));
   if (c.alpha < 0) fail(origin, "'data.alpha' must be >= 0 (bulk covariance i^(-alpha))");
   c.nu = finite(origin, "data.nu", data.real("nu").value_or(0.0));
+  if (!std::isfinite(std::pow(static_cast<double>(std::max(c.n, c.n_test)), c.nu)))
+    fail(origin, "'data.nu' = " + format_real(c.nu) + " makes the spike strength n^nu overflow (n = " +
+                     std::to_string(std::max(c.n, c.n_test)) + ")");
   c.tau = finite(origin, "data.tau", data.real("tau").value_or(1.0));
   if (c.tau < 0) fail(origin, "'data.tau' = " + format_real(c.tau) + " must be >= 0 (teacher noise)");
   data.finish();
 
   TableReader model(top.table("model"), "model", origin);
-  c.k = positive(origin, "model.k", model.integer("k").value_or(1250));
+  c.k = ranged(origin, "model.k", model.integer("k").value_or(1250), 1);
   c.a_init = parse_enum(origin, "model.a_init", model.string("a_init").value_or("normal"), kAInits);
   const bool normalize_default = model.boolean("normalize_rows").value_or(true);
   model.finish();
 
   TableReader spectrum(top.table("spectrum"), "spectrum", origin);
   c.spectrum = parse_enum(origin, "spectrum.method", spectrum.string("method").value_or("full"), kSpectrumMethods);
-  c.spectrum_rank = positive(origin, "spectrum.rank", spectrum.integer("rank").value_or(c.spectrum_rank));
+  c.spectrum_rank = ranged(origin, "spectrum.rank", spectrum.integer("rank").value_or(c.spectrum_rank), 1);
   if (c.spectrum == SpectrumMethod::truncated && c.spectrum_rank > std::min(c.k, c.d))
     fail(origin, "'spectrum.rank' = " + std::to_string(c.spectrum_rank) + " must be at most min(model.k, data.d) = " +
                      std::to_string(std::min(c.k, c.d)));
   spectrum.finish();
 
   TableReader output(top.table("output"), "output", origin);
-  c.heavy_every = positive(origin, "output.heavy_every", output.integer("heavy_every").value_or(1));
+  c.heavy_every = ranged(origin, "output.heavy_every", output.integer("heavy_every").value_or(1), 1, kMaxEpochs);
   output.finish();
 
-  const std::int64_t epochs_default = positive(origin, "epochs", top.integer("epochs").value_or(100));
+  const std::int64_t epochs_default = ranged(origin, "epochs", top.integer("epochs").value_or(100), 1, kMaxEpochs);
 
   if (const toml::array* arr = top.array("inputs")) {
     for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -316,6 +336,8 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
                                 in.string("teacher").value_or("sigmoid"), kActivations);
       spec.index = static_cast<int>(i);
       in.finish();
+      for (const auto& other : c.inputs)
+        if (other.name == spec.name) fail(origin, "two [[inputs]] are named '" + spec.name + "'");
       c.inputs.push_back(spec);
     }
   }
@@ -333,9 +355,10 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     run.string("name");
     r.inputs = run.string("inputs").value_or(c.inputs.front().name);
     r.cell = run.string("cell").value_or("");
+    if (!r.cell.empty()) check_name(origin, run.key("cell"), r.cell);
     r.activation = parse_enum(origin, run.key("activation"), run.string("activation").value_or("sigmoid"),
                               kActivations);
-    r.epochs = positive(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default));
+    r.epochs = ranged(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default), 1, kMaxEpochs);
     r.normalize_rows = run.boolean("normalize_rows").value_or(normalize_default);
 
     const auto gamma = run.k_scaled("gamma", c.k), gamma_nb = run.k_scaled("gamma_nb", c.k);
@@ -382,6 +405,9 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
         fail(origin, "'" + key + "' must be two run names, e.g. [\"ntk\", \"mf\"]");
       PairSpec pair{*(*p)[0].value<std::string>(), *(*p)[1].value<std::string>()};
       if (pair.a == pair.b) fail(origin, "'" + key + "' pairs run '" + pair.a + "' with itself");
+      for (const auto& other : c.pairs)
+        if ((other.a == pair.a && other.b == pair.b) || (other.a == pair.b && other.b == pair.a))
+          fail(origin, "'" + key + "' repeats the pair of '" + pair.a + "' and '" + pair.b + "'");
       for (const auto* name : {&pair.a, &pair.b}) {
         bool found = false;
         for (const auto& r : c.runs) found |= r.name == *name;
@@ -417,8 +443,22 @@ void select_cells(Config& config, const std::vector<std::string>& cells) {
 }
 
 void set_epochs(Config& config, std::int64_t epochs) {
-  if (epochs < 1) throw ConfigError("--epochs = " + std::to_string(epochs) + " must be a positive integer");
+  if (epochs < 1 || epochs > kMaxEpochs)
+    throw ConfigError("--epochs '" + std::to_string(epochs) + "' must be " + integer_range(1, kMaxEpochs));
   for (auto& r : config.runs) r.epochs = epochs;
+}
+
+std::int64_t parse_integer(const std::string& what, const std::string& text, std::int64_t lo, std::int64_t hi) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  const bool whole = !text.empty() && stop == end;
+  if (whole && error == std::errc() && value >= lo && value <= hi) return value;
+  const std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+  throw ConfigError(what + " '" + shown + "' must be " + integer_range(lo, hi) +
+                    (whole && error == std::errc::result_out_of_range ? " (it is out of range)"
+                     : whole                                          ? ""
+                                                                      : " (it is not a whole number)"));
 }
 
 std::string Config::to_toml() const {

@@ -17,6 +17,17 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Bounds of the integers a configuration or the command line takes; a value outside is refused,
+// never clamped. Epoch counts stay far from int64's end, so that row arithmetic cannot overflow.
+constexpr std::int64_t kMaxEpochs = 1'000'000'000;
+constexpr std::int64_t kMaxThreads = 1024;
+// Names (experiment, runs, inputs, cells) become parts of file names: the default output
+// `<experiment>.h5`, the figures `<run>-loss.png` and `<a>__<b>-angle.png`.
+constexpr std::size_t kMaxNameLength = 100;
+
+// `text` as a whole decimal integer in [lo, hi]; otherwise a ConfigError naming `what` and the range.
+std::int64_t parse_integer(const std::string& what, const std::string& text, std::int64_t lo, std::int64_t hi);
+
 enum class AInit { normal, rademacher, seed_binary };
 enum class Precision { float32, float64 };
 // How the gradient's spectrum is computed each epoch: every singular value (SPEC §4), or only

@@ -17,19 +17,6 @@
 namespace lowrank {
 namespace {
 
-// The per-epoch series of a run group, in SPEC §4's order, then the engine's additions; 'S'
-// marks the spectrum (min(k,d) wide), 'V' the vector (d wide), '.' a scalar.
-struct SeriesName {
-  const char* name;
-  char shape;
-};
-constexpr SeriesName kSeries[] = {
-    {"train_mse", '.'},      {"test_mse", '.'},           {"w_opnorm", '.'},      {"grad_singular_values", 'S'},
-    {"grad_top_right_vector", 'V'}, {"energy", '.'},      {"align_data", '.'},    {"align_residue", '.'},
-    {"align_initial", '.'},  {"align_residue_step", '.'}, {"epoch_seconds", '.'},
-    {"align_data_v2", '.'},  {"align_residue_v2", '.'},
-};
-constexpr std::size_t kStatusLength = 32;
 constexpr hsize_t kScalarChunk = 256;
 // The spectrum and the vector grow by a row of min(k,d) or d values an epoch (64 KiB at d = 16384).
 // Uncompressed, rows are grouped into chunks of about kChunkBytes. Once a run's series would pass
@@ -41,35 +28,6 @@ constexpr hsize_t kChunkBytes = 256 << 10;
 constexpr double kCompressAbove = 4.0 * (1 << 20);
 constexpr hsize_t kCompressRowBytes = 4 << 10;
 constexpr unsigned kDeflateLevel = 1;  // the fastest: the write thread keeps pace with the epochs
-
-bool is_heavy(const SeriesName& s) { return s.shape != '.'; }
-
-hid_t check(hid_t id, const char* call) {
-  if (id < 0) throw std::runtime_error(std::string("HDF5: ") + call + " failed");
-  return id;
-}
-void check_status(herr_t status, const char* call) {
-  if (status < 0) throw std::runtime_error(std::string("HDF5: ") + call + " failed");
-}
-
-H5Handle make(hid_t id, const char* call) { return H5Handle(check(id, call)); }
-
-bool exists(hid_t file, const std::string& path) {
-  htri_t found = 0;
-  H5E_BEGIN_TRY { found = H5Lexists(file, path.c_str(), H5P_DEFAULT); }
-  H5E_END_TRY;
-  return found > 0;
-}
-
-void attr_string(hid_t object, const char* name, const std::string& value) {
-  H5Handle type = make(H5Tcopy(H5T_C_S1), "H5Tcopy");
-  check_status(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
-  check_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
-  H5Handle space = make(H5Screate(H5S_SCALAR), "H5Screate");
-  H5Handle attr = make(H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), "H5Acreate2");
-  const char* text = value.c_str();
-  check_status(H5Awrite(attr.get(), type.get(), &text), "H5Awrite");
-}
 
 template <typename V>
 void attr_number(hid_t object, const char* name, V value) {
@@ -83,20 +41,6 @@ void attr_number(hid_t object, const char* name, V value) {
     const std::int64_t v = value;
     check_status(H5Awrite(attr.get(), type, &v), "H5Awrite");
   }
-}
-
-H5Handle status_type() {
-  H5Handle type = make(H5Tcopy(H5T_C_S1), "H5Tcopy");
-  check_status(H5Tset_size(type.get(), kStatusLength), "H5Tset_size");
-  check_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
-  return type;
-}
-
-void write_status(hid_t dataset, const std::string& value) {
-  H5Handle type = status_type();
-  std::string padded = value;
-  padded.resize(kStatusLength, '\0');
-  check_status(H5Dwrite(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, padded.data()), "H5Dwrite");
 }
 
 // A scalar fixed-length string dataset: SWMR writers may rewrite it, unlike an attribute.
@@ -211,37 +155,33 @@ void write_inputs(hid_t parent, const Inputs& in, hid_t file_type) {
   for (const auto& a : arrays) fixed_dataset(g.get(), a.name, file_type, H5T_NATIVE_DOUBLE, a.data.data(), a.dims);
 }
 
+// Clears the "open for write" flags a killed SWMR writer leaves, as `h5clear -s` does.
+void clear_status_flags(const std::string& path) {
+  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  hbool_t clear = true;
+  if (H5Pexist(fapl.get(), "clear_status_flags") > 0)
+    check_status(H5Pset(fapl.get(), "clear_status_flags", &clear), "H5Pset(clear_status_flags)");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen (clearing the writer's flags)");
+}
+
+void set_rows(hid_t file, const std::string& name, hsize_t rows) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  dims[0] = std::min(dims[0], rows);
+  check_status(H5Dset_extent(ds.get(), dims), "H5Dset_extent");
+}
+
 }  // namespace
-
-H5Handle& H5Handle::operator=(H5Handle&& o) noexcept {
-  if (this != &o) {
-    H5Handle old(id_);
-    id_ = o.id_;
-    o.id_ = -1;
-  }
-  return *this;
-}
-
-H5Handle::~H5Handle() {
-  if (id_ < 0) return;
-  switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
-    case H5I_GROUP: H5Gclose(id_); break;
-    case H5I_DATASET: H5Dclose(id_); break;
-    case H5I_DATASPACE: H5Sclose(id_); break;
-    case H5I_DATATYPE: H5Tclose(id_); break;
-    case H5I_ATTR: H5Aclose(id_); break;
-    case H5I_GENPROP_LST: H5Pclose(id_); break;
-    default: break;
-  }
-}
 
 H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Config& config,
                    const std::vector<Inputs>& inputs) {
   const hid_t work_type = config.precision == Precision::float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
   H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-  file_ = make(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), "H5Fcreate");
+  file_ = make(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "H5Fcreate");
   const hid_t root = file_.get();
 
   attr_string(root, "format", "lowrank-engine/1");
@@ -494,209 +434,6 @@ void H5Writer::set_status(const std::string& status) {
 }
 
 void H5Writer::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), "H5Fflush"); }
-
-}  // namespace lowrank
-
-namespace lowrank {
-namespace {
-
-// Opens a file for reading: in SWMR mode (a file being written, or left by a killed writer), else
-// plainly (a file written without SWMR). A ConfigError when neither works.
-H5Handle open_for_reading(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw ConfigError("--resume: no such file '" + path + "'");
-  hid_t f = -1;
-  H5E_BEGIN_TRY {  // (no return inside: H5E_END_TRY restores the error printing)
-    f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-    if (f < 0) f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  }
-  H5E_END_TRY;
-  if (f < 0) throw ConfigError("--resume: '" + path + "' is not a readable HDF5 file");
-  return H5Handle(f);
-}
-
-std::string read_string_attr(hid_t object, const char* name, const std::string& path) {
-  if (H5Aexists(object, name) <= 0)
-    throw ConfigError("--resume: '" + path + "' is not a lowrank-engine file (no attribute '" + name + "')");
-  H5Handle attr = make(H5Aopen(object, name, H5P_DEFAULT), "H5Aopen");
-  H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
-  if (H5Tis_variable_str(type.get()) <= 0) throw ConfigError("--resume: attribute '" + std::string(name) + "' of '" + path + "' is not a string");
-  H5Handle mem = make(H5Tget_native_type(type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type");
-  char* text = nullptr;
-  check_status(H5Aread(attr.get(), mem.get(), &text), "H5Aread");
-  std::string out = text ? text : "";
-  H5free_memory(text);
-  return out;
-}
-
-std::vector<double> read_doubles(hid_t file, const std::string& name) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  std::vector<double> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
-  if (!out.empty())
-    check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
-  return out;
-}
-
-std::string read_status(hid_t file, const std::string& name) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle type = status_type();
-  std::string text(kStatusLength, '\0');
-  check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()), "H5Dread");
-  return text.substr(0, text.find('\0'));
-}
-
-hsize_t rows_of(hid_t file, const std::string& name) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  hsize_t dims[2] = {0, 0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  return dims[0];
-}
-
-// One row block [slot, index, :, :] of a checkpoint dataset, as float64.
-std::vector<double> read_slot(hid_t file, const std::string& name, int slot, std::size_t index) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  hsize_t dims[4];
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  const hsize_t start[4] = {static_cast<hsize_t>(slot), index, 0, 0}, count[4] = {1, 1, dims[2], dims[3]};
-  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
-  const hsize_t length = dims[2] * dims[3];
-  H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
-  std::vector<double> out(length);
-  check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, out.data()), "H5Dread");
-  return out;
-}
-
-// Clears the "open for write" flags a killed SWMR writer leaves, as `h5clear -s` does.
-void clear_status_flags(const std::string& path) {
-  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
-  hbool_t clear = true;
-  if (H5Pexist(fapl.get(), "clear_status_flags") > 0)
-    check_status(H5Pset(fapl.get(), "clear_status_flags", &clear), "H5Pset(clear_status_flags)");
-  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-  make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen (clearing the writer's flags)");
-}
-
-void set_rows(hid_t file, const std::string& name, hsize_t rows) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  hsize_t dims[2] = {0, 0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  dims[0] = std::min(dims[0], rows);
-  check_status(H5Dset_extent(ds.get(), dims), "H5Dset_extent");
-}
-
-// The summary of a run that ended before its checkpoint, from its first `r.rows` rows: the last
-// of them, its refit, and the seconds of its epochs.
-void read_summary(hid_t f, const std::string& group, ResumePlan::Run& r) {
-  const auto last = static_cast<std::size_t>(r.rows) - 1;
-  auto last_of = [&](const char* series) { return r.rows > 0 ? read_doubles(f, group + series).at(last) : 0.0; };
-  EpochRecord& e = r.last;
-  e.train_mse = last_of("train_mse");
-  e.test_mse = last_of("test_mse");
-  e.w_opnorm = last_of("w_opnorm");
-  e.energy = last_of("energy");
-  e.align_data = last_of("align_data");
-  e.align_residue = last_of("align_residue");
-  e.align_initial = last_of("align_initial");
-  e.align_residue_step = last_of("align_residue_step");
-  e.align_data_v2 = last_of("align_data_v2");
-  e.align_residue_v2 = last_of("align_residue_v2");
-  e.epoch_seconds = last_of("epoch_seconds");
-  const std::vector<double> seconds = read_doubles(f, group + "epoch_seconds");
-  r.seconds = std::accumulate(seconds.begin(), seconds.begin() + r.rows, 0.0);
-  r.refit_test_mse = read_doubles(f, group + "refit_test_mse").at(0);
-}
-
-}  // namespace
-
-bool ResumePlan::finished(std::size_t run, std::size_t group) const {
-  const Run& r = runs.at(run);
-  const std::int64_t at = groups.at(group).epoch;
-  return (r.status == "complete" && r.rows <= at) || (r.status == "diverged" && r.diverged_epoch < at);
-}
-
-ResumePlan plan_resume(const std::string& path) {
-  ResumePlan plan;
-  {
-    H5Handle file = open_for_reading(path);
-    const hid_t f = file.get();
-    try {
-      const std::string format = read_string_attr(f, "format", path);
-      if (format != "lowrank-engine/1")
-        throw ConfigError("--resume: '" + path + "' has format '" + format + "'; this engine resumes 'lowrank-engine/1'");
-      plan.config = parse_config(read_string_attr(f, "config", path), path + " (its config attribute)", {});
-      plan.device = read_string_attr(f, "device", path);
-      if (H5Aexists(f, "resumed") > 0) plan.resumed = read_string_attr(f, "resumed", path);
-      plan.status = read_status(f, "status");
-      plan.checkpoint_every = 10;
-      if (H5Aexists(f, "checkpoint_every") > 0) {
-        H5Handle attr = make(H5Aopen(f, "checkpoint_every", H5P_DEFAULT), "H5Aopen");
-        check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &plan.checkpoint_every), "H5Aread");
-      }
-      if (!exists(f, "checkpoints"))
-        throw ConfigError("--resume: '" + path +
-                          "' has no checkpoints (written with --checkpoint-every 0, or by an older engine)");
-      for (const auto& run : plan.config.runs) {
-        const std::string g = "runs/" + run.name + "/";
-        ResumePlan::Run r;
-        r.status = read_status(f, g + "status");
-        r.diverged_epoch = static_cast<std::int64_t>(read_doubles(f, g + "diverged_epoch").at(0));
-        r.rows = static_cast<std::int64_t>(rows_of(f, g + "train_mse"));
-        for (const auto& s : kSeries)
-          if (!is_heavy(s)) r.rows = std::min<std::int64_t>(r.rows, static_cast<std::int64_t>(rows_of(f, g + s.name)));
-        if (r.status == "complete" || r.status == "diverged") read_summary(f, g, r);
-        plan.runs.push_back(r);
-      }
-      const auto groups = side_by_side_groups(plan.config);
-      for (std::size_t i = 0; i < groups.size(); ++i) {
-        const std::string g = "checkpoints/group" + std::to_string(i) + "/";
-        const std::vector<double> epochs = read_doubles(f, g + "epoch");
-        ResumePlan::Group group;
-        for (int slot = 0; slot < 2; ++slot)
-          if (epochs.at(static_cast<std::size_t>(slot)) > static_cast<double>(group.epoch)) {
-            group.epoch = static_cast<std::int64_t>(epochs[static_cast<std::size_t>(slot)]);
-            group.slot = slot;
-          }
-        if (group.slot >= 0)
-          for (std::size_t r = 0; r < groups[i].size(); ++r) {
-            group.W.push_back(read_slot(f, g + "W", group.slot, r));
-            group.vectors.push_back(read_slot(f, g + "vectors", group.slot, r));
-          }
-        plan.groups.push_back(std::move(group));
-      }
-      // The inputs the configuration draws must be the file's, in the working precision.
-      for (const auto& spec : plan.config.inputs) {
-        const Inputs& in = plan.inputs.emplace_back(make_inputs(plan.config, spec));
-        const std::string g = "inputs/" + spec.name + "/";
-        auto same = [&](const char* name, const std::vector<double>& drawn) {
-          const std::vector<double> stored = read_doubles(f, g + name);
-          if (stored.size() != drawn.size()) return false;
-          for (std::size_t i = 0; i < drawn.size(); ++i) {
-            const double rounded = plan.config.precision == Precision::float32
-                                       ? static_cast<double>(static_cast<float>(drawn[i]))
-                                       : drawn[i];
-            if (rounded != stored[i]) return false;
-          }
-          return true;
-        };
-        if (!same("X_train", in.X_train) || !same("y_train", in.y_train) || !same("W0", in.W0) ||
-            !same("X_test", in.X_test) || !same("a", in.a))
-          throw ConfigError("--resume: the inputs drawn from the file's configuration differ from those in '" + path +
-                            "' (written by another version of the engine?)");
-      }
-    } catch (const ConfigError&) {
-      throw;
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {  // HDF5 failures, and datasets shorter than they should be
-      throw ConfigError("--resume: '" + path + "' is damaged or truncated (" + e.what() + ")");
-    }
-  }
-  return plan;
-}
 
 H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::string& resumed_by) {
   clear_status_flags(path);

@@ -10,7 +10,10 @@
 #include <vector>
 
 #include "config.hpp"
+#include "h5_objects.hpp"
 #include "inputs.hpp"
+#include "resume.hpp"
+#include "series.hpp"
 
 namespace lowrank {
 
@@ -19,69 +22,9 @@ struct FileHeader {
   std::int64_t checkpoint_every = 10;  // epochs between checkpoints for --resume
 };
 
-// Everything recorded for one run in one epoch (SPEC §4).
-struct EpochRecord {
-  double train_mse = 0, test_mse = 0, w_opnorm = 0, energy = 0;
-  double align_data = 0, align_residue = 0, align_initial = 0, align_residue_step = 0;
-  double align_data_v2 = 0, align_residue_v2 = 0;  // the same two for the second right singular vector
-  double epoch_seconds = 0;
-  // Every heavy_every-th epoch, else empty.
-  std::vector<double> singular_values;   // Config::singular_count()
-  std::vector<double> top_right_vector;  // d
-};
-
-// An HDF5 identifier closed by its own H5*close when it goes out of scope.
-class H5Handle {
- public:
-  H5Handle() = default;
-  explicit H5Handle(hid_t id) : id_(id) {}
-  H5Handle(H5Handle&& o) noexcept : id_(o.id_) { o.id_ = -1; }
-  H5Handle& operator=(H5Handle&& o) noexcept;
-  H5Handle(const H5Handle&) = delete;
-  H5Handle& operator=(const H5Handle&) = delete;
-  ~H5Handle();
-  hid_t get() const { return id_; }
-
- private:
-  hid_t id_ = -1;
-};
-
-// Where `engine --resume` continues a file: per side-by-side group, the epoch of its newest
-// complete checkpoint and the runs' state there; per run, what the file says of it.
-struct ResumePlan {
-  struct Run {
-    std::string status;
-    std::int64_t rows = 0, diverged_epoch = -1;
-    // What a run that is not retrained shows in the summary: its last row, refit and seconds.
-    EpochRecord last;
-    double refit_test_mse = 0, seconds = 0;
-  };
-  struct Group {
-    std::int64_t epoch = 0;  // 0: no checkpoint, start over
-    int slot = -1;           // the slot holding it
-    // Per run of the group: W (k×d) and its four vectors (v0, v_prev, xr_prev, opnorm start; 4×d).
-    std::vector<std::vector<double>> W, vectors;
-  };
-  Config config;
-  std::string status;   // the file's
-  std::string device;   // the device that wrote it (the header's)
-  std::string resumed;  // the file's earlier resumptions, a line each ("" if none)
-  std::vector<Inputs> inputs;  // drawn from the configuration, and checked to be the file's
-  std::int64_t checkpoint_every = 10;
-  std::vector<Run> runs;
-  std::vector<Group> groups;
-  // Whether run `run` (of group `group`) ended before its group's checkpoint: it is not retrained.
-  bool finished(std::size_t run, std::size_t group) const;
-};
-
-// Reads `path` for --resume: its configuration, runs and checkpoints, and checks that the inputs
-// the configuration draws are the file's. A ConfigError says what is wrong with a foreign,
-// older-format, damaged or complete file.
-ResumePlan plan_resume(const std::string& path);
-
 class H5Writer {
  public:
-  // Creates `path` (which must not exist), writes the header, the inputs (in the working
+  // Creates `path` (over the empty file StagedOutput made there), writes the header, the inputs (in the working
   // precision) and every run, pair and checkpoint object, then starts SWMR writing.
   H5Writer(const std::string& path, const FileHeader& header, const Config& config,
            const std::vector<Inputs>& inputs);

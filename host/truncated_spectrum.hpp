@@ -18,7 +18,8 @@ namespace lowrank {
 constexpr std::int64_t kTruncatedOversample = 16;
 // The block size l for the top `rank` of a k×d matrix.
 inline std::int64_t truncated_block(std::int64_t rank, std::int64_t k, std::int64_t d) {
-  return std::min(rank + kTruncatedOversample, std::min(k, d));
+  const std::int64_t most = std::min(k, d);
+  return rank > most - kTruncatedOversample ? most : rank + kTruncatedOversample;  // (rank + 16 could overflow)
 }
 // A cap on iterations per epoch; the warm start usually settles in 2 or 3.
 constexpr int kTruncatedMaxIterations = 100;

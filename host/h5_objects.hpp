@@ -1,0 +1,45 @@
+// HDF5 building blocks shared by the writer and the resume's reader: identifiers closed by scope,
+// checks that name the failing call, string attributes and the fixed-length status datasets.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstddef>
+#include <string>
+
+namespace lowrank {
+
+// An HDF5 identifier closed by its own H5*close when it goes out of scope.
+class H5Handle {
+ public:
+  H5Handle() = default;
+  explicit H5Handle(hid_t id) : id_(id) {}
+  H5Handle(H5Handle&& o) noexcept : id_(o.id_) { o.id_ = -1; }
+  H5Handle& operator=(H5Handle&& o) noexcept;
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
+  ~H5Handle();
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_ = -1;
+};
+
+// `id`, or a std::runtime_error naming `call` when it is an error.
+hid_t check(hid_t id, const char* call);
+void check_status(herr_t status, const char* call);
+H5Handle make(hid_t id, const char* call);
+
+// Whether `path` (relative to `location`) names an object; false for a path through a missing
+// group or a non-group, where H5Lexists itself fails.
+bool exists(hid_t location, const std::string& path);
+
+void attr_string(hid_t object, const char* name, const std::string& value);
+
+// The status datasets (`/status`, `runs/<run>/status`) are scalar fixed-length strings: a SWMR
+// writer may rewrite a dataset but not an attribute.
+inline constexpr std::size_t kStatusLength = 32;
+H5Handle status_type();
+void write_status(hid_t dataset, const std::string& value);
+
+}  // namespace lowrank

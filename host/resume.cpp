@@ -1,0 +1,442 @@
+#include "resume.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <iterator>
+#include <new>
+#include <set>
+#include <stdexcept>
+
+#include "driver.hpp"
+#include "h5_objects.hpp"
+#include "paths.hpp"
+
+namespace lowrank {
+namespace {
+
+// What is wrong inside a file; plan_resume turns it into a ConfigError naming the file.
+struct Damage : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kFileStates[] = {"running", "complete", "interrupted", "diverged", "failed"};
+constexpr const char* kRunStates[] = {"running", "complete", "interrupted", "diverged"};
+// Rows read at once when a long series is summed: memory stays bounded whatever the file claims.
+constexpr hsize_t kRowsPerRead = 1 << 16;
+
+template <std::size_t N>
+bool one_of(const std::string& value, const char* const (&allowed)[N]) {
+  return std::any_of(std::begin(allowed), std::end(allowed), [&](const char* a) { return value == a; });
+}
+
+template <std::size_t N>
+std::string listed(const char* const (&names)[N]) {
+  std::string out;
+  for (const char* name : names) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+// "5×3", "E×30" (E: any number of epochs), "a scalar".
+std::string dims_text(const std::vector<hsize_t>& dims, bool growing = false) {
+  if (dims.empty()) return "a scalar";
+  std::string out;
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    out += (i ? "×" : "") + (growing && i == 0 ? std::string("E") : std::to_string(dims[i]));
+  return out;
+}
+
+const char* class_text(H5T_class_t c) {
+  switch (c) {
+    case H5T_FLOAT: return "floating-point numbers";
+    case H5T_INTEGER: return "integers";
+    case H5T_STRING: return "a string";
+    default: return "another type";
+  }
+}
+
+// Opens a file for reading: in SWMR mode (a file being written, or left by a killed writer), else
+// plainly (a file written without SWMR). A ConfigError when neither works.
+H5Handle open_for_reading(const std::string& path) {
+  hid_t f = -1;
+  H5E_BEGIN_TRY {  // (no return inside: H5E_END_TRY restores the error printing)
+    f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    if (f < 0) f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  }
+  H5E_END_TRY;
+  if (f < 0) throw ConfigError("--resume: '" + shown(path) + "' is not a readable HDF5 file");
+  return H5Handle(f);
+}
+
+// A root attribute of one value: its dataspace must hold exactly one (a read fills one slot).
+H5Handle scalar_attr(hid_t object, const char* name, H5T_class_t type_class) {
+  H5Handle attr = make(H5Aopen(object, name, H5P_DEFAULT), "H5Aopen");
+  H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
+  H5Handle space = make(H5Aget_space(attr.get()), "H5Aget_space");
+  if (H5Tget_class(type.get()) != type_class || H5Sget_simple_extent_type(space.get()) != H5S_SCALAR ||
+      (type_class == H5T_STRING && H5Tis_variable_str(type.get()) <= 0))
+    throw Damage(std::string("its attribute '") + name + "' is not " +
+                 (type_class == H5T_STRING ? "a string" : "an integer"));
+  return attr;
+}
+
+std::string read_string_attr(hid_t object, const char* name, const std::string& path) {
+  if (H5Aexists(object, name) <= 0)
+    throw ConfigError("--resume: '" + shown(path) + "' is not a lowrank-engine file (no attribute '" + name + "')");
+  H5Handle attr = scalar_attr(object, name, H5T_STRING);
+  H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
+  H5Handle mem = make(H5Tget_native_type(type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type");
+  char* text = nullptr;
+  check_status(H5Aread(attr.get(), mem.get(), &text), "H5Aread");
+  std::string out = text ? text : "";
+  H5free_memory(text);
+  return out;
+}
+
+std::int64_t read_int_attr(hid_t object, const char* name) {
+  H5Handle attr = scalar_attr(object, name, H5T_INTEGER);
+  std::int64_t value = 0;
+  check_status(H5Aread(attr.get(), H5T_NATIVE_INT64, &value), "H5Aread");
+  return value;
+}
+
+// What a dataset must be: its type class and extents; a growing dataset's first extent is its
+// rows (any number) and must be unlimited, since the writer extends it.
+struct Expected {
+  H5T_class_t type_class;
+  std::vector<hsize_t> dims;
+  bool growing = false;
+};
+
+// Checks the datasets the writer will open, and remembers their addresses: two names for one
+// dataset (a link) would make two series write into one.
+class LayoutCheck {
+ public:
+  explicit LayoutCheck(hid_t file) : file_(file) {}
+
+  // The extents of dataset `name`, checked against `want`.
+  std::vector<hsize_t> dataset(const std::string& name, const Expected& want) {
+    H5O_info_t info{};
+    herr_t got = -1;
+    H5E_BEGIN_TRY {
+      if (exists(file_, name)) got = H5Oget_info_by_name2(file_, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+    }
+    H5E_END_TRY;
+    if (got < 0) throw Damage(name + " is missing");
+    if (info.type != H5O_TYPE_DATASET) throw Damage(name + " is not a dataset");
+    if (!addresses_.insert(info.addr).second) throw Damage(name + " is another name of a dataset checked before");
+    H5Handle ds = make(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+    H5Handle type = make(H5Dget_type(ds.get()), "H5Dget_type");
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    if (type_class != want.type_class)
+      throw Damage(name + " holds " + class_text(type_class) + ", not " + class_text(want.type_class));
+    H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+    const H5S_class_t kind = H5Sget_simple_extent_type(space.get());
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0))), max_dims(dims.size());
+    if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), max_dims.data());
+    bool same = (kind == H5S_SCALAR) == want.dims.empty() && kind != H5S_NULL && dims.size() == want.dims.size();
+    for (std::size_t i = 0; same && i < dims.size(); ++i)
+      same = (want.growing && i == 0) || dims[i] == want.dims[i];
+    if (!same) throw Damage(name + " is " + dims_text(dims) + ", not " + dims_text(want.dims, want.growing));
+    if (want.growing && max_dims[0] != H5S_UNLIMITED) throw Damage(name + " cannot grow (its first extent is fixed)");
+    return dims;
+  }
+
+  hsize_t rows(const std::string& name, H5T_class_t type_class, hsize_t width = 0) {
+    return dataset(name, {type_class, width ? std::vector<hsize_t>{0, width} : std::vector<hsize_t>{0}, true})[0];
+  }
+
+ private:
+  hid_t file_;
+  std::set<haddr_t> addresses_;
+};
+
+std::string read_status(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle type = status_type();
+  std::string text(kStatusLength, '\0');
+  check_status(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()), "H5Dread");
+  return text.substr(0, text.find('\0'));
+}
+
+// A scalar dataset (checked to be one) as `V`.
+template <typename V>
+V read_scalar(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  V value{};
+  check_status(H5Dread(ds.get(), std::is_floating_point_v<V> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, H5S_ALL,
+                       H5S_ALL, H5P_DEFAULT, &value),
+               "H5Dread");
+  return value;
+}
+
+// Rows [first, first + count) of a one-dimensional dataset, as float64.
+std::vector<double> read_rows(hid_t file, const std::string& name, hsize_t first, hsize_t count) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &first, nullptr, &count, nullptr),
+               "H5Sselect_hyperslab");
+  H5Handle mem = make(H5Screate_simple(1, &count, nullptr), "H5Screate_simple");
+  std::vector<double> out(count);
+  if (count > 0)
+    check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+// A whole dataset whose extents were checked, as float64.
+std::vector<double> read_doubles(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  std::vector<double> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  if (!out.empty())
+    check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+// One row block [slot, index, :, :] of a checkpoint dataset, as float64.
+std::vector<double> read_slot(hid_t file, const std::string& name, int slot, std::size_t index) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  hsize_t dims[4];
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  const hsize_t start[4] = {static_cast<hsize_t>(slot), index, 0, 0}, count[4] = {1, 1, dims[2], dims[3]};
+  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
+  const hsize_t length = dims[2] * dims[3];
+  H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
+  std::vector<double> out(length);
+  check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+// The summary of a run that ended (its rows checked to be exactly its epochs): its last row, its
+// refit, and the seconds of its epochs.
+void read_summary(hid_t f, const std::string& group, ResumePlan::Run& r) {
+  const auto rows = static_cast<hsize_t>(r.rows);
+  auto last_of = [&](const char* series) { return rows > 0 ? read_rows(f, group + series, rows - 1, 1)[0] : 0.0; };
+  EpochRecord& e = r.last;
+  e.train_mse = last_of("train_mse");
+  e.test_mse = last_of("test_mse");
+  e.w_opnorm = last_of("w_opnorm");
+  e.energy = last_of("energy");
+  e.align_data = last_of("align_data");
+  e.align_residue = last_of("align_residue");
+  e.align_initial = last_of("align_initial");
+  e.align_residue_step = last_of("align_residue_step");
+  e.align_data_v2 = last_of("align_data_v2");
+  e.align_residue_v2 = last_of("align_residue_v2");
+  e.epoch_seconds = last_of("epoch_seconds");
+  r.seconds = 0;
+  for (hsize_t first = 0; first < rows; first += kRowsPerRead)
+    for (double s : read_rows(f, group + "epoch_seconds", first, std::min(kRowsPerRead, rows - first))) r.seconds += s;
+  r.refit_test_mse = read_scalar<double>(f, group + "refit_test_mse");
+}
+
+// The rows of one run's per-epoch datasets: the fewest and the most of the scalar series (and
+// the epoch scale), and of the heavy ones (and their own scale).
+struct RunRows {
+  hsize_t scalar_min = ~hsize_t{0}, scalar_max = 0, heavy_min = ~hsize_t{0}, heavy_max = 0;
+  void add(hsize_t rows, bool heavy) {
+    (heavy ? heavy_min : scalar_min) = std::min(heavy ? heavy_min : scalar_min, rows);
+    (heavy ? heavy_max : scalar_max) = std::max(heavy ? heavy_max : scalar_max, rows);
+  }
+};
+
+// The heavy series' rows that `epochs` epochs write (epochs 0, N, 2N, ...).
+hsize_t heavy_rows(const Config& c, std::int64_t epochs) {
+  return static_cast<hsize_t>((epochs + c.heavy_every - 1) / c.heavy_every);
+}
+
+// Checks the objects of run `run` and what its status and rows say; fills `r`.
+RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& run, ResumePlan::Run& r) {
+  const std::string g = "runs/" + run.name + "/";
+  layout.dataset(g + "status", {H5T_STRING, {}});
+  layout.dataset(g + "diverged_epoch", {H5T_INTEGER, {}});
+  layout.dataset(g + "refit_test_mse", {H5T_FLOAT, {}});
+  RunRows rows;
+  rows.add(layout.rows(g + "epoch", H5T_INTEGER), false);
+  if (c.heavy_every > 1) rows.add(layout.rows(g + "spectrum_epoch", H5T_INTEGER), true);
+  for (const auto& s : kSeries) {
+    const auto width = static_cast<hsize_t>(s.shape == 'S' ? c.singular_count() : s.shape == 'V' ? c.d : 0);
+    rows.add(layout.rows(g + s.name, H5T_FLOAT, width), is_heavy(s));
+  }
+  r.status = read_status(f, g + "status");
+  if (!one_of(r.status, kRunStates))
+    throw Damage(g + "status is '" + r.status + "', none of " + listed(kRunStates));
+  r.diverged_epoch = read_scalar<std::int64_t>(f, g + "diverged_epoch");
+  const bool diverged = r.status == "diverged";
+  if (diverged ? r.diverged_epoch < 0 || r.diverged_epoch >= run.epochs : r.diverged_epoch != -1)
+    throw Damage(g + "diverged_epoch is " + std::to_string(r.diverged_epoch) + " for a run whose status is '" +
+                 r.status + "' and which has " + std::to_string(run.epochs) + " epochs");
+  if (rows.scalar_max > static_cast<hsize_t>(run.epochs) || rows.heavy_max > heavy_rows(c, run.epochs))
+    throw Damage(g.substr(0, g.size() - 1) + " holds more rows than the run's " + std::to_string(run.epochs) + " epochs");
+  r.rows = static_cast<std::int64_t>(rows.scalar_min);
+  if (r.status == "complete" || diverged) {  // every epoch it ran was written before its status
+    const std::int64_t ran = diverged ? r.diverged_epoch : run.epochs;
+    if (rows.scalar_min != rows.scalar_max || rows.heavy_min != rows.heavy_max ||
+        rows.scalar_min != static_cast<hsize_t>(ran) || rows.heavy_min != heavy_rows(c, ran))
+      throw Damage("the run '" + run.name + "' is " + r.status + " after " + std::to_string(ran) +
+                   " epochs, but its per-epoch datasets hold from " + std::to_string(rows.scalar_min) + " to " +
+                   std::to_string(std::max(rows.scalar_max, rows.heavy_max)) + " rows");
+    read_summary(f, g, r);
+  }
+  return rows;
+}
+
+}  // namespace
+
+bool ResumePlan::finished(std::size_t run, std::size_t group) const {
+  const Run& r = runs.at(run);
+  const std::int64_t at = groups.at(group).epoch;
+  return (r.status == "complete" && r.rows <= at) || (r.status == "diverged" && r.diverged_epoch < at);
+}
+
+ResumePlan plan_resume(const std::string& path) {
+  ResumePlan plan;
+  H5Handle file = open_for_reading(path);
+  const hid_t f = file.get();
+  try {
+    const std::string format = read_string_attr(f, "format", path);
+    if (format != "lowrank-engine/1")
+      throw ConfigError("--resume: '" + shown(path) + "' has format '" + shown(format) +
+                        "'; this engine resumes 'lowrank-engine/1'");
+    plan.config = parse_config(read_string_attr(f, "config", path), shown(path) + " (its config attribute)", {});
+    const Config& c = plan.config;
+    plan.device = read_string_attr(f, "device", path);
+    if (H5Aexists(f, "resumed") > 0) plan.resumed = read_string_attr(f, "resumed", path);
+    if (H5Aexists(f, "checkpoint_every") > 0) {
+      plan.checkpoint_every = read_int_attr(f, "checkpoint_every");
+      if (plan.checkpoint_every < 0 || plan.checkpoint_every > kMaxEpochs)
+        throw Damage("its attribute 'checkpoint_every' is " + std::to_string(plan.checkpoint_every));
+    }
+    if (!exists(f, "checkpoints"))
+      throw ConfigError("--resume: '" + shown(path) +
+                        "' has no checkpoints (written with --checkpoint-every 0, or by an older engine)");
+
+    LayoutCheck layout(f);
+    layout.dataset("status", {H5T_STRING, {}});
+    plan.status = read_status(f, "status");
+    if (!one_of(plan.status, kFileStates))
+      throw Damage("status is '" + plan.status + "', none of " + listed(kFileStates));
+    for (const char* peak : {"peak_host_bytes", "peak_device_bytes"})
+      if (exists(f, peak)) layout.dataset(peak, {H5T_INTEGER, {}});
+    const auto n = static_cast<hsize_t>(c.n), nt = static_cast<hsize_t>(c.n_test), d = static_cast<hsize_t>(c.d),
+               k = static_cast<hsize_t>(c.k);
+    for (const auto& spec : c.inputs) {
+      const std::string g = "inputs/" + spec.name + "/";
+      const std::pair<const char*, std::vector<hsize_t>> arrays[] = {
+          {"X_train", {n, d}}, {"y_train", {n}}, {"X_test", {nt, d}}, {"y_test", {nt}}, {"a", {k}}, {"W0", {k, d}}};
+      for (const auto& [name, dims] : arrays) layout.dataset(g + name, {H5T_FLOAT, dims});
+    }
+    plan.runs.resize(c.runs.size());
+    std::vector<RunRows> run_rows;
+    for (std::size_t i = 0; i < c.runs.size(); ++i) run_rows.push_back(check_run(f, layout, c, c.runs[i], plan.runs[i]));
+    std::vector<hsize_t> pair_rows;
+    for (const auto& pair : c.pairs) {
+      const std::string g = "pairs/" + pair.name() + "/";
+      pair_rows.push_back(std::min(layout.rows(g + "epoch", H5T_INTEGER), layout.rows(g + "pair_mean_angle_deg", H5T_FLOAT)));
+    }
+
+    const auto groups = side_by_side_groups(c);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      const std::string g = "checkpoints/group" + std::to_string(i) + "/";
+      const hsize_t runs = groups[i].size(), rows = static_cast<hsize_t>(checkpoint_vector_rows(c));
+      layout.dataset(g + "W", {H5T_FLOAT, {2, runs, k, d}});
+      layout.dataset(g + "vectors", {H5T_FLOAT, {2, runs, rows, d}});
+      layout.dataset(g + "epoch", {H5T_INTEGER, {2}});
+      std::int64_t slots[2] = {-1, -1};
+      H5Handle epoch = make(H5Dopen2(f, (g + "epoch").c_str(), H5P_DEFAULT), "H5Dopen2");
+      check_status(H5Dread(epoch.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, slots), "H5Dread");
+      std::int64_t last = 0;  // the group's last epoch
+      for (std::size_t r : groups[i]) last = std::max(last, c.runs[r].epochs);
+      ResumePlan::Group group;
+      for (int slot = 0; slot < 2; ++slot) {
+        const std::int64_t at = slots[slot];
+        if (at != -1 && (at < 1 || at > last))
+          throw Damage(g + "epoch holds " + std::to_string(at) + " in slot " + std::to_string(slot) +
+                       ": a checkpoint lies between epoch 1 and the group's last, " + std::to_string(last) +
+                       " (or is -1, unwritten)");
+        if (at > group.epoch) {
+          group.epoch = at;
+          group.slot = slot;
+        }
+      }
+      plan.groups.push_back(group);
+      // Every run continued from the checkpoint must hold its rows up to there.
+      for (std::size_t r : groups[i])
+        if (!plan.finished(r, i) && (run_rows[r].scalar_min < static_cast<hsize_t>(group.epoch) ||
+                                     run_rows[r].heavy_min < heavy_rows(c, group.epoch)))
+          throw Damage("runs/" + c.runs[r].name + " holds " +
+                       std::to_string(std::min(run_rows[r].scalar_min, run_rows[r].heavy_min)) +
+                       " rows in its shortest per-epoch dataset, fewer than its checkpoint at epoch " +
+                       std::to_string(group.epoch) + " needs");
+      for (std::size_t p = 0; p < c.pairs.size(); ++p) {
+        auto in_group = [&](const std::string& run) {
+          return std::any_of(groups[i].begin(), groups[i].end(), [&](std::size_t r) { return c.runs[r].name == run; });
+        };
+        auto continued = [&](const std::string& run) {
+          for (std::size_t r : groups[i])
+            if (c.runs[r].name == run) return !plan.finished(r, i);
+          return false;
+        };
+        const PairSpec& pair = c.pairs[p];
+        if (in_group(pair.a) && continued(pair.a) && continued(pair.b) &&
+            pair_rows[p] < static_cast<hsize_t>(group.epoch))
+          throw Damage("pairs/" + pair.name() + " holds " + std::to_string(pair_rows[p]) +
+                       " rows, but the checkpoint its runs continue from is at epoch " + std::to_string(group.epoch));
+      }
+    }
+  } catch (const Damage& e) {
+    throw ConfigError("--resume: '" + shown(path) + "' is damaged: " + e.what());
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw ConfigError("--resume: '" + shown(path) + "' is damaged: it claims more data than fits in memory");
+  } catch (const std::exception& e) {  // HDF5 failures
+    throw ConfigError("--resume: '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
+  }
+  return plan;
+}
+
+void draw_resume_inputs(ResumePlan& plan, const std::string& path) {
+  H5Handle file = open_for_reading(path);
+  const hid_t f = file.get();
+  const Config& c = plan.config;
+  try {
+    const auto groups = side_by_side_groups(c);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      ResumePlan::Group& group = plan.groups.at(i);
+      if (group.slot < 0) continue;
+      const std::string g = "checkpoints/group" + std::to_string(i) + "/";
+      for (std::size_t r = 0; r < groups[i].size(); ++r) {
+        group.W.push_back(read_slot(f, g + "W", group.slot, r));
+        group.vectors.push_back(read_slot(f, g + "vectors", group.slot, r));
+      }
+    }
+    // The inputs the configuration draws must be the file's, in the working precision.
+    for (const auto& spec : c.inputs) {
+      const Inputs& in = plan.inputs.emplace_back(make_inputs(c, spec));
+      const std::string g = "inputs/" + spec.name + "/";
+      auto same = [&](const char* name, const std::vector<double>& drawn) {
+        const std::vector<double> stored = read_doubles(f, g + name);
+        if (stored.size() != drawn.size()) return false;
+        for (std::size_t i = 0; i < drawn.size(); ++i) {
+          const double rounded =
+              c.precision == Precision::float32 ? static_cast<double>(static_cast<float>(drawn[i])) : drawn[i];
+          if (rounded != stored[i]) return false;
+        }
+        return true;
+      };
+      if (!same("X_train", in.X_train) || !same("y_train", in.y_train) || !same("W0", in.W0) ||
+          !same("X_test", in.X_test) || !same("a", in.a))
+        throw ConfigError("--resume: the inputs drawn from the file's configuration differ from those in '" +
+                          shown(path) + "' (written by another version of the engine?)");
+    }
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {  // HDF5 failures
+    throw ConfigError("--resume: '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
+  }
+}
+
+}  // namespace lowrank
