@@ -40,21 +40,24 @@ constexpr std::size_t kMaxConfigBytes = 4 << 20;       // a configuration file i
 struct Options {
   std::string exp, config_file, out, device = "auto", precision, resume;
   std::vector<std::string> sets, cells;
-  // Integers come as text and are parsed by parse_integer: out of range is refused, not clamped.
-  std::string seed_text, epochs_text, threads_text, checkpoint_text;
+  // Integers come as text (given: not nullopt, even when empty) and are parsed by parse_integer:
+  // out of range is refused, not clamped.
+  std::optional<std::string> seed_text, epochs_text, threads_text, checkpoint_text;
   std::optional<std::int64_t> seed, epochs;
   std::int64_t checkpoint_every = 10;
   int threads = 0;
   bool force = false, list = false, quiet = false;
+  // Given, even as "" (refused then, not taken as absent).
+  bool exp_given = false, config_given = false, out_given = false, resume_given = false;
 };
 
 // The integer options, from their text; throws ConfigError.
 void parse_numbers(Options& o) {
   constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
-  if (!o.seed_text.empty()) o.seed = parse_integer("--seed", o.seed_text, 0, kInt64Max);
-  if (!o.epochs_text.empty()) o.epochs = parse_integer("--epochs", o.epochs_text, 1, kMaxEpochs);
-  if (!o.threads_text.empty()) o.threads = static_cast<int>(parse_integer("--threads", o.threads_text, 1, kMaxThreads));
-  if (!o.checkpoint_text.empty()) o.checkpoint_every = parse_integer("--checkpoint-every", o.checkpoint_text, 0, kMaxEpochs);
+  if (o.seed_text) o.seed = parse_integer("--seed", *o.seed_text, 0, kInt64Max);
+  if (o.epochs_text) o.epochs = parse_integer("--epochs", *o.epochs_text, 1, kMaxEpochs);
+  if (o.threads_text) o.threads = static_cast<int>(parse_integer("--threads", *o.threads_text, 1, kMaxThreads));
+  if (o.checkpoint_text) o.checkpoint_every = parse_integer("--checkpoint-every", *o.checkpoint_text, 0, kMaxEpochs);
 }
 
 std::string shell_quote(const std::string& s) {
@@ -69,7 +72,7 @@ std::string shell_quote(const std::string& s) {
 // Reads the configuration the options name and applies every override; throws ConfigError.
 Config resolve_config(const Options& o) {
   std::string text, origin;
-  if (!o.exp.empty()) {
+  if (o.exp_given) {
     text = read_preset(o.exp);
     origin = "preset " + o.exp;
   } else {
@@ -220,16 +223,20 @@ int main(int argc, char** argv) {
   auto* cfg = app.add_option("--config", o.config_file, "TOML configuration file to run");
   exp->excludes(cfg);
   app.add_option("--set", o.sets, "Override a configuration value, KEY=VALUE (e.g. data.n=500, runs.ntk.epochs=10)");
-  app.add_option("--out", o.out, "Output HDF5 file (default: <experiment>.h5)");
+  auto* out_option = app.add_option("--out", o.out, "Output HDF5 file (default: <experiment>.h5)");
   app.add_flag("--force", o.force, "Replace the output file if it exists");
   app.add_option("--device", o.device, "Backend: auto (the GPU when there is one), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--precision", o.precision, "float32 (default, as the seed) or float64")
       ->check(CLI::IsMember({"float32", "float64"}));
-  app.add_option("--seed", o.seed_text, "Seed of every random stream (0 to 2^63-1; default 42)");
-  app.add_option("--epochs", o.epochs_text, "Epochs of every run (1 to 1000000000)");
+  // Each integer option stores its text, read by parse_numbers once CLI11 is done.
+  auto text_of = [](std::optional<std::string>& text) {
+    return [&text](const std::string& value) { text = value; };
+  };
+  app.add_option_function<std::string>("--seed", text_of(o.seed_text), "Seed of every random stream (0 to 2^63-1; default 42)");
+  app.add_option_function<std::string>("--epochs", text_of(o.epochs_text), "Epochs of every run (1 to 1000000000)");
   app.add_option("--cells", o.cells, "Train only these cells of the preset (comma-separated)")->delimiter(',');
-  app.add_option("--threads", o.threads_text, "CPU threads (default: all cores)");
-  app.add_option("--checkpoint-every", o.checkpoint_text,
+  app.add_option_function<std::string>("--threads", text_of(o.threads_text), "CPU threads (default: all cores)");
+  app.add_option_function<std::string>("--checkpoint-every", text_of(o.checkpoint_text),
                  "Epochs between the checkpoints --resume continues from (default 10; 0: none, and no --resume)");
   auto* resume_option = app.add_option("--resume", o.resume,
                                 "Continue every unfinished run of an interrupted or killed FILE from its last checkpoint");
@@ -243,6 +250,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitBadInput;
   }
+  o.exp_given = exp->count() > 0;
+  o.config_given = cfg->count() > 0;
+  o.out_given = out_option->count() > 0;
+  o.resume_given = resume_option->count() > 0;
 
   if (o.list) {
     for (const auto& p : list_presets()) std::printf("%-18s %s\n", p.name.c_str(), p.description.c_str());
@@ -258,7 +269,7 @@ int main(int argc, char** argv) {
   std::optional<ResumePlan> plan;
   try {
     parse_numbers(o);
-    if (!o.resume.empty()) {
+    if (o.resume_given) {
       // The file is locked before it is read: a live writer's file is refused, never examined or touched.
       o.out = existing_output("--resume", o.resume).string();
       lock.emplace("--resume", o.out);
@@ -270,11 +281,11 @@ int main(int argc, char** argv) {
         return 0;
       }
       config = plan->config;
-    } else if (o.exp.empty() && o.config_file.empty()) {
+    } else if (!o.exp_given && !o.config_given) {
       throw ConfigError("nothing to run: give --exp NAME, --config FILE or --resume FILE");
     } else {
       config = resolve_config(o);
-      o.out = new_output("--out", o.out.empty() ? config.experiment + ".h5" : o.out, o.force).string();
+      o.out = new_output("--out", o.out_given ? o.out : config.experiment + ".h5", o.force).string();
     }
     if (o.device == "cuda" && cuda_device_count() == 0)
       throw ConfigError("--device cuda: no CUDA device is present; use --device cpu (or auto)");

@@ -85,10 +85,6 @@ void check_folder(const std::string& option, const fs::path& file) {
   }
   if (!S_ISDIR(st.st_mode))
     refuse(option, file.string(), "cannot be written: '" + shown(dir.string()) + "' is not a folder");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    refuse(option, file.string(),
-           "cannot be written: its folder '" + shown(dir.string()) + "' is " +
-               (errno == EROFS ? "on a read-only file system" : "not writable"));
   struct statfs fs_info {};
   if (::statfs(dir.c_str(), &fs_info) == 0)
     for (const auto& [magic, name] : kPseudoFileSystems)
@@ -96,6 +92,10 @@ void check_folder(const std::string& option, const fs::path& file) {
         refuse(option, file.string(),
                std::string("cannot be written: its folder '") + shown(dir.string()) + "' is on the kernel's " + name +
                    " file system, not a disk; choose a folder on a disk");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    refuse(option, file.string(),
+           "cannot be written: its folder '" + shown(dir.string()) + "' is " +
+               (errno == EROFS ? "on a read-only file system" : "not writable"));
   const long name_max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
   const std::size_t suffix = std::max(std::strlen(kLockSuffix), std::strlen(kPartSuffix));
   const std::size_t name = file.filename().string().size();

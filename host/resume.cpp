@@ -64,7 +64,7 @@ H5Handle open_for_reading(const std::string& path) {
     if (f < 0) f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   }
   H5E_END_TRY;
-  if (f < 0) throw ConfigError("--resume: '" + shown(path) + "' is not a readable HDF5 file");
+  if (f < 0) throw ConfigError("--resume '" + shown(path) + "' is not a readable HDF5 file");
   return H5Handle(f);
 }
 
@@ -82,7 +82,7 @@ H5Handle scalar_attr(hid_t object, const char* name, H5T_class_t type_class) {
 
 std::string read_string_attr(hid_t object, const char* name, const std::string& path) {
   if (H5Aexists(object, name) <= 0)
-    throw ConfigError("--resume: '" + shown(path) + "' is not a lowrank-engine file (no attribute '" + name + "')");
+    throw ConfigError("--resume '" + shown(path) + "' is not a lowrank-engine file (no attribute '" + name + "')");
   H5Handle attr = scalar_attr(object, name, H5T_STRING);
   H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
   H5Handle mem = make(H5Tget_native_type(type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type");
@@ -298,7 +298,7 @@ ResumePlan plan_resume(const std::string& path) {
   try {
     const std::string format = read_string_attr(f, "format", path);
     if (format != "lowrank-engine/1")
-      throw ConfigError("--resume: '" + shown(path) + "' has format '" + shown(format) +
+      throw ConfigError("--resume '" + shown(path) + "' has format '" + shown(format) +
                         "'; this engine resumes 'lowrank-engine/1'");
     plan.config = parse_config(read_string_attr(f, "config", path), shown(path) + " (its config attribute)", {});
     const Config& c = plan.config;
@@ -310,7 +310,7 @@ ResumePlan plan_resume(const std::string& path) {
         throw Damage("its attribute 'checkpoint_every' is " + std::to_string(plan.checkpoint_every));
     }
     if (!exists(f, "checkpoints"))
-      throw ConfigError("--resume: '" + shown(path) +
+      throw ConfigError("--resume '" + shown(path) +
                         "' has no checkpoints (written with --checkpoint-every 0, or by an older engine)");
 
     LayoutCheck layout(f);
@@ -334,7 +334,8 @@ ResumePlan plan_resume(const std::string& path) {
     std::vector<hsize_t> pair_rows;
     for (const auto& pair : c.pairs) {
       const std::string g = "pairs/" + pair.name() + "/";
-      pair_rows.push_back(std::min(layout.rows(g + "epoch", H5T_INTEGER), layout.rows(g + "pair_mean_angle_deg", H5T_FLOAT)));
+      const hsize_t epochs = layout.rows(g + "epoch", H5T_INTEGER);
+      pair_rows.push_back(std::min(epochs, layout.rows(g + "pair_mean_angle_deg", H5T_FLOAT)));
     }
 
     const auto groups = side_by_side_groups(c);
@@ -387,13 +388,13 @@ ResumePlan plan_resume(const std::string& path) {
       }
     }
   } catch (const Damage& e) {
-    throw ConfigError("--resume: '" + shown(path) + "' is damaged: " + e.what());
+    throw ConfigError("--resume '" + shown(path) + "' is damaged: " + e.what());
   } catch (const ConfigError&) {
     throw;
   } catch (const std::bad_alloc&) {
-    throw ConfigError("--resume: '" + shown(path) + "' is damaged: it claims more data than fits in memory");
+    throw ConfigError("--resume '" + shown(path) + "' is damaged: it claims more data than fits in memory");
   } catch (const std::exception& e) {  // HDF5 failures
-    throw ConfigError("--resume: '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
+    throw ConfigError("--resume '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
   }
   return plan;
 }
@@ -429,13 +430,14 @@ void draw_resume_inputs(ResumePlan& plan, const std::string& path) {
       };
       if (!same("X_train", in.X_train) || !same("y_train", in.y_train) || !same("W0", in.W0) ||
           !same("X_test", in.X_test) || !same("a", in.a))
-        throw ConfigError("--resume: the inputs drawn from the file's configuration differ from those in '" +
-                          shown(path) + "' (written by another version of the engine?)");
+        throw ConfigError("--resume '" + shown(path) +
+                          "': the inputs drawn from the file's configuration differ from those in it (written by "
+                          "another version of the engine?)");
     }
   } catch (const ConfigError&) {
     throw;
   } catch (const std::exception& e) {  // HDF5 failures
-    throw ConfigError("--resume: '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
+    throw ConfigError("--resume '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
   }
 }
 
