@@ -318,8 +318,9 @@ ResumePlan plan_resume(const std::string& path) {
     plan.status = read_status(f, "status");
     if (!one_of(plan.status, kFileStates))
       throw Damage("status is '" + plan.status + "', none of " + listed(kFileStates));
-    for (const char* peak : {"peak_host_bytes", "peak_device_bytes"})
-      if (exists(f, peak)) layout.dataset(peak, {H5T_INTEGER, {}});
+    // The memory peaks: both, or neither (a file from before they were recorded).
+    if (exists(f, "peak_host_bytes") || exists(f, "peak_device_bytes"))
+      for (const char* peak : {"peak_host_bytes", "peak_device_bytes"}) layout.dataset(peak, {H5T_INTEGER, {}});
     const auto n = static_cast<hsize_t>(c.n), nt = static_cast<hsize_t>(c.n_test), d = static_cast<hsize_t>(c.d),
                k = static_cast<hsize_t>(c.k);
     for (const auto& spec : c.inputs) {
@@ -335,7 +336,11 @@ ResumePlan plan_resume(const std::string& path) {
     for (const auto& pair : c.pairs) {
       const std::string g = "pairs/" + pair.name() + "/";
       const hsize_t epochs = layout.rows(g + "epoch", H5T_INTEGER);
-      pair_rows.push_back(std::min(epochs, layout.rows(g + "pair_mean_angle_deg", H5T_FLOAT)));
+      const hsize_t angles = layout.rows(g + "pair_mean_angle_deg", H5T_FLOAT);
+      const std::int64_t most = std::min(c.run(pair.a).epochs, c.run(pair.b).epochs);
+      if (std::max(epochs, angles) > static_cast<hsize_t>(most))
+        throw Damage("pairs/" + pair.name() + " holds more rows than its runs' " + std::to_string(most) + " epochs");
+      pair_rows.push_back(std::min(epochs, angles));
     }
 
     const auto groups = side_by_side_groups(c);

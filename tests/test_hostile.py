@@ -689,6 +689,11 @@ def resume_cases():
         case("inputs_X_altered", lambda f: f["inputs/sigmoid_teacher/X_train"].__setitem__((0, 0), 123.0),
              r"--resume 'r\.h5': the inputs drawn from the file's configuration differ from those in it"),
         case("peak_array", replace("peak_host_bytes", data=np.zeros(1000, np.int64)), damage + r"peak_host_bytes is 1000, not a scalar"),
+        # Found by fuzz_resume: the writer opened both peaks when the first was there (exit 1, after
+        # the series were cut); a pair's series far past the epochs made HDF5's cut visit every chunk.
+        case("peak_device_missing", delete("peak_device_bytes"), damage + r"peak_device_bytes is missing"),
+        case("pair_far_past_the_epochs", resize("pairs/ntk__mf/epoch", 10 ** 12),
+             damage + r"pairs/ntk__mf holds more rows than its runs' 100000 epochs"),
         case("lock_file_is_a_link", None, r"--resume 'r\.h5': its lock file 'r\.h5\.lock' cannot be used: it is a symbolic link",
              path_setup=both(damaged(None), links({"r.h5.lock": "elsewhere"}))),
         case("complete_needs_nothing", None, r"r\.h5 is complete; nothing to resume", code=0,
