@@ -6,13 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <cmath>
 #include <ctime>
 #include <limits>
-#include <new>
-#include <numeric>
-#include <stdexcept>
+#include <type_traits>
 
 namespace lowrank {
 namespace {

@@ -201,11 +201,12 @@ def delete(name):
     return edit
 
 
-def chain(*edits):
-    def edit(f):
-        for e in edits:
-            e(f)
-    return edit
+def chain(*steps):
+    """The steps (edits of a file, or setups of a folder) one after another."""
+    def run(target):
+        for step in steps:
+            step(target)
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,13 +234,6 @@ def fifo(name):
 
 def folder(name):
     return lambda folder_: os.mkdir(os.path.join(folder_, name))
-
-
-def both(*setups):
-    def setup(folder_):
-        for s in setups:
-            s(folder_)
-    return setup
 
 
 def held_lock(name):
@@ -464,10 +458,10 @@ def config_cases():
         cfg("dev_zero", None, r"--config '/dev/zero' is a character device, not a file", path="/dev/zero"),
         cfg("dev_null", None, r"--config '/dev/null' is a character device, not a file", path="/dev/null"),
         cfg("link_loop", links({"c.toml": "c.toml"}), r"--config 'c\.toml' is a symbolic link loop"),
-        cfg("link_chain_loop", both(links({"c.toml": "d.toml"}), links({"d.toml": "c.toml"})), r"--config 'c\.toml' is a symbolic link loop"),
+        cfg("link_chain_loop", chain(links({"c.toml": "d.toml"}), links({"d.toml": "c.toml"})), r"--config 'c\.toml' is a symbolic link loop"),
         cfg("dangling_link", links({"c.toml": "nowhere.toml"}), r"--config 'c\.toml' is a symbolic link to 'nowhere\.toml', which does not exist"),
-        cfg("link_to_fifo", both(fifo("f"), links({"c.toml": "f"})), r"--config 'c\.toml' is a FIFO, not a file"),
-        cfg("link_to_folder", both(folder("d"), links({"c.toml": "d"})), r"--config 'c\.toml' is a folder, not a file"),
+        cfg("link_to_fifo", chain(fifo("f"), links({"c.toml": "f"})), r"--config 'c\.toml' is a FIFO, not a file"),
+        cfg("link_to_folder", chain(folder("d"), links({"c.toml": "d"})), r"--config 'c\.toml' is a folder, not a file"),
         cfg("name_300_characters", None, r"--config 'c+\.\.\. \(300 characters\)' cannot be read: it is too long a name",
             path="c" * 300),
         cfg("through_a_file", files({"f": "x"}), r"--config 'f/c\.toml' cannot be read: it has a file, not a folder, on its path",
@@ -529,9 +523,9 @@ def out_cases():
             links({"d.h5": "nowhere.h5"}), force=True),
         out("link_loop", "l.h5", r"--out 'l\.h5' is a symbolic link loop", links({"l.h5": "l.h5"})),
         out("link_loop_force", "l.h5", r"--out 'l\.h5' is a symbolic link loop", links({"l.h5": "l.h5"}), force=True),
-        out("link_chain_loop", "l.h5", r"--out 'l\.h5' is a symbolic link loop", both(links({"l.h5": "m.h5"}), links({"m.h5": "l.h5"}))),
-        out("link_to_folder", "l.h5", r"--out 'l\.h5' is a folder", both(folder("d"), links({"l.h5": "d"}))),
-        out("link_to_file", "l.h5", r"--out 'l\.h5' exists; pass --force", both(files({"f.h5": "precious"}), links({"l.h5": "f.h5"}))),
+        out("link_chain_loop", "l.h5", r"--out 'l\.h5' is a symbolic link loop", chain(links({"l.h5": "m.h5"}), links({"m.h5": "l.h5"}))),
+        out("link_to_folder", "l.h5", r"--out 'l\.h5' is a folder", chain(folder("d"), links({"l.h5": "d"}))),
+        out("link_to_file", "l.h5", r"--out 'l\.h5' exists; pass --force", chain(files({"f.h5": "precious"}), links({"l.h5": "f.h5"}))),
         out("name_300_characters", LONG + ".h5", r"--out 'n+\.\.\. \(303 characters\)' is too long a name for the file system"),
         out("name_255_characters", "n" * 252 + ".h5", r"has a file name of 255 bytes: this file system takes names of at most 255"),
         out("name_251_characters", "n" * 248 + ".h5", r"has a file name of 251 bytes: .* so at most 250"),
@@ -553,7 +547,7 @@ def out_cases():
         out("force_with_a_bad_configuration", "taken.h5", r"'pairs\[1\]' repeats the pair",
             files({"taken.h5": "precious"}), force=True, args=[*RUN, "--set", 'pairs=[["ntk","mf"],["ntk","mf"]]']),
         out("force_onto_a_full_disk", "small/old.h5", r"failed: HDF5", code=1, force=True, args=small_run,
-            setup=both(tmpfs("1m"), files({"small/old.h5": "precious" * 10000})), skip=MOUNT_SKIP),
+            setup=chain(tmpfs("1m"), files({"small/old.h5": "precious" * 10000})), skip=MOUNT_SKIP),
     ]
 
 
@@ -695,7 +689,7 @@ def resume_cases():
         case("pair_far_past_the_epochs", resize("pairs/ntk__mf/epoch", 10 ** 12),
              damage + r"pairs/ntk__mf holds more rows than its runs' 100000 epochs"),
         case("lock_file_is_a_link", None, r"--resume 'r\.h5': its lock file 'r\.h5\.lock' cannot be used: it is a symbolic link",
-             path_setup=both(damaged(None), links({"r.h5.lock": "elsewhere"}))),
+             path_setup=chain(damaged(None), links({"r.h5.lock": "elsewhere"}))),
         case("complete_needs_nothing", None, r"r\.h5 is complete; nothing to resume", code=0,
              path_setup=damaged(None, COMPLETE)),
     ]
