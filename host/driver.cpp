@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -281,17 +282,28 @@ template Training train_all<double>(Backend<double>&, const Config&, const std::
                                     Progress&, std::int64_t, const ResumePlan*);
 
 std::string summary_table(const std::vector<RunSummary>& rows) {
+  static constexpr int kNumberWidth = 9;  // the narrowest column: a number of 5 significant digits and its sign
   std::string out;
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%-20s %-9s %6s %11s %11s %9s %10s %13s %8s %14s %9s\n", "run", "status", "epochs",
-                "train_mse", "test_mse", "w_opnorm", "align_data", "align_residue", "energy", "refit_test_mse",
-                "epochs/s");
+  char buf[256];
+  auto width = [](const char* name) { return std::max<int>(kNumberWidth, static_cast<int>(std::strlen(name))); };
+  std::snprintf(buf, sizeof buf, "%-20s %-9s %6s", "run", "status", "epochs");
   out += buf;
+  for (const auto& s : kSeries)
+    if (s.summary > 0) {
+      std::snprintf(buf, sizeof buf, " %*s", width(s.name), s.name);
+      out += buf;
+    }
+  out += " refit_test_mse  epochs/s\n";
   for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "%-20s %-9s %6lld %11.5g %11.5g %9.5g %10.4f %13.4f %8.4f %14.5g %9.2f\n",
-                  r.name.c_str(), r.status.c_str(), static_cast<long long>(r.epochs_done), r.last.train_mse,
-                  r.last.test_mse, r.last.w_opnorm, r.last.align_data, r.last.align_residue, r.last.energy,
-                  r.refit_test_mse, r.epochs_per_second);
+    std::snprintf(buf, sizeof buf, "%-20s %-9s %6lld", r.name.c_str(), r.status.c_str(),
+                  static_cast<long long>(r.epochs_done));
+    out += buf;
+    for (const auto& s : kSeries)
+      if (s.summary > 0) {
+        std::snprintf(buf, sizeof buf, " %*.*g", width(s.name), s.summary, r.last.*s.scalar);
+        out += buf;
+      }
+    std::snprintf(buf, sizeof buf, " %14.5g %9.2f\n", r.refit_test_mse, r.epochs_per_second);
     out += buf;
   }
   return out;

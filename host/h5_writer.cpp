@@ -122,6 +122,14 @@ H5Handle epoch_scale(hid_t group, const char* name = "epoch") {
   return ds;
 }
 
+// The netCDF-style attributes that xarray shows: what a series is, its unit, and the weights it
+// is taken at.
+void describe(hid_t dataset, const char* meaning, const char* units, const char* taken_at) {
+  attr_string(dataset, "long_name", meaning);
+  attr_string(dataset, "units", units);
+  attr_string(dataset, "taken_at", taken_at);
+}
+
 std::string utc_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -230,13 +238,15 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     H5Handle input_index = index_scale(g, "input_index", d);
     const auto heavy_rows = static_cast<hsize_t>((run.epochs + config.heavy_every - 1) / config.heavy_every);
     for (const auto& series : kSeries) {
-      const hsize_t width = series.shape == 'S' ? s : series.shape == 'V' ? d : 0;
+      const hsize_t width = series.shape == SeriesShape::spectrum ? s : series.shape == SeriesShape::vector ? d : 0;
       H5Handle ds = growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan,
                                     layout_for(heavy_rows, width, work_bytes));
       const bool own_epoch = is_heavy(series) && config.heavy_every > 1;
       check_status(H5DSattach_scale(ds.get(), (own_epoch ? spectrum_epoch : epoch).get(), 0), "H5DSattach_scale");
+      describe(ds.get(), series.meaning, series.units, taken_at_text(series.taken_at));
       if (width)
-        check_status(H5DSattach_scale(ds.get(), (series.shape == 'S' ? singular_index : input_index).get(), 1),
+        check_status(H5DSattach_scale(ds.get(),
+                                      (series.shape == SeriesShape::spectrum ? singular_index : input_index).get(), 1),
                      "H5DSattach_scale");
     }
   }
@@ -249,6 +259,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     attr_string(group.get(), "run_b", pair.b);
     H5Handle epoch = epoch_scale(group.get());
     H5Handle angle = growing_dataset(group.get(), "pair_mean_angle_deg", H5T_IEEE_F64LE, 0, nan);
+    describe(angle.get(), "mean principal angle between the column spaces of the two runs' W", "degree", "W_(t+1)");
     check_status(H5DSattach_scale(angle.get(), epoch.get(), 0), "H5DSattach_scale");
   }
 
@@ -368,20 +379,15 @@ void H5Writer::append_row(Series& s, std::int64_t epoch, const double* values) {
 
 void H5Writer::append_epoch(std::size_t run, std::int64_t epoch, const EpochRecord& rec) {
   RunObjects& r = runs_.at(run);
-  const double scalars[] = {rec.train_mse,     rec.test_mse,      rec.w_opnorm,
-                            0,                 0,                 rec.energy,
-                            rec.align_data,    rec.align_residue, rec.align_initial,
-                            rec.align_residue_step, rec.epoch_seconds, rec.align_data_v2,
-                            rec.align_residue_v2};
   // The spectrum and the vector come every heavy_every-th epoch, each into row epoch / heavy_every.
   const bool heavy = !rec.singular_values.empty();
   const std::int64_t heavy_row = epoch / heavy_every_;
   for (std::size_t i = 0; i < r.series.size(); ++i) {
-    const char shape = kSeries[i].shape;
-    if (shape == '.') {
-      append_row(r.series[i], epoch, &scalars[i]);
+    const SeriesInfo& info = kSeries[i];
+    if (!is_heavy(info)) {
+      append_row(r.series[i], epoch, &(rec.*info.scalar));
     } else if (heavy) {
-      append_row(r.series[i], heavy_row, shape == 'S' ? rec.singular_values.data() : rec.top_right_vector.data());
+      append_row(r.series[i], heavy_row, (rec.*info.row).data());
     }
   }
   const double e = static_cast<double>(epoch);

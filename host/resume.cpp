@@ -214,18 +214,8 @@ std::vector<double> read_slot(hid_t file, const std::string& name, int slot, std
 void read_summary(hid_t f, const std::string& group, ResumePlan::Run& r) {
   const auto rows = static_cast<hsize_t>(r.rows);
   auto last_of = [&](const char* series) { return rows > 0 ? read_rows(f, group + series, rows - 1, 1)[0] : 0.0; };
-  EpochRecord& e = r.last;
-  e.train_mse = last_of("train_mse");
-  e.test_mse = last_of("test_mse");
-  e.w_opnorm = last_of("w_opnorm");
-  e.energy = last_of("energy");
-  e.align_data = last_of("align_data");
-  e.align_residue = last_of("align_residue");
-  e.align_initial = last_of("align_initial");
-  e.align_residue_step = last_of("align_residue_step");
-  e.align_data_v2 = last_of("align_data_v2");
-  e.align_residue_v2 = last_of("align_residue_v2");
-  e.epoch_seconds = last_of("epoch_seconds");
+  for (const auto& s : kSeries)
+    if (s.scalar) r.last.*s.scalar = last_of(s.name);
   r.seconds = 0;
   for (hsize_t first = 0; first < rows; first += kRowsPerRead)
     for (double s : read_rows(f, group + "epoch_seconds", first, std::min(kRowsPerRead, rows - first))) r.seconds += s;
@@ -257,7 +247,9 @@ RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& 
   rows.add(layout.rows(g + "epoch", H5T_INTEGER), false);
   if (c.heavy_every > 1) rows.add(layout.rows(g + "spectrum_epoch", H5T_INTEGER), true);
   for (const auto& s : kSeries) {
-    const auto width = static_cast<hsize_t>(s.shape == 'S' ? c.singular_count() : s.shape == 'V' ? c.d : 0);
+    const auto width = static_cast<hsize_t>(s.shape == SeriesShape::spectrum ? c.singular_count()
+                                            : s.shape == SeriesShape::vector ? c.d
+                                                                             : 0);
     rows.add(layout.rows(g + s.name, H5T_FLOAT, width), is_heavy(s));
   }
   r.status = read_status(f, g + "status");

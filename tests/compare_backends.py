@@ -13,6 +13,10 @@ import tempfile
 import h5py
 import numpy as np
 
+# The series are discovered from the file, as engine-plot discovers them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "plot"))
+from lowrank_plot.reader import per_epoch_series  # noqa: E402
+
 # (relative, absolute) per metric and precision: the two backends sum in different orders.
 TOLERANCES = {
     "float64": {"default": (1e-9, 1e-10), "grad_singular_values": (1e-8, 1e-9), "grad_top_right_vector": (0, 1e-8),
@@ -20,9 +24,6 @@ TOLERANCES = {
     "float32": {"default": (1e-3, 1e-5), "grad_singular_values": (1e-3, 1e-4), "grad_top_right_vector": (0, 1e-3),
                 "pair_mean_angle_deg": (0, 1e-2)},
 }
-METRICS = ["train_mse", "test_mse", "w_opnorm", "grad_singular_values", "grad_top_right_vector", "energy",
-           "align_data", "align_residue", "align_initial", "align_residue_step", "align_data_v2", "align_residue_v2",
-           "refit_test_mse"]
 
 
 def run(engine, out, device, precision, epochs):
@@ -48,7 +49,8 @@ def main(engine, epochs):
                     same = np.array_equal(ds[()], fg["inputs/sigmoid_teacher"][name][()])
                     failures += not same
                     print(f"  inputs/{name}: {'bit-identical' if same else 'DIFFERENT'}")
-                pairs = [(f"runs/{r}/{m}", m) for r in ("ntk", "mf") for m in METRICS]
+                pairs = [(f"runs/{r}/{m}", m) for r in ("ntk", "mf")
+                         for m in [*per_epoch_series(fc[f"runs/{r}"]), "refit_test_mse"] if m != "epoch_seconds"]
                 pairs.append(("pairs/ntk__mf/pair_mean_angle_deg", "pair_mean_angle_deg"))
                 for path, metric in pairs:
                     x, y = np.asarray(fg[path][()], np.float64), np.asarray(fc[path][()], np.float64)

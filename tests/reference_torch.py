@@ -10,11 +10,20 @@ relative_projection_norm and principal_angles), and compares each with the file.
 usage: reference_torch.py FILE.h5
 """
 import math
+import os
 import sys
 
 import h5py
 import numpy as np
 import torch
+
+# The series are discovered from the file, as engine-plot discovers them: each scalar one must
+# have a reference below, so that a new series cannot go unchecked.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "plot"))
+from lowrank_plot.reader import per_epoch_series  # noqa: E402
+
+UNREFERENCED = {"epoch_seconds"}  # a wall time: nothing to recompute
+TOLERANCE_KIND = {"train_mse": "loss", "test_mse": "loss", "w_opnorm": "norm"}  # the rest: "align"
 
 # Tolerances: (relative, absolute) per metric, for each working precision. float32 runs are
 # retrained here in float32 too, so the two trajectories differ by rounding (different GEMM
@@ -161,11 +170,13 @@ def main(path):
             print(f"run {name}: {run['epochs']} epochs, gamma_nb {run['gamma_nb']:.6g}, lr_nb {run['lr_nb']:.6g}")
             ref, weights, refit = train_track(inp, run, dtype)
             results[name] = weights
-            kinds = {"train_mse": "loss", "test_mse": "loss", "w_opnorm": "norm", "energy": "align",
-                     "align_data": "align", "align_residue": "align", "align_initial": "align",
-                     "align_residue_step": "align", "align_data_v2": "align", "align_residue_v2": "align"}
-            for key, kind in kinds.items():
-                failures += compare(f"{name}.{key}", g[key][()], ref[key], tol[kind])
+            for key, ds in per_epoch_series(g).items():
+                if ds.ndim != 1 or key in UNREFERENCED:
+                    continue
+                if key not in ref:
+                    failures.append(f"{name}.{key}: in the file, but no reference here computes it")
+                    continue
+                failures += compare(f"{name}.{key}", ds[()], ref[key], tol[TOLERANCE_KIND.get(key, "align")])
             sv_ref = np.stack(ref["grad_singular_values"])
             sv = g["grad_singular_values"][()]
             # SPEC §4: each σ_i within 1e-6·σ₁ + 1e-4·σ_i (here widened by the trajectory tolerance).

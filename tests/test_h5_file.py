@@ -15,9 +15,14 @@ import h5py
 import numpy as np
 import xarray as xr
 
+# The series are discovered from the file, as engine-plot discovers them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "plot"))
+from lowrank_plot.reader import per_epoch_series  # noqa: E402
+
 N, D, K, EPOCHS = 40, 30, 50, 6
-SCALARS = ["train_mse", "test_mse", "w_opnorm", "energy", "align_data", "align_residue", "align_initial",
-           "align_residue_step", "epoch_seconds"]
+# SPEC §4's per-epoch scalars: each must be in the file (the engine may record more).
+SPEC_SCALARS = {"train_mse", "test_mse", "w_opnorm", "energy", "align_data", "align_residue", "align_initial",
+                "align_residue_step", "epoch_seconds"}
 failures = []
 
 
@@ -74,7 +79,17 @@ def check_file(path, precision):
             check(list(g["epoch"][()]) == list(range(EPOCHS)), f"{run_name} epoch coordinate")
             check(list(g["singular_index"][()]) == list(range(min(K, D))), f"{run_name} singular_index")
             check(list(g["input_index"][()]) == list(range(D)), f"{run_name} input_index")
-            for name in SCALARS:
+            series = per_epoch_series(g)
+            scalars = [name for name, ds in series.items() if ds.ndim == 1]
+            check(SPEC_SCALARS <= set(scalars), f"{run_name}: SPEC §4's scalars {sorted(SPEC_SCALARS - set(scalars))} "
+                  "missing")
+            for name, ds in series.items():
+                for attr in ("long_name", "units", "taken_at"):
+                    check(isinstance(ds.attrs.get(attr), str) and ds.attrs[attr], f"{run_name}/{name} has {attr}")
+                check(ds.attrs.get("taken_at") in ("W_t", "W_(t+1)", "W_t to W_(t+1)"), f"{run_name}/{name} taken_at")
+            check(g["epoch_seconds"].attrs.get("units") == "s" and g["train_mse"].attrs.get("units") == "1",
+                  f"{run_name}: units of epoch_seconds and train_mse")
+            for name in scalars:
                 check(g[name].shape == (EPOCHS,), f"{run_name}/{name} shape")
                 check(g[name].dims[0][0].name == g.name + "/epoch", f"{run_name}/{name} epoch scale attached")
                 values = g[name][()]
@@ -129,7 +144,7 @@ def check_truncated(path, full_path, rank, every):
             tol = 1e-6 * ref[:, :1] + 1e-4 * ref
             check((np.abs(sv[()] - ref) <= tol).all(), f"{run_name} top {rank} values within SPEC §4 of the full spectrum")
             check(np.allclose(v[()], h["grad_top_right_vector"][heavy_epochs], atol=1e-4), f"{run_name} top vectors agree")
-            for name in SCALARS[:3] + ["align_data", "align_residue"]:
+            for name in ["train_mse", "test_mse", "w_opnorm", "align_data", "align_residue"]:
                 check(np.allclose(g[name][()], h[name][()], rtol=1e-4, atol=1e-6), f"{run_name}/{name} as with the full spectrum")
     ds = xr.open_dataset(path, engine="h5netcdf", group="runs/ntk")
     check(ds["grad_singular_values"].dims == ("spectrum_epoch", "singular_index"), "xarray: spectrum over spectrum_epoch")

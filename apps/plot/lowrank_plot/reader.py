@@ -6,8 +6,6 @@ import h5py
 import numpy as np
 
 FORMAT = "lowrank-engine/1"
-SERIES = ["train_mse", "test_mse", "w_opnorm", "energy", "align_data", "align_residue",
-          "align_initial", "align_residue_step", "align_data_v2", "align_residue_v2"]
 
 
 class FileError(Exception):
@@ -20,7 +18,8 @@ class Run:
     attrs: dict
     status: str
     diverged_epoch: int
-    data: dict = field(default_factory=dict)  # series name -> array over the epochs written
+    data: dict = field(default_factory=dict)  # scalar series name -> array over the epochs written
+    meaning: dict = field(default_factory=dict)  # series name -> its long_name in the file
     # grad_singular_values (rows: these epochs; every epoch unless output.heavy_every > 1, and only
     # the top r with the truncated spectrum)
     spectrum: np.ndarray = None
@@ -60,8 +59,22 @@ def _text(ds):
     return (value.decode() if isinstance(value, bytes) else str(value)).rstrip("\0")
 
 
+def _text_attr(obj, name):
+    value = obj.attrs.get(name, "")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _attrs(group):
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group.attrs.items()}
+
+
+def per_epoch_series(group):
+    """A run's per-epoch series, discovered from the file: {name: dataset} of every dataset that
+    grows along the epochs (an unlimited first dimension) and is not a coordinate. One value an
+    epoch where ndim is 1; a row (the spectrum, a vector) where it is 2."""
+    return {name: ds for name, ds in group.items()
+            if isinstance(ds, h5py.Dataset) and ds.maxshape and ds.maxshape[0] is None
+            and ds.attrs.get("CLASS") != b"DIMENSION_SCALE"}
 
 
 def _open(path):
@@ -103,9 +116,11 @@ def _read(path, f):
         if missing:
             raise FileError(f"{path}: run '{name}' lacks {', '.join(missing)}")
         # A file being written grows one series after another: read the epochs every series has.
-        present = [s for s in SERIES if s in g]
-        n = min(g[s].shape[0] for s in present)
-        data = {s: np.asarray(g[s][:n]) for s in present}
+        series = per_epoch_series(g)
+        scalars = {s: ds for s, ds in series.items() if ds.ndim == 1}
+        n = min(ds.shape[0] for ds in scalars.values())
+        data = {s: np.asarray(ds[:n]) for s, ds in scalars.items()}
+        meaning = {s: _text_attr(ds, "long_name") for s, ds in series.items()}
         sv = g["grad_singular_values"]
         rows = sv.shape[0]
         if "spectrum_epoch" in g:
@@ -115,7 +130,7 @@ def _read(path, f):
             spectrum_epochs = np.arange(rows)
         rows = int(np.sum(spectrum_epochs < n))
         runs.append(Run(name, _attrs(g), _text(g["status"]),
-                        int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data,
+                        int(g["diverged_epoch"][()]) if "diverged_epoch" in g else -1, data, meaning,
                         np.asarray(sv[:rows]), spectrum_epochs[:rows]))
     pairs = []
     for name, g in f["pairs"].items():
