@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -151,17 +152,22 @@ std::vector<double> tridiagonal_top_vectors(const std::vector<double>& diag, con
   lapack_int found = 0, nsplit = 0;
   std::vector<double> w(sz(p));
   std::vector<lapack_int> iblock(sz(p)), isplit(sz(p)), ifail(sz(count));
-  check(LAPACKE_dstebz('I', 'E', i32(p), 0.0, 0.0, i32(p - count + 1), i32(p), 0.0, diag.data(), off.data(), &found,
+  // Order 'B': grouped by the blocks T splits into, as dstein needs them ('E' sorts across blocks,
+  // which dstein refuses when T splits with its largest eigenvalue in an earlier block).
+  check(LAPACKE_dstebz('I', 'B', i32(p), 0.0, 0.0, i32(p - count + 1), i32(p), 0.0, diag.data(), off.data(), &found,
                        &nsplit, w.data(), iblock.data(), isplit.data()),
         "dstebz");
   std::vector<double> z(sz(p * found), 0.0);
   check(LAPACKE_dstein(LAPACK_COL_MAJOR, i32(p), diag.data(), off.data(), found, w.data(), iblock.data(),
                        isplit.data(), z.data(), i32(p), ifail.data()),
         "dstein");
-  // Ascending from dstebz: reverse the columns, largest first.
+  // Largest first.
+  std::vector<Index> order(sz(found));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return w[sz(a)] > w[sz(b)]; });
   std::vector<double> vectors(sz(p * found));
   for (Index c = 0; c < found; ++c)
-    std::copy(z.begin() + (found - 1 - c) * p, z.begin() + (found - c) * p, vectors.begin() + c * p);
+    std::copy(z.begin() + order[sz(c)] * p, z.begin() + (order[sz(c)] + 1) * p, vectors.begin() + c * p);
   return vectors;
 }
 

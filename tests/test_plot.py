@@ -86,12 +86,18 @@ def check_drawn_data(path, epochs=None):
                                ("alignment", figures.alignment), ("energy", figures.energy)):
                 fig = draw(run)
                 check(drawn_as(curves(fig), want[name]), f"{run.name}-{name}: its curves are the file's series")
+                check(all(ax.get_xlim()[0] == 0 for ax in fig.axes), f"{run.name}-{name}: epoch axes start at 0")
                 figures.plt.close(fig)
+            rank = min(g.attrs["n"], g.attrs["k"], g.attrs["d"], sv.shape[1])
             fig = figures.spectrum_heatmap(run)
             image = fig.axes[0].get_images()[0]
+            caption = " ".join(t.get_text() for t in fig.texts)
+            check(image.get_extent()[3] == rank - 0.5 and f"rank is at most min(n, k, d) = {rank}" in caption,
+                  f"{run.name}-spectrum: up to index {rank}, and the caption says why")
             every = heavy_epoch[1] - heavy_epoch[0] if len(heavy_epoch) > 1 else 1
             with np.errstate(divide="ignore"):
-                check(same(np.ma.filled(image.get_array(), np.nan), np.log10(np.where(sv > 0, sv, np.nan)).T)
+                shown = sv[:, :rank]  # the heat map stops at the gradient's largest possible rank
+                check(same(np.ma.filled(image.get_array(), np.nan), np.log10(np.where(shown > 0, shown, np.nan)).T)
                       and same(image.get_extent()[:2], [heavy_epoch[0] - every / 2, heavy_epoch[-1] + every / 2]),
                       f"{run.name}-spectrum: the heat map is log10 of the file's singular values, on its epochs")
             figures.plt.close(fig)
@@ -124,6 +130,11 @@ def main():
         check(r.returncode == 0, f"ntk_vs_mf plotted: {r.stdout.strip()} {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "ntk"), ["ntk", "mf"], ["ntk__mf"])
         check_drawn_data(ntk)
+        # n < min(k, d): the gradient's rank is at most n, and the heat map stops there.
+        few = os.path.join(tmp, "few.h5")
+        engine("--exp", "ntk_vs_mf", "--set", "data.n=12", "--set", "data.d=30", "--set", "model.k=50", "--epochs", "4",
+               "--out", few)
+        check_drawn_data(few)
 
         rvs = os.path.join(tmp, "rvs.h5")
         engine("--exp", "relu_vs_sigmoid", "--cells", "sig1,relu3", *SMALL, "--epochs", "4", "--out", rvs)

@@ -1,7 +1,9 @@
 // Spectra and angles against independent float64 references: the gradient's singular values
 // and leading vector against LAPACK's SVD of the explicit gradient (SPEC §4's bound), the
-// operator norm on matrices of known spectrum, principal angles between subspaces of known angles.
+// operator norm on matrices of known spectrum, principal angles between subspaces of known angles,
+// the top eigenvectors of a tridiagonal that splits against LAPACK's dense eigensolver.
 #include <gtest/gtest.h>
+#include <lapacke.h>
 
 #include <cmath>
 #include <numbers>
@@ -280,6 +282,49 @@ TEST(PrincipalAngles, BackendAgreesWithTheSeedsMethodOnRandomMatrices) {
   double sum = 0;
   for (double a : seed) sum += a;
   EXPECT_NEAR(fast, sum / double(seed.size()) * 180.0 / std::numbers::pi, 5e-6);  // the seed's acos resolution
+}
+
+
+// The unit eigenvectors of the `count` largest eigenvalues of the dense symmetric tridiagonal
+// matrix, largest first, by LAPACK's dense eigensolver (dsyev): the reference.
+std::vector<double> dense_top_vectors(const std::vector<double>& diag, const std::vector<double>& off, std::int64_t count) {
+  const auto p = static_cast<lapack_int>(diag.size());
+  std::vector<double> a(diag.size() * diag.size(), 0.0), w(diag.size());
+  for (lapack_int i = 0; i < p; ++i) {
+    a[static_cast<std::size_t>(i * p + i)] = diag[static_cast<std::size_t>(i)];
+    if (i + 1 < p) a[static_cast<std::size_t>(i * p + i + 1)] = a[static_cast<std::size_t>((i + 1) * p + i)] = off[static_cast<std::size_t>(i)];
+  }
+  EXPECT_EQ(LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', p, a.data(), p, w.data()), 0);
+  std::vector<double> top;
+  for (std::int64_t c = 0; c < count; ++c)  // ascending: the last columns, reversed
+    top.insert(top.end(), a.begin() + (p - 1 - c) * p, a.begin() + (p - c) * p);
+  return top;
+}
+
+// Tridiagonal matrices that split (a zero off-diagonal) with the largest eigenvalue in an earlier
+// block: dstein takes its eigenvalues grouped by block and refused them sorted across blocks
+// (a relu network whose units die, with k < n, can give such a Gram tridiagonal).
+TEST(TridiagonalTopVectors, MatrixThatSplitsWithTheLargestEigenvalueInAnEarlierBlock) {
+  std::mt19937_64 rng(11);
+  std::vector<double> random_diag = gaussian(rng, 12), random_off = gaussian(rng, 11);
+  random_diag[0] += 10;  // the largest eigenvalue in the first block
+  random_off[3] = random_off[7] = 0;
+  const std::vector<std::pair<std::vector<double>, std::vector<double>>> matrices = {
+      {{2, 1}, {0}},                // the reproduction: two 1×1 blocks, the larger first
+      {{1, 3, 2}, {0.5, 0}},        // largest and third in the first block, second in the last
+      {random_diag, random_off}};   // three blocks
+  for (const auto& [diag, off] : matrices)
+    for (std::int64_t count : {1, 2}) {
+      const auto p = static_cast<std::int64_t>(diag.size());
+      const std::vector<double> got = spectral::tridiagonal_top_vectors(diag, off, p, count);
+      const std::vector<double> want = dense_top_vectors(diag, off, count);
+      ASSERT_EQ(got.size(), want.size()) << "p = " << p << ", count = " << count;
+      for (std::int64_t c = 0; c < count; ++c) {
+        double dot = 0;
+        for (std::int64_t i = 0; i < p; ++i) dot += got[static_cast<std::size_t>(c * p + i)] * want[static_cast<std::size_t>(c * p + i)];
+        EXPECT_NEAR(std::abs(dot), 1.0, 1e-12) << "p = " << p << ", vector " << c << " of " << count;
+      }
+    }
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ def _epoch_axis(ax, n, log=False):
     ax.grid(True, alpha=0.4)
     if log and n > 2:
         ax.set_xscale("symlog", linthresh=1)  # logarithmic past epoch 1, and epoch 0 still shown
+    ax.set_xlim(left=0)  # the axis starts at epoch 0: no margin with ticks at negative epochs
 
 
 def loss(run):
@@ -93,9 +94,16 @@ def energy(run):
     return fig
 
 
+def gradient_rank_bound(run):
+    """min(n, k, d): no singular value of the gradient past this index is non-zero."""
+    a = run.attrs
+    return int(min(a.get("n", np.inf), a.get("k", np.inf), a.get("d", np.inf), run.spectrum.shape[1]))
+
+
 def spectrum_heatmap(run):
     fig, ax = plt.subplots(figsize=(11, 6))
-    sv, se = run.spectrum, run.spectrum_epochs
+    rank = gradient_rank_bound(run)
+    sv, se = run.spectrum[:, :rank], run.spectrum_epochs
     with np.errstate(divide="ignore"):
         logs = np.log10(np.where(sv > 0, sv, np.nan))
     finite = logs[np.isfinite(logs)]
@@ -108,7 +116,9 @@ def spectrum_heatmap(run):
     ax.set_ylabel("singular value index i")
     fig.colorbar(image, ax=ax, label="log₁₀ σ_i(∇_W L)")
     ax.set_title(run_title(run, "gradient spectrum"))
-    fig.tight_layout()
+    fig.text(0.5, 0.01, f"σ_1 … σ_{rank} shown: the gradient's rank is at most min(n, k, d) = {rank}",
+             ha="center", fontsize=9)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
