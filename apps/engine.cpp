@@ -182,7 +182,7 @@ int run(const Config& config, const Options& o, const std::string& command_line,
   lap(start);
   writer.reset();  // closes the file
   const double close_seconds = lap(start);
-  std::fputs(summary_table(summaries).c_str(), stdout);
+  std::fputs(summary_table(summaries, config).c_str(), stdout);
   std::printf("peak memory: host %s", gibibytes(peak_host).c_str());
   if (peak_device > 0) std::printf(", device %s", gibibytes(peak_device).c_str());
   std::printf("\n");

@@ -25,6 +25,7 @@ namespace {
 
 using lowrank::Activation;
 using lowrank::Buffer;
+using lowrank::Loss;
 using Index = std::int64_t;
 
 bool use_cuda = false;
@@ -84,7 +85,7 @@ struct Fixture {
     r = be->zeros(s.n, 1);
     G = be->zeros(s.k, s.d);
     one = be->zeros(1, 1);
-    be->forward(X, W, a, y, 1.0, Activation::sigmoid, Z, r);
+    be->forward(X, W, a, y, 1.0, Activation::sigmoid, Loss::mse, Z, r);
     be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G);  // Z now holds M
     be->step(W2, G, config.runs.front().lr, true);
   }
@@ -142,14 +143,15 @@ void BM_forward(benchmark::State& state) {
   auto& f = fixture(state.range(0));
   // Buffers of its own: the fixture's Z holds training's M, which the spectra benchmarks use.
   Buffer<float> Z = f.be->zeros(f.s.n, f.s.k), r = f.be->zeros(f.s.n, 1);
-  for (auto _ : state) benchmark::DoNotOptimize(f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, Z, r));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, Loss::mse, Z, r).loss);
   gflops(state, 2 * nkd(f.s));
   label(state, f.s);
 }
 void BM_gradient(benchmark::State& state) {
   auto& f = fixture(state.range(0));
   Buffer<float> Z = f.be->zeros(f.s.n, f.s.k), forward_Z = f.be->zeros(f.s.n, f.s.k);
-  f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, forward_Z, f.r);
+  f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, Loss::mse, forward_Z, f.r);
   for (auto _ : state) {
     f.be->copy(forward_Z, Z);  // the gradient masks Z in place
     f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G);

@@ -54,7 +54,7 @@ constexpr std::int64_t kLanczosCheckEvery = 4;
 
 // Work arrays kept between calls and grown on demand, one per purpose (kScalars: a few device
 // scalars, Lanczos' α and β or a factor's pivot range).
-enum Slot : int { kMd, kB, kGram, kScalars, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss,
+enum Slot : int { kMd, kB, kGram, kScalars, kTridiagonal, kTop, kWork, kInfo, kVecA, kVecB, kVecC, kRowLoss, kRowCorrect,
                   kLanczos, kBasisA, kBasisB, kAngleGram, kPivots, kSource, kReduceWork, kReduceResult,
                   kDots, kSlots };
 
@@ -189,13 +189,13 @@ class CudaBackend final : public Backend<T> {
                                   cudaMemcpyDeviceToDevice, stream_));
   }
 
-  double forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
-                 Activation act, Buffer<T>& Z, Buffer<T>& r) override {
-    return readout(X, W, a, y, gamma, act, Z, r.data.get());
+  Evaluation forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                     Activation act, Loss loss, Buffer<T>& Z, Buffer<T>& r) override {
+    return readout(X, W, a, y, gamma, act, loss, Z, r.data.get());
   }
-  double mse(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
-             Activation act, Buffer<T>& Z) override {
-    return readout(X, W, a, y, gamma, act, Z, nullptr);
+  Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                      Activation act, Loss loss, Buffer<T>& Z) override {
+    return readout(X, W, a, y, gamma, act, loss, Z, nullptr);
   }
 
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
@@ -585,18 +585,27 @@ class CudaBackend final : public Backend<T> {
   }
   void check_info(const int* device_info, const char* call) { check_info(device_info, {call}); }
 
-  // Z = X Wᵀ, then the row-wise readout; returns the mean loss, summed on the device.
-  double readout(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
-                 Activation act, Buffer<T>& Z, T* r) {
+  // Z = X Wᵀ, then the row-wise readout; the mean loss (and the accuracy of a classification
+  // loss: a second sum and synchronisation), summed on the device.
+  Evaluation readout(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                     Activation act, Loss loss, Buffer<T>& Z, T* r) {
     const Index n = X.rows, k = W.rows, d = X.cols;
     require(W.cols == d && Z.rows == n && Z.cols == k && a.size() == k && y.size() == n, "forward");
     gemm_nt(X, W, Z);
     double* row_loss = scratch_.get<double>(kRowLoss, n);
-    launch_readout(Z.data.get(), a.data.get(), y.data.get(), gamma, act, n, k, r, row_loss, stream_);
-    return reduce_to_host([&](void* work, std::size_t& bytes, double* out) {
-             launch_sum(row_loss, n, out, work, bytes, stream_);
-           }) /
-           static_cast<double>(n);
+    double* row_correct = is_classification(loss) ? scratch_.get<double>(kRowCorrect, n) : nullptr;
+    launch_readout(Z.data.get(), a.data.get(), y.data.get(), gamma, act, loss, n, k, r, row_loss, row_correct,
+                   stream_);
+    auto mean = [&](const double* rows) {
+      return reduce_to_host([&](void* work, std::size_t& bytes, double* out) {
+               launch_sum(rows, n, out, work, bytes, stream_);
+             }) /
+             static_cast<double>(n);
+    };
+    Evaluation e;
+    e.loss = mean(row_loss);
+    if (row_correct) e.accuracy = mean(row_correct);
+    return e;
   }
 
   // Orthonormal basis (column-major k×p) of A's column space or its complement; false when

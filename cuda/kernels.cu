@@ -31,7 +31,8 @@ int blocks_for(std::int64_t count) {
 
 template <typename T>
 __global__ void readout_rows(const T* __restrict__ Z, const T* __restrict__ a, const T* __restrict__ y, double gamma,
-                             Activation act, std::int64_t k, T* __restrict__ r, double* __restrict__ row_loss) {
+                             Activation act, Loss loss, std::int64_t k, T* __restrict__ r, double* __restrict__ row_loss,
+                             double* __restrict__ row_correct) {
   using Reduce = cub::BlockReduce<double, kRowThreads>;
   __shared__ typename Reduce::TempStorage scratch;
   const std::int64_t i = blockIdx.x;
@@ -42,8 +43,9 @@ __global__ void readout_rows(const T* __restrict__ Z, const T* __restrict__ a, c
   const double sum = Reduce(scratch).Sum(partial);
   if (threadIdx.x == 0) {
     const double f = gamma * sum, target = static_cast<double>(y[i]);
-    if (r) r[i] = static_cast<T>(sample_residual(f, target));
-    row_loss[i] = sample_loss(f, target);
+    if (r) r[i] = static_cast<T>(sample_residual(loss, f, target));
+    row_loss[i] = sample_loss(loss, f, target);
+    if (row_correct) row_correct[i] = predicts_class(loss, f, target) ? 1.0 : 0.0;
   }
 }
 
@@ -180,9 +182,10 @@ struct ProductInFloat64 {
 }  // namespace
 
 template <typename T>
-void launch_readout(const T* Z, const T* a, const T* y, double gamma, Activation act, std::int64_t n, std::int64_t k,
-                    T* r, double* row_loss, cudaStream_t stream) {
-  readout_rows<T><<<static_cast<unsigned>(n), kRowThreads, 0, stream>>>(Z, a, y, gamma, act, k, r, row_loss);
+void launch_readout(const T* Z, const T* a, const T* y, double gamma, Activation act, Loss loss, std::int64_t n,
+                    std::int64_t k, T* r, double* row_loss, double* row_correct, cudaStream_t stream) {
+  readout_rows<T><<<static_cast<unsigned>(n), kRowThreads, 0, stream>>>(Z, a, y, gamma, act, loss, k, r, row_loss,
+                                                                        row_correct);
   LOWRANK_CHECK(cudaGetLastError());
 }
 
@@ -262,8 +265,8 @@ void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::
 }
 
 #define LOWRANK_INSTANTIATE(T)                                                                                   \
-  template void launch_readout<T>(const T*, const T*, const T*, double, Activation, std::int64_t, std::int64_t,  \
-                                  T*, double*, cudaStream_t);                                                    \
+  template void launch_readout<T>(const T*, const T*, const T*, double, Activation, Loss, std::int64_t,          \
+                                  std::int64_t, T*, double*, double*, cudaStream_t);                             \
   template void launch_residual_mask<T>(T*, const T*, const T*, Activation, std::int64_t, std::int64_t,          \
                                         cudaStream_t);                                                           \
   template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \

@@ -10,11 +10,12 @@
 
 namespace lowrank::cuda {
 
-// Row-wise readout after Z = X Wᵀ (n×k): F_i = γ Σ_j a_j σ(Z_ij), r_i = 2(F_i − y_i) (when r
-// is not null), row_loss_i = (F_i − y_i)². One block per row.
+// Row-wise readout after Z = X Wᵀ (n×k): F_i = γ Σ_j a_j σ(Z_ij), r_i = ∂ℓ/∂F (F_i, y_i) (when r
+// is not null), row_loss_i = ℓ(F_i, y_i), row_correct_i = 1 where F_i predicts y_i's class, else 0
+// (when row_correct is not null). One block per row.
 template <typename T>
-void launch_readout(const T* Z, const T* a, const T* y, double gamma, Activation act, std::int64_t n, std::int64_t k,
-                    T* r, double* row_loss, cudaStream_t stream);
+void launch_readout(const T* Z, const T* a, const T* y, double gamma, Activation act, Loss loss, std::int64_t n,
+                    std::int64_t k, T* r, double* row_loss, double* row_correct, cudaStream_t stream);
 
 // M_ij = r_i a_j σ'(Z_ij), in place over Z (n×k).
 template <typename T>

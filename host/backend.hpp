@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -27,6 +28,13 @@ template <typename T>
 struct DotPair {
   const Buffer<T>* x;
   const Buffer<T>* y;
+};
+
+// A data set's mean loss and, for a classification loss (is_classification), the fraction of
+// samples whose class F predicts (NaN otherwise).
+struct Evaluation {
+  double loss = 0;
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 // What a backend precomputes once per training set for the spectrum (e.g. a factor X = L P).
@@ -59,12 +67,13 @@ class Backend {
   virtual void upload_to(std::span<const T> host, Buffer<T>& buffer) = 0;
   virtual void copy(const Buffer<T>& from, Buffer<T>& to) = 0;
 
-  // Z = X Wᵀ; F_i = γ Σ_j a_j σ(Z_ij); r_i = 2(F_i − y_i). Returns (1/n) Σ (F_i − y_i)².
-  virtual double forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
-                         double gamma, Activation act, Buffer<T>& Z, Buffer<T>& r) = 0;
-  // The same loss without keeping r (the test set). Z is work space of X.rows × W.rows.
-  virtual double mse(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
-                     double gamma, Activation act, Buffer<T>& Z) = 0;
+  // Z = X Wᵀ; F_i = γ Σ_j a_j σ(Z_ij); r_i = ∂ℓ/∂F (F_i, y_i). Returns (1/n) Σ ℓ(F_i, y_i), and
+  // the accuracy for a classification loss.
+  virtual Evaluation forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
+                             double gamma, Activation act, Loss loss, Buffer<T>& Z, Buffer<T>& r) = 0;
+  // The same without keeping r (the test set). Z is work space of X.rows × W.rows.
+  virtual Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
+                              double gamma, Activation act, Loss loss, Buffer<T>& Z) = 0;
   // Overwrites Z with M = (r aᵀ) ⊙ σ'(Z) and sets G = (γ/n) Mᵀ X, the k×d gradient ∇_W L.
   virtual void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
                         Buffer<T>& Z, Buffer<T>& G) = 0;

@@ -13,24 +13,23 @@
 
 namespace lowrank {
 
-const char* to_string(Activation a) {
-  switch (a) {
-    case Activation::relu: return "relu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::tanh: return "tanh";
-  }
+namespace {
+
+// The name of `value` in a name table.
+template <typename E, std::size_t N>
+const char* name_of(E value, const std::pair<const char*, E> (&names)[N]) {
+  for (const auto& [name, v] : names)
+    if (v == value) return name;
   return "?";
 }
-const char* to_string(AInit a) {
-  switch (a) {
-    case AInit::normal: return "normal";
-    case AInit::rademacher: return "rademacher";
-    case AInit::seed_binary: return "seed_binary";
-  }
-  return "?";
-}
-const char* to_string(Precision p) { return p == Precision::float32 ? "float32" : "float64"; }
-const char* to_string(SpectrumMethod m) { return m == SpectrumMethod::full ? "full" : "truncated"; }
+
+}  // namespace
+
+const char* to_string(Activation a) { return name_of(a, kActivationNames); }
+const char* to_string(Loss l) { return name_of(l, kLossNames); }
+const char* to_string(AInit a) { return name_of(a, kAInitNames); }
+const char* to_string(Precision p) { return name_of(p, kPrecisionNames); }
+const char* to_string(SpectrumMethod m) { return name_of(m, kSpectrumMethodNames); }
 
 namespace {
 
@@ -48,15 +47,6 @@ E parse_enum(const std::string& origin, const std::string& key, const std::strin
   }
   fail(origin, "'" + key + "' = \"" + text + "\" is not allowed; allowed: " + allowed);
 }
-
-constexpr std::pair<const char*, Activation> kActivations[] = {
-    {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh}};
-constexpr std::pair<const char*, AInit> kAInits[] = {
-    {"normal", AInit::normal}, {"rademacher", AInit::rademacher}, {"seed_binary", AInit::seed_binary}};
-constexpr std::pair<const char*, Precision> kPrecisions[] = {{"float32", Precision::float32},
-                                                             {"float64", Precision::float64}};
-constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethods[] = {{"full", SpectrumMethod::full},
-                                                                       {"truncated", SpectrumMethod::truncated}};
 
 // Reads the keys of one TOML table, remembering which were asked for, so that any other key
 // is reported as unknown together with the allowed ones.
@@ -287,7 +277,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   check_name(origin, "experiment", c.experiment);
   c.description = top.string("description").value_or("");
   if (auto seed = top.integer("seed")) c.seed = static_cast<std::uint64_t>(ranged(origin, "seed", *seed, 0));
-  if (auto p = top.string("precision")) c.precision = parse_enum(origin, "precision", *p, kPrecisions);
+  if (auto p = top.string("precision")) c.precision = parse_enum(origin, "precision", *p, kPrecisionNames);
 
   TableReader data(top.table("data"), "data", origin);
   c.d = ranged(origin, "data.d", data.integer("d").value_or(1000), 1);
@@ -305,12 +295,13 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
 
   TableReader model(top.table("model"), "model", origin);
   c.k = ranged(origin, "model.k", model.integer("k").value_or(1250), 1);
-  c.a_init = parse_enum(origin, "model.a_init", model.string("a_init").value_or("normal"), kAInits);
+  c.a_init = parse_enum(origin, "model.a_init", model.string("a_init").value_or("normal"), kAInitNames);
+  c.loss = parse_enum(origin, "model.loss", model.string("loss").value_or("mse"), kLossNames);
   const bool normalize_default = model.boolean("normalize_rows").value_or(true);
   model.finish();
 
   TableReader spectrum(top.table("spectrum"), "spectrum", origin);
-  c.spectrum = parse_enum(origin, "spectrum.method", spectrum.string("method").value_or("full"), kSpectrumMethods);
+  c.spectrum = parse_enum(origin, "spectrum.method", spectrum.string("method").value_or("full"), kSpectrumMethodNames);
   c.spectrum_rank = ranged(origin, "spectrum.rank", spectrum.integer("rank").value_or(c.spectrum_rank), 1);
   if (c.spectrum == SpectrumMethod::truncated && c.spectrum_rank > std::min(c.k, c.d))
     fail(origin, "'spectrum.rank' = " + std::to_string(c.spectrum_rank) + " must be at most min(model.k, data.d) = " +
@@ -333,7 +324,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
       spec.name = in.string("name").value_or("");
       check_name(origin, prefix + ".name", spec.name);
       spec.teacher = parse_enum(origin, "inputs." + spec.name + ".teacher",
-                                in.string("teacher").value_or("sigmoid"), kActivations);
+                                in.string("teacher").value_or("sigmoid"), kActivationNames);
       spec.index = static_cast<int>(i);
       in.finish();
       for (const auto& other : c.inputs)
@@ -357,7 +348,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     r.cell = run.string("cell").value_or("");
     if (!r.cell.empty()) check_name(origin, run.key("cell"), r.cell);
     r.activation = parse_enum(origin, run.key("activation"), run.string("activation").value_or("sigmoid"),
-                              kActivations);
+                              kActivationNames);
     r.epochs = ranged(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default), 1, kMaxEpochs);
     r.normalize_rows = run.boolean("normalize_rows").value_or(normalize_default);
 
@@ -472,7 +463,8 @@ std::string Config::to_toml() const {
   os << "]\n\n";
   os << "[data]\nd = " << d << "\nn = " << n << "\nn_test = " << n_test << "\nalpha = " << format_real(alpha)
      << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\n\n";
-  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\n\n";
+  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\nloss = \"" << to_string(loss)
+     << "\"\n\n";
   os << "[spectrum]\nmethod = \"" << to_string(spectrum) << "\"\nrank = " << spectrum_rank << "\n\n";
   os << "[output]\nheavy_every = " << heavy_every << "\n";
   for (const auto& in : inputs)

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scalar_math.hpp"
@@ -34,7 +35,21 @@ enum class Precision { float32, float64 };
 // the top `rank` by randomized subspace iteration, for widths where the full SVD's cube dominates.
 enum class SpectrumMethod { full, truncated };
 
+// Each choice's names, declared once: the parser, to_string, the messages and the tests iterate these.
+inline constexpr std::pair<const char*, Activation> kActivationNames[] = {
+    {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh},
+    {"softplus", Activation::softplus}, {"elu", Activation::elu}, {"swish", Activation::swish}};
+inline constexpr std::pair<const char*, Loss> kLossNames[] = {
+    {"mse", Loss::mse}, {"half_mse", Loss::half_mse}, {"bce", Loss::bce}, {"hinge", Loss::hinge}};
+inline constexpr std::pair<const char*, AInit> kAInitNames[] = {
+    {"normal", AInit::normal}, {"rademacher", AInit::rademacher}, {"seed_binary", AInit::seed_binary}};
+inline constexpr std::pair<const char*, Precision> kPrecisionNames[] = {{"float32", Precision::float32},
+                                                                        {"float64", Precision::float64}};
+inline constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethodNames[] = {
+    {"full", SpectrumMethod::full}, {"truncated", SpectrumMethod::truncated}};
+
 const char* to_string(Activation a);
+const char* to_string(Loss l);
 const char* to_string(AInit a);
 const char* to_string(Precision p);
 const char* to_string(SpectrumMethod m);
@@ -72,6 +87,8 @@ struct Config {
   std::int64_t d = 0, k = 0, n = 0, n_test = 0;
   double alpha = 0.0, nu = 0.0, tau = 1.0;
   AInit a_init = AInit::normal;
+  // The loss every run descends (SPEC §9); it also shapes the labels the teacher gives.
+  Loss loss = Loss::mse;
   std::vector<InputsSpec> inputs;
   std::vector<RunSpec> runs;
   std::vector<PairSpec> pairs;

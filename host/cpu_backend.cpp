@@ -60,16 +60,16 @@ class CpuBackend final : public Backend<T> {
     std::copy(from.data.get(), from.data.get() + from.size(), to.data.get());
   }
 
-  double forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
-                 Activation act, Buffer<T>& Z, Buffer<T>& r) override {
+  Evaluation forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                     Activation act, Loss loss, Buffer<T>& Z, Buffer<T>& r) override {
     project(X, W, Z);
-    return readout(Z, a, y, gamma, act, r.data.get());
+    return readout(Z, a, y, gamma, act, loss, r.data.get());
   }
 
-  double mse(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
-             Activation act, Buffer<T>& Z) override {
+  Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
+                      Activation act, Loss loss, Buffer<T>& Z) override {
     project(X, W, Z);
-    return readout(Z, a, y, gamma, act, nullptr);
+    return readout(Z, a, y, gamma, act, loss, nullptr);
   }
 
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
@@ -206,24 +206,29 @@ class CpuBackend final : public Backend<T> {
                W.data.get(), i32(W.cols), T(0), Z.data.get(), i32(Z.cols));
   }
 
-  // F_i = γ Σ_j a_j σ(Z_ij), r_i = 2(F_i − y_i) when r is given; returns the mean (F − y)².
-  double readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act, T* r) {
+  // F_i = γ Σ_j a_j σ(Z_ij), r_i = ∂ℓ/∂F when r is given; the mean loss and the accuracy.
+  Evaluation readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
+                     Loss loss_kind, T* r) {
     const Index n = Z.rows, k = Z.cols;
     require(a.size() == k && y.size() == n, "forward");
     const T* z = Z.data.get();
     const T *av = a.data.get(), *yv = y.data.get();
     // Per-row losses summed in a fixed order: the result does not depend on the thread count.
     std::vector<double> loss(static_cast<std::size_t>(n));
+    Index correct = 0;
     for (Index i = 0; i < n; ++i) {
       double sum = 0;  // accumulated in float64, as the CUDA backend does
       for (Index j = 0; j < k; ++j) sum += static_cast<double>(av[j]) * static_cast<double>(activate(act, z[i * k + j]));
       const double f = gamma * sum, target = static_cast<double>(yv[i]);
-      if (r) r[i] = static_cast<T>(sample_residual(f, target));
-      loss[static_cast<std::size_t>(i)] = sample_loss(f, target);
+      if (r) r[i] = static_cast<T>(sample_residual(loss_kind, f, target));
+      loss[static_cast<std::size_t>(i)] = sample_loss(loss_kind, f, target);
+      correct += predicts_class(loss_kind, f, target);
     }
-    double total = 0;
-    for (double l : loss) total += l;
-    return total / static_cast<double>(n);
+    Evaluation e;
+    for (double l : loss) e.loss += l;
+    e.loss /= static_cast<double>(n);
+    if (is_classification(loss_kind)) e.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+    return e;
   }
 };
 

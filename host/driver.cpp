@@ -281,7 +281,7 @@ template Training train_all<float>(Backend<float>&, const Config&, const std::ve
 template Training train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&, H5Writer&,
                                     Progress&, std::int64_t, const ResumePlan*);
 
-std::string summary_table(const std::vector<RunSummary>& rows) {
+std::string summary_table(const std::vector<RunSummary>& rows, const Config& config) {
   static constexpr int kNumberWidth = 9;  // the narrowest column: a number of 5 significant digits and its sign
   std::string out;
   char buf[256];
@@ -289,7 +289,7 @@ std::string summary_table(const std::vector<RunSummary>& rows) {
   std::snprintf(buf, sizeof buf, "%-20s %-9s %6s", "run", "status", "epochs");
   out += buf;
   for (const auto& s : kSeries)
-    if (s.summary > 0) {
+    if (s.summary > 0 && recorded(s, config)) {
       std::snprintf(buf, sizeof buf, " %*s", width(s.name), s.name);
       out += buf;
     }
@@ -299,7 +299,7 @@ std::string summary_table(const std::vector<RunSummary>& rows) {
                   static_cast<long long>(r.epochs_done));
     out += buf;
     for (const auto& s : kSeries)
-      if (s.summary > 0) {
+      if (s.summary > 0 && recorded(s, config)) {
         std::snprintf(buf, sizeof buf, " %*.*g", width(s.name), s.summary, r.last.*s.scalar);
         out += buf;
       }

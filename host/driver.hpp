@@ -53,7 +53,7 @@ std::int64_t checkpoint_vector_rows(const Config& config);
 // Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q): the energy's subspace.
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns);
 
-// The summary table: one row per run.
-std::string summary_table(const std::vector<RunSummary>& rows);
+// The summary table: one row per run, a column per series the summary shows (that the runs record).
+std::string summary_table(const std::vector<RunSummary>& rows, const Config& config);
 
 }  // namespace lowrank

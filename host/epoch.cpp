@@ -41,6 +41,7 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   RunState<T> s;
   s.spec = &spec;
   s.data = &data;
+  s.loss = config.loss;
   s.W = upload_double(be, in.W0, k, d);
   s.Z = be.zeros(n, k);
   s.r = be.zeros(n, 1);
@@ -66,7 +67,9 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
 
   {
     nvtx3::scoped_range range("forward");
-    rec.train_mse = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.Z, s.r);
+    const Evaluation train = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.loss, s.Z, s.r);
+    rec.train_mse = train.loss;
+    rec.train_accuracy = train.accuracy;
   }
   if (!std::isfinite(rec.train_mse)) return false;
   {
@@ -90,7 +93,9 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
     be.step(s.W, s.G, spec.lr, spec.normalize_rows);
   }
   nvtx3::scoped_range metrics("metrics");
-  rec.test_mse = be.mse(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.Z_test);
+  const Evaluation test = be.evaluate(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.loss, s.Z_test);
+  rec.test_mse = test.loss;
+  rec.test_accuracy = test.accuracy;
   // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
   if (!std::isfinite(rec.test_mse) || !std::isfinite(spectrum.singular_values.at(0))) return false;
   rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);

@@ -27,6 +27,7 @@ template <typename T>
 struct RunState {
   const RunSpec* spec = nullptr;
   const DeviceInputs<T>* data = nullptr;
+  Loss loss = Loss::mse;
   Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
   std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
   std::int64_t epoch = 0;        // epochs done

@@ -215,7 +215,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     const hid_t g = group.get();
     attr_string(g, "inputs", run.inputs);
     attr_string(g, "activation", to_string(run.activation));
-    attr_string(g, "loss", "mse");
+    attr_string(g, "loss", to_string(config.loss));
     attr_number(g, "gamma", run.gamma);
     attr_number(g, "lr", run.lr);
     attr_number(g, "epochs", run.epochs);
@@ -238,6 +238,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     H5Handle input_index = index_scale(g, "input_index", d);
     const auto heavy_rows = static_cast<hsize_t>((run.epochs + config.heavy_every - 1) / config.heavy_every);
     for (const auto& series : kSeries) {
+      if (!recorded(series, config)) continue;
       const hsize_t width = series.shape == SeriesShape::spectrum ? s : series.shape == SeriesShape::vector ? d : 0;
       H5Handle ds = growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan,
                                     layout_for(heavy_rows, width, work_bytes));
@@ -319,7 +320,7 @@ void H5Writer::attach(const Config& config) {
     r.refit = open(g, "refit_test_mse");
     r.epoch = series(g, "epoch");
     if (config.heavy_every > 1) r.spectrum_epoch = series(g, "spectrum_epoch");
-    for (const auto& s : kSeries) r.series.push_back(series(g, s.name));
+    for (const auto& s : kSeries) r.series.push_back(recorded(s, config) ? series(g, s.name) : Series{});
     runs_.push_back(std::move(r));
   }
   pairs_.clear();
@@ -384,6 +385,7 @@ void H5Writer::append_epoch(std::size_t run, std::int64_t epoch, const EpochReco
   const std::int64_t heavy_row = epoch / heavy_every_;
   for (std::size_t i = 0; i < r.series.size(); ++i) {
     const SeriesInfo& info = kSeries[i];
+    if (r.series[i].dataset.get() < 0) continue;  // not recorded for this run
     if (!is_heavy(info)) {
       append_row(r.series[i], epoch, &(rec.*info.scalar));
     } else if (heavy) {
@@ -451,7 +453,8 @@ H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::s
       if (plan.finished(run, i)) continue;
       const std::string g = "runs/" + config.runs[run].name + "/";
       const auto every = static_cast<hsize_t>(config.heavy_every), heavy_at = (at + every - 1) / every;
-      for (const auto& s : kSeries) set_rows(f, g + s.name, is_heavy(s) ? heavy_at : at);
+      for (const auto& s : kSeries)
+        if (recorded(s, config)) set_rows(f, g + s.name, is_heavy(s) ? heavy_at : at);
       set_rows(f, g + "epoch", at);
       if (every > 1) set_rows(f, g + "spectrum_epoch", heavy_at);
     }

@@ -67,7 +67,19 @@ SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std:
   return s;
 }
 
-// y = σ*(Xβ) + τε
+// The label of a sample whose teacher value is f = f*(x), for the configuration's loss (SPEC §9):
+// f + τε for the squared losses, f itself for bce, the class sign(f − ½) for hinge.
+double label(Loss loss, double f, double noise) {
+  switch (loss) {
+    case Loss::mse:
+    case Loss::half_mse: return f + noise;
+    case Loss::bce: return f;
+    case Loss::hinge: return f > 0.5 ? 1.0 : f < 0.5 ? -1.0 : 0.0;  // torch's sign(): 0 at 0
+  }
+  return f;
+}
+
+// y = label(σ*(Xβ), τε)
 std::vector<double> teacher_targets(const Config& c, Activation teacher, const std::vector<double>& X,
                                     const std::vector<double>& beta, std::int64_t rows, Stream noise, int group) {
   const auto d = static_cast<std::size_t>(c.d);
@@ -76,7 +88,7 @@ std::vector<double> teacher_targets(const Config& c, Activation teacher, const s
   for (std::size_t i = 0; i < y.size(); ++i) {
     double dot = 0;
     for (std::size_t j = 0; j < d; ++j) dot += X[i * d + j] * beta[j];
-    y[i] = activate(teacher, dot) + c.tau * eps[i];
+    y[i] = label(c.loss, activate(teacher, dot), c.tau * eps[i]);
   }
   return y;
 }

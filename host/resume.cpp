@@ -211,11 +211,11 @@ std::vector<double> read_slot(hid_t file, const std::string& name, int slot, std
 
 // The summary of a run that ended (its rows checked to be exactly its epochs): its last row, its
 // refit, and the seconds of its epochs.
-void read_summary(hid_t f, const std::string& group, ResumePlan::Run& r) {
+void read_summary(hid_t f, const Config& c, const std::string& group, ResumePlan::Run& r) {
   const auto rows = static_cast<hsize_t>(r.rows);
   auto last_of = [&](const char* series) { return rows > 0 ? read_rows(f, group + series, rows - 1, 1)[0] : 0.0; };
   for (const auto& s : kSeries)
-    if (s.scalar) r.last.*s.scalar = last_of(s.name);
+    if (s.scalar && recorded(s, c)) r.last.*s.scalar = last_of(s.name);
   r.seconds = 0;
   for (hsize_t first = 0; first < rows; first += kRowsPerRead)
     for (double s : read_rows(f, group + "epoch_seconds", first, std::min(kRowsPerRead, rows - first))) r.seconds += s;
@@ -247,6 +247,7 @@ RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& 
   rows.add(layout.rows(g + "epoch", H5T_INTEGER), false);
   if (c.heavy_every > 1) rows.add(layout.rows(g + "spectrum_epoch", H5T_INTEGER), true);
   for (const auto& s : kSeries) {
+    if (!recorded(s, c)) continue;
     const auto width = static_cast<hsize_t>(s.shape == SeriesShape::spectrum ? c.singular_count()
                                             : s.shape == SeriesShape::vector ? c.d
                                                                              : 0);
@@ -270,7 +271,7 @@ RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& 
       throw Damage("the run '" + run.name + "' is " + r.status + " after " + std::to_string(ran) +
                    " epochs, but its per-epoch datasets hold from " + std::to_string(rows.scalar_min) + " to " +
                    std::to_string(std::max(rows.scalar_max, rows.heavy_max)) + " rows");
-    read_summary(f, g, r);
+    read_summary(f, c, g, r);
   }
   return rows;
 }

@@ -1,5 +1,7 @@
 // The scalar math of the network, written once for every backend: the CPU backend calls these
 // from C++, the CUDA kernels from device code (nvcc sees the __host__ __device__ qualifiers).
+// SPEC §3 and §9: the activations with their first and second derivatives, the losses with their
+// residuals r = ∂ℓ/∂F, and whether a prediction is right for the classification losses.
 #pragma once
 
 #include <cmath>
@@ -12,17 +14,30 @@
 
 namespace lowrank {
 
-enum class Activation { relu, sigmoid, tanh };
+enum class Activation { relu, sigmoid, tanh, softplus, elu, swish };
+
+// sigmoid(z) = 1 / (1 + e^−z); e^−z overflows to ∞ for very negative z, giving the right 0.
+template <typename T>
+LOWRANK_HD T sigmoid(T z) {
+  using std::exp;
+  return T(1) / (T(1) + exp(-z));
+}
 
 // σ(z)
 template <typename T>
 LOWRANK_HD T activate(Activation act, T z) {
   using std::exp;
+  using std::expm1;
+  using std::log1p;
   using std::tanh;
   switch (act) {
     case Activation::relu: return z > T(0) ? z : T(0);
-    case Activation::sigmoid: return T(1) / (T(1) + exp(-z));
+    case Activation::sigmoid: return sigmoid(z);
     case Activation::tanh: return tanh(z);
+    // log(1 + e^z) = max(z, 0) + log(1 + e^−|z|): no overflow for large z, no loss for small.
+    case Activation::softplus: return (z > T(0) ? z : T(0)) + log1p(exp(z > T(0) ? -z : z));
+    case Activation::elu: return z > T(0) ? z : expm1(z);
+    case Activation::swish: return z * sigmoid(z);
   }
   return z;
 }
@@ -35,28 +50,91 @@ LOWRANK_HD T activate_derivative(Activation act, T z) {
   switch (act) {
     case Activation::relu: return z > T(0) ? T(1) : T(0);
     case Activation::sigmoid: {
-      const T s = T(1) / (T(1) + exp(-z));
+      const T s = sigmoid(z);
       return s * (T(1) - s);
     }
     case Activation::tanh: {
       const T t = tanh(z);
       return T(1) - t * t;
     }
+    case Activation::softplus: return sigmoid(z);
+    case Activation::elu: return z > T(0) ? T(1) : exp(z);
+    case Activation::swish: {
+      const T s = sigmoid(z);
+      return s + z * s * (T(1) - s);
+    }
   }
   return z;
 }
 
-// The MSE loss of one sample, (F − y)², without the ½: what the seed trains on.
+// σ''(z); relu'' = 0 (the notebook's, everywhere).
 template <typename T>
-LOWRANK_HD T sample_loss(T prediction, T target) {
-  const T e = prediction - target;
-  return e * e;
+LOWRANK_HD T activate_second_derivative(Activation act, T z) {
+  using std::exp;
+  using std::tanh;
+  switch (act) {
+    case Activation::relu: return T(0);
+    case Activation::sigmoid:
+    case Activation::softplus: {  // softplus' is the sigmoid
+      const T s = sigmoid(z);
+      const T ds = s * (T(1) - s);
+      return act == Activation::sigmoid ? ds * (T(1) - T(2) * s) : ds;
+    }
+    case Activation::tanh: {
+      const T t = tanh(z);
+      return T(-2) * t * (T(1) - t * t);
+    }
+    case Activation::elu: return z > T(0) ? T(0) : exp(z);
+    case Activation::swish: {
+      const T s = sigmoid(z);
+      return s * (T(1) - s) * (T(2) + z * (T(1) - T(2) * s));
+    }
+  }
+  return z;
 }
 
-// ∂ℓ/∂F of that loss: the residual r = 2(F − y).
+// The per-sample losses ℓ(F, y); L is their mean over the samples (SPEC §9).
+enum class Loss { mse, half_mse, bce, hinge };
+
+// ℓ(F, y): mse (F − y)² (no ½: what the seed trains on); half_mse ½(F − y)²; bce
+// −y log p − (1 − y) log(1 − p) with p = sigmoid(F), computed as softplus(F) − yF; hinge
+// max(0, 1 − yF).
 template <typename T>
-LOWRANK_HD T sample_residual(T prediction, T target) {
-  return T(2) * (prediction - target);
+LOWRANK_HD T sample_loss(Loss loss, T prediction, T target) {
+  const T e = prediction - target;
+  switch (loss) {
+    case Loss::mse: return e * e;
+    case Loss::half_mse: return T(0.5) * e * e;
+    case Loss::bce: return activate(Activation::softplus, prediction) - target * prediction;
+    case Loss::hinge: {
+      const T margin = T(1) - target * prediction;
+      return margin > T(0) ? margin : T(0);
+    }
+  }
+  return e;
+}
+
+// The residual r = ∂ℓ/∂F: 2(F − y), F − y, sigmoid(F) − y, and −y where yF < 1 (else 0).
+template <typename T>
+LOWRANK_HD T sample_residual(Loss loss, T prediction, T target) {
+  switch (loss) {
+    case Loss::mse: return T(2) * (prediction - target);
+    case Loss::half_mse: return prediction - target;
+    case Loss::bce: return sigmoid(prediction) - target;
+    case Loss::hinge: return target * prediction < T(1) ? -target : T(0);
+  }
+  return prediction;
+}
+
+// Whether the loss is a classifier's, whose accuracy the file records.
+LOWRANK_HD bool is_classification(Loss loss) { return loss == Loss::bce || loss == Loss::hinge; }
+
+// Whether F predicts the label's class (SPEC §9): bce, the sign of F − ½ against that of y − ½ (its
+// labels f*(x) are in [0, 1] for the sigmoid teacher); hinge, the sign of F against y = ±1.
+template <typename T>
+LOWRANK_HD bool predicts_class(Loss loss, T prediction, T target) {
+  const T cut = loss == Loss::bce ? T(0.5) : T(0);
+  return (prediction > cut) == (target > cut);
 }
 
 }  // namespace lowrank

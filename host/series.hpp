@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "config.hpp"
+
 namespace lowrank {
 
 // Everything recorded for one run in one epoch.
@@ -14,6 +16,7 @@ struct EpochRecord {
   double align_data = 0, align_residue = 0, align_initial = 0, align_residue_step = 0;
   double align_data_v2 = 0, align_residue_v2 = 0;  // the same two for the second right singular vector
   double epoch_seconds = 0;
+  double train_accuracy = 0, test_accuracy = 0;  // with a classification loss
   // Every heavy_every-th epoch, else empty.
   std::vector<double> singular_values;   // Config::singular_count()
   std::vector<double> top_right_vector;  // d
@@ -27,6 +30,9 @@ enum class SeriesShape { scalar, spectrum, vector };
 // the row renormalisation); the epoch's wall time spans both.
 enum class TakenAt { entering, leaving, whole_epoch };
 
+// Which runs record a series: every run, or those trained with a classification loss.
+enum class RecordedFor { every_run, classification };
+
 // One series: the dataset `runs/<run>/<name>`, with attributes long_name (`meaning`), units and
 // taken_at. `summary` > 0: a column of the summary table, that many significant digits.
 struct SeriesInfo {
@@ -38,14 +44,17 @@ struct SeriesInfo {
   double EpochRecord::*scalar;                // where a scalar series lives in the record
   std::vector<double> EpochRecord::*row;      // where a spectrum or vector row lives
   int summary;
+  RecordedFor recorded_for = RecordedFor::every_run;
 };
 
 // SPEC §4's series in its order, then the engine's additions.
 inline constexpr SeriesInfo kSeries[] = {
     {"train_mse", SeriesShape::scalar, TakenAt::entering,
-     "mean squared error on the training set, (1/n) sum (F(x_i) - y_i)^2: the loss the step descends", "1",
-     &EpochRecord::train_mse, nullptr, 5},
-    {"test_mse", SeriesShape::scalar, TakenAt::leaving, "mean squared error on the test set", "1",
+     "the loss on the training set, the one the step descends (the mean squared error unless model.loss says "
+     "otherwise)",
+     "1", &EpochRecord::train_mse, nullptr, 5},
+    {"test_mse", SeriesShape::scalar, TakenAt::leaving,
+     "the loss on the test set (the mean squared error unless model.loss says otherwise)", "1",
      &EpochRecord::test_mse, nullptr, 5},
     {"w_opnorm", SeriesShape::scalar, TakenAt::leaving, "largest singular value of W", "1", &EpochRecord::w_opnorm,
      nullptr, 5},
@@ -73,7 +82,18 @@ inline constexpr SeriesInfo kSeries[] = {
     {"align_residue_v2", SeriesShape::scalar, TakenAt::entering,
      "|cos(v2_t, X_B^T r_t)|, v2_t the second right singular vector of the gradient", "1",
      &EpochRecord::align_residue_v2, nullptr, 0},
+    {"train_accuracy", SeriesShape::scalar, TakenAt::entering,
+     "fraction of training samples whose class F predicts (bce: sign of F - 1/2 against y - 1/2; hinge: sign of F "
+     "against y)",
+     "1", &EpochRecord::train_accuracy, nullptr, 4, RecordedFor::classification},
+    {"test_accuracy", SeriesShape::scalar, TakenAt::leaving, "fraction of test samples whose class F predicts", "1",
+     &EpochRecord::test_accuracy, nullptr, 4, RecordedFor::classification},
 };
+
+// Whether the runs of `config` record series `s`.
+inline bool recorded(const SeriesInfo& s, const Config& config) {
+  return s.recorded_for == RecordedFor::every_run || is_classification(config.loss);
+}
 
 // The spectrum and the vector: written every heavy_every-th epoch only.
 inline bool is_heavy(const SeriesInfo& s) { return s.shape != SeriesShape::scalar; }

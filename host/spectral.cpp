@@ -363,7 +363,7 @@ double refit_test_mse(const double* X, const double* y, Index n, const double* X
   for (Index i = 0; i < n_test; ++i) {
     double f = 0;
     for (Index j = 0; j < k; ++j) f += gamma * activate(act, Zt[sz(i * k + j)]) * b[sz(j)];
-    total += sample_loss(f, y_test[i]);
+    total += sample_loss(Loss::mse, f, y_test[i]);  // the refit is least squares: its test MSE
   }
   return total / static_cast<double>(n_test);
 }

@@ -127,6 +127,13 @@ TEST(ResolvedToml, ReproducesTheConfiguration) {
       EXPECT_EQ(again.runs[i].lr, c.runs[i].lr);
     }
   }
+  // The loss and the new activations survive the round trip too.
+  const Config c = preset("ntk_vs_mf", {"model.loss=bce", "runs.ntk.activation=swish", "runs.mf.activation=elu"});
+  const Config again = parse_config(c.to_toml(), "resolved", {});
+  EXPECT_EQ(again.loss, Loss::bce);
+  EXPECT_EQ(again.run("ntk").activation, Activation::swish);
+  EXPECT_EQ(again.run("mf").activation, Activation::elu);
+  EXPECT_EQ(preset("ntk_vs_mf").loss, Loss::mse) << "the default";
 }
 
 // Each kind of bad value: the message names the key.
@@ -174,6 +181,9 @@ INSTANTIATE_TEST_SUITE_P(
                                "'runs.ntk.activation' = \"gelu\" is not allowed; allowed: relu, sigmoid, tanh"},
                       BadValue{"UnknownTeacher", {"inputs.sigmoid_teacher.teacher=step"}, "allowed: relu, sigmoid, tanh"},
                       BadValue{"UnknownAInit", {"model.a_init=uniform"}, "allowed: normal, rademacher, seed_binary"},
+                      BadValue{"UnknownLoss", {"model.loss=l1"}, "'model.loss' = \"l1\" is not allowed; allowed: mse, half_mse, bce, hinge"},
+                      BadValue{"UnknownNewActivation", {"runs.ntk.activation=gelu"},
+                               "allowed: relu, sigmoid, tanh, softplus, elu, swish"},
                       BadValue{"WrongType", {"data.alpha=\"big\""}, "'data.alpha' must be a number"},
                       BadValue{"UnknownRunInSet", {"runs.nope.epochs=3"}, "no entry named 'nope'"},
                       BadValue{"MalformedSet", {"data.n"}, "expected key=value"},

@@ -1,8 +1,11 @@
 // The CPU backend's forward pass and gradient in float64: ∇_W L against central finite
-// differences of L, for each activation, and the loss against a direct evaluation.
+// differences of L, for every activation and loss, and the loss and the accuracy against a direct
+// evaluation written out here.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
+#include <tuple>
 
 #include "config.hpp"
 #include "cpu_backend.hpp"
@@ -10,12 +13,30 @@
 namespace lowrank {
 namespace {
 
-std::string activation_name(const ::testing::TestParamInfo<Activation>& p) { return to_string(p.param); }
+using Case = std::tuple<Activation, Loss>;
+
+std::string case_name(const ::testing::TestParamInfo<Case>& p) {
+  return std::string(to_string(std::get<0>(p.param))) + "_" + to_string(std::get<1>(p.param));
+}
+
+// ℓ(F, y) of SPEC §9, written out independently of scalar_math.hpp.
+double direct_loss(Loss loss, double f, double y) {
+  switch (loss) {
+    case Loss::mse: return (f - y) * (f - y);
+    case Loss::half_mse: return 0.5 * (f - y) * (f - y);
+    case Loss::bce: {
+      const double p = 1 / (1 + std::exp(-f));
+      return -y * std::log(p) - (1 - y) * std::log(1 - p);
+    }
+    case Loss::hinge: return std::max(0.0, 1 - y * f);
+  }
+  return 0;
+}
 
 struct Problem {
   std::int64_t n = 7, k = 5, d = 4;
   std::vector<double> X, W, a, y;
-  explicit Problem(unsigned seed) {
+  explicit Problem(unsigned seed, Loss loss = Loss::mse) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> normal;
     auto fill = [&](std::vector<double>& v, std::size_t size, double scale) {
@@ -26,10 +47,12 @@ struct Problem {
     fill(W, k * d, 0.7);
     fill(a, k, 1.0 / std::sqrt(double(k)));
     fill(y, n, 1.0);
+    // The labels each loss takes: a probability for bce, a class ±1 for hinge.
+    for (auto& v : y) v = loss == Loss::bce ? 1 / (1 + std::exp(-v)) : loss == Loss::hinge ? (v > 0 ? 1.0 : -1.0) : v;
   }
-  // L(W) = (1/n) Σ_i (γ Σ_j a_j σ(w_j·x_i) − y_i)², written out directly.
-  double loss(const std::vector<double>& w, double gamma, Activation act) const {
-    double total = 0;
+  // The network's outputs F_i = γ Σ_j a_j σ(w_j·x_i), written out directly.
+  std::vector<double> outputs(const std::vector<double>& w, double gamma, Activation act) const {
+    std::vector<double> F(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
       double f = 0;
       for (std::int64_t j = 0; j < k; ++j) {
@@ -37,24 +60,40 @@ struct Problem {
         for (std::int64_t c = 0; c < d; ++c) z += w[j * d + c] * X[i * d + c];
         f += a[j] * activate(act, z);
       }
-      total += (gamma * f - y[i]) * (gamma * f - y[i]);
+      F[static_cast<std::size_t>(i)] = gamma * f;
     }
+    return F;
+  }
+  // L(W) = (1/n) Σ_i ℓ(F_i, y_i)
+  double loss_of(const std::vector<double>& w, double gamma, Activation act, Loss loss) const {
+    const std::vector<double> F = outputs(w, gamma, act);
+    double total = 0;
+    for (std::size_t i = 0; i < F.size(); ++i) total += direct_loss(loss, F[i], y[i]);
     return total / double(n);
   }
 };
 
-class GradientTest : public ::testing::TestWithParam<Activation> {};
+class GradientTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GradientTest, MatchesFiniteDifferencesOfTheLoss) {
-  const Activation act = GetParam();
+  const auto [act, loss_kind] = GetParam();
   const double gamma = 0.8;
-  Problem p(11);
+  Problem p(11, loss_kind);
   auto be = make_cpu_backend<double>();
   Buffer<double> X = be->upload(p.X, p.n, p.d), W = be->upload(p.W, p.k, p.d), a = be->upload(p.a, p.k, 1),
                  y = be->upload(p.y, p.n, 1);
   Buffer<double> Z = be->zeros(p.n, p.k), r = be->zeros(p.n, 1), G = be->zeros(p.k, p.d);
-  const double loss = be->forward(X, W, a, y, gamma, act, Z, r);
-  EXPECT_NEAR(loss, p.loss(p.W, gamma, act), 1e-12);
+  const Evaluation evaluation = be->forward(X, W, a, y, gamma, act, loss_kind, Z, r);
+  EXPECT_NEAR(evaluation.loss, p.loss_of(p.W, gamma, act, loss_kind), 1e-12);
+  if (is_classification(loss_kind)) {
+    const std::vector<double> F = p.outputs(p.W, gamma, act);
+    const double cut = loss_kind == Loss::bce ? 0.5 : 0.0;
+    double right = 0;
+    for (std::size_t i = 0; i < F.size(); ++i) right += (F[i] > cut) == (p.y[i] > cut);
+    EXPECT_DOUBLE_EQ(evaluation.accuracy, right / double(p.n));
+  } else {
+    EXPECT_TRUE(std::isnan(evaluation.accuracy));
+  }
   be->gradient(X, r, a, gamma, act, Z, G);
   std::vector<double> g(p.k * p.d);
   be->download(G, g);
@@ -64,12 +103,19 @@ TEST_P(GradientTest, MatchesFiniteDifferencesOfTheLoss) {
     std::vector<double> plus = p.W, minus = p.W;
     plus[e] += h;
     minus[e] -= h;
-    const double fd = (p.loss(plus, gamma, act) - p.loss(minus, gamma, act)) / (2 * h);
+    const double fd = (p.loss_of(plus, gamma, act, loss_kind) - p.loss_of(minus, gamma, act, loss_kind)) / (2 * h);
     EXPECT_NEAR(g[e], fd, 1e-7 * std::max(1.0, std::abs(fd))) << "entry " << e;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, GradientTest, ::testing::Values(Activation::relu, Activation::sigmoid, Activation::tanh), activation_name);
+std::vector<Case> every_case() {
+  std::vector<Case> cases;
+  for (const auto& [a, act] : kActivationNames)
+    for (const auto& [l, loss] : kLossNames) cases.emplace_back(act, loss);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, GradientTest, ::testing::ValuesIn(every_case()), case_name);
 
 TEST(Step, DescendsThenRenormalisesRows) {
   auto be = make_cpu_backend<double>();
