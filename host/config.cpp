@@ -28,6 +28,10 @@ const char* name_of(E value, const std::pair<const char*, E> (&names)[N]) {
 const char* to_string(Activation a) { return name_of(a, kActivationNames); }
 const char* to_string(Loss l) { return name_of(l, kLossNames); }
 const char* to_string(AInit a) { return name_of(a, kAInitNames); }
+const char* to_string(WInit w) { return name_of(w, kWInitNames); }
+const char* to_string(BetaInit b) { return name_of(b, kBetaInitNames); }
+
+const char* InputsSpec::teacher_name() const { return triple_index ? kTripleIndexTeacher : to_string(teacher); }
 const char* to_string(Precision p) { return name_of(p, kPrecisionNames); }
 const char* to_string(SpectrumMethod m) { return name_of(m, kSpectrumMethodNames); }
 
@@ -291,12 +295,19 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
                      std::to_string(std::max(c.n, c.n_test)) + ")");
   c.tau = finite(origin, "data.tau", data.real("tau").value_or(1.0));
   if (c.tau < 0) fail(origin, "'data.tau' = " + format_real(c.tau) + " must be >= 0 (teacher noise)");
+  c.spike = data.boolean("spike").value_or(true);
+  c.input_noise = finite(origin, "data.input_noise", data.real("input_noise").value_or(0.0));
+  if (c.input_noise < 0)
+    fail(origin, "'data.input_noise' = " + format_real(c.input_noise) + " must be >= 0 (the noise's standard deviation)");
   data.finish();
 
   TableReader model(top.table("model"), "model", origin);
   c.k = ranged(origin, "model.k", model.integer("k").value_or(1250), 1);
   c.a_init = parse_enum(origin, "model.a_init", model.string("a_init").value_or("normal"), kAInitNames);
   c.loss = parse_enum(origin, "model.loss", model.string("loss").value_or("mse"), kLossNames);
+  c.w_init = parse_enum(origin, "model.w_init", model.string("w_init").value_or("unit_rows"), kWInitNames);
+  c.w_scale = finite(origin, "model.w_scale", model.real("w_scale").value_or(1.0));
+  if (!(c.w_scale > 0)) fail(origin, "'model.w_scale' = " + format_real(c.w_scale) + " must be > 0");
   const bool normalize_default = model.boolean("normalize_rows").value_or(true);
   model.finish();
 
@@ -323,8 +334,17 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
       InputsSpec spec;
       spec.name = in.string("name").value_or("");
       check_name(origin, prefix + ".name", spec.name);
-      spec.teacher = parse_enum(origin, "inputs." + spec.name + ".teacher",
-                                in.string("teacher").value_or("sigmoid"), kActivationNames);
+      const std::string teacher = in.string("teacher").value_or("sigmoid");
+      spec.triple_index = teacher == kTripleIndexTeacher;
+      if (!spec.triple_index) {
+        try {
+          spec.teacher = parse_enum(origin, "inputs." + spec.name + ".teacher", teacher, kActivationNames);
+        } catch (const ConfigError& e) {
+          throw ConfigError(e.what() + std::string(", ") + kTripleIndexTeacher);
+        }
+      }
+      spec.beta_init = parse_enum(origin, "inputs." + spec.name + ".beta_init",
+                                  in.string("beta_init").value_or("unit"), kBetaInitNames);
       spec.index = static_cast<int>(i);
       in.finish();
       for (const auto& other : c.inputs)
@@ -462,13 +482,15 @@ std::string Config::to_toml() const {
     os << (i ? ", " : "") << "[" << quoted(pairs[i].a) << ", " << quoted(pairs[i].b) << "]";
   os << "]\n\n";
   os << "[data]\nd = " << d << "\nn = " << n << "\nn_test = " << n_test << "\nalpha = " << format_real(alpha)
-     << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\n\n";
-  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\nloss = \"" << to_string(loss)
-     << "\"\n\n";
+     << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\nspike = " << (spike ? "true" : "false")
+     << "\ninput_noise = " << format_real(input_noise) << "\n\n";
+  os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\nw_init = \"" << to_string(w_init)
+     << "\"\nw_scale = " << format_real(w_scale) << "\nloss = \"" << to_string(loss) << "\"\n\n";
   os << "[spectrum]\nmethod = \"" << to_string(spectrum) << "\"\nrank = " << spectrum_rank << "\n\n";
   os << "[output]\nheavy_every = " << heavy_every << "\n";
   for (const auto& in : inputs)
-    os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << to_string(in.teacher) << "\"\n";
+    os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << in.teacher_name() << "\"\nbeta_init = \""
+       << to_string(in.beta_init) << "\"\n";
   for (const auto& r : runs) {
     os << "\n[[runs]]\nname = " << quoted(r.name) << "\ninputs = " << quoted(r.inputs) << "\n";
     if (!r.cell.empty()) os << "cell = " << quoted(r.cell) << "\n";

@@ -29,7 +29,12 @@ constexpr std::size_t kMaxNameLength = 100;
 // `text` as a whole decimal integer in [lo, hi]; otherwise a ConfigError naming `what` and the range.
 std::int64_t parse_integer(const std::string& what, const std::string& text, std::int64_t lo, std::int64_t hi);
 
-enum class AInit { normal, rademacher, seed_binary };
+// The readout a (SPEC §3, §9): N(0, 1/k); ±1/√k; {−1/√k, 0}; {−1, 0}; {−1, 0} / its norm.
+enum class AInit { normal, rademacher, seed_binary, binary, binary_unit };
+// W0: rows uniform on the unit sphere; or entries N(0, w_scale²/d), unnormalised.
+enum class WInit { unit_rows, gaussian };
+// The teacher's directions β: uniform on the unit sphere; or N(0, I/d) (Gradient_Alignment).
+enum class BetaInit { unit, gaussian };
 enum class Precision { float32, float64 };
 // How the gradient's spectrum is computed each epoch: every singular value (SPEC §4), or only
 // the top `rank` by randomized subspace iteration, for widths where the full SVD's cube dominates.
@@ -42,7 +47,14 @@ inline constexpr std::pair<const char*, Activation> kActivationNames[] = {
 inline constexpr std::pair<const char*, Loss> kLossNames[] = {
     {"mse", Loss::mse}, {"half_mse", Loss::half_mse}, {"bce", Loss::bce}, {"hinge", Loss::hinge}};
 inline constexpr std::pair<const char*, AInit> kAInitNames[] = {
-    {"normal", AInit::normal}, {"rademacher", AInit::rademacher}, {"seed_binary", AInit::seed_binary}};
+    {"normal", AInit::normal},  {"rademacher", AInit::rademacher},   {"seed_binary", AInit::seed_binary},
+    {"binary", AInit::binary}, {"binary_unit", AInit::binary_unit}};
+inline constexpr std::pair<const char*, WInit> kWInitNames[] = {{"unit_rows", WInit::unit_rows},
+                                                                {"gaussian", WInit::gaussian}};
+inline constexpr std::pair<const char*, BetaInit> kBetaInitNames[] = {{"unit", BetaInit::unit},
+                                                                      {"gaussian", BetaInit::gaussian}};
+// The teacher beside the activations (a single-index teacher takes an activation's name).
+inline constexpr const char* kTripleIndexTeacher = "triple_index";
 inline constexpr std::pair<const char*, Precision> kPrecisionNames[] = {{"float32", Precision::float32},
                                                                         {"float64", Precision::float64}};
 inline constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethodNames[] = {
@@ -51,15 +63,22 @@ inline constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethodNames[] =
 const char* to_string(Activation a);
 const char* to_string(Loss l);
 const char* to_string(AInit a);
+const char* to_string(WInit w);
+const char* to_string(BetaInit b);
 const char* to_string(Precision p);
 const char* to_string(SpectrumMethod m);
 
 // One training set and test set: a teacher and its own draws of X_B, z, β and noise.
-// q, W0 and a are shared by every inputs group of an invocation.
+// q, W0 and a are shared by every inputs group of an invocation. The teacher is single-index,
+// σ*(βᵀx) with σ* = `teacher`, or the triple index sigmoid(β₁ᵀx) + tanh(β₂ᵀx) + relu(β₃ᵀx).
 struct InputsSpec {
   std::string name;
   Activation teacher = Activation::sigmoid;
   int index = 0;  // position in Config::inputs; keys this group's random streams
+  bool triple_index = false;
+  BetaInit beta_init = BetaInit::unit;
+  // "sigmoid", ..., or "triple_index": the file's `teacher` attribute.
+  const char* teacher_name() const;
 };
 
 struct RunSpec {
@@ -86,7 +105,11 @@ struct Config {
   Precision precision = Precision::float32;
   std::int64_t d = 0, k = 0, n = 0, n_test = 0;
   double alpha = 0.0, nu = 0.0, tau = 1.0;
+  bool spike = true;         // false: X = X_B, ζ = 0 (Gradient_Alignment)
+  double input_noise = 0.0;  // s: X_B += s·N(0, 1) once, at generation
   AInit a_init = AInit::normal;
+  WInit w_init = WInit::unit_rows;
+  double w_scale = 1.0;  // with w_init = gaussian: entries N(0, w_scale²/d)
   // The loss every run descends (SPEC §9); it also shapes the labels the teacher gives.
   Loss loss = Loss::mse;
   std::vector<InputsSpec> inputs;

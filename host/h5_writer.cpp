@@ -141,7 +141,8 @@ std::string utc_now() {
 
 void write_inputs(hid_t parent, const Inputs& in, hid_t file_type) {
   H5Handle g = make(H5Gcreate2(parent, in.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
-  attr_string(g.get(), "teacher", to_string(in.teacher));
+  attr_string(g.get(), "teacher", in.spec.teacher_name());
+  attr_string(g.get(), "beta_init", to_string(in.spec.beta_init));
   const auto n = static_cast<hsize_t>(in.n), nt = static_cast<hsize_t>(in.n_test), d = static_cast<hsize_t>(in.d),
              k = static_cast<hsize_t>(in.k);
   const struct {
@@ -152,11 +153,12 @@ void write_inputs(hid_t parent, const Inputs& in, hid_t file_type) {
       {"X_train", in.X_train, {n, d}}, {"y_train", in.y_train, {n}},       {"X_test", in.X_test, {nt, d}},
       {"y_test", in.y_test, {nt}},     {"X_bulk_train", in.X_bulk_train, {n, d}}, {"z_train", in.z_train, {n}},
       {"q", in.q, {d}},                {"beta", in.beta, {d}},             {"a", in.a, {k}},
-      {"W0", in.W0, {k, d}},
+      {"W0", in.W0, {k, d}},           {"beta_2", in.beta_2, {d}},         {"beta_3", in.beta_3, {d}},
   };
   // HDF5 converts the float64 draws to the file type, which is the working precision: the
-  // file holds exactly what the runs trained on.
-  for (const auto& a : arrays) fixed_dataset(g.get(), a.name, file_type, H5T_NATIVE_DOUBLE, a.data.data(), a.dims);
+  // file holds exactly what the runs trained on. (β₂, β₃: the triple-index teacher's only.)
+  for (const auto& a : arrays)
+    if (!a.data.empty()) fixed_dataset(g.get(), a.name, file_type, H5T_NATIVE_DOUBLE, a.data.data(), a.dims);
 }
 
 // Clears the "open for write" flags a killed SWMR writer leaves, as `h5clear -s` does.
@@ -220,6 +222,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     attr_number(g, "lr", run.lr);
     attr_number(g, "epochs", run.epochs);
     attr_string(g, "a_init", to_string(config.a_init));
+    attr_string(g, "w_init", to_string(config.w_init));
     attr_number(g, "normalize_rows", static_cast<std::int64_t>(run.normalize_rows));
     attr_number(g, "k", config.k);
     attr_number(g, "d", config.d);

@@ -40,20 +40,23 @@ void normalize(std::vector<double>& v, std::size_t begin, std::size_t length) {
   for (std::size_t i = 0; i < length; ++i) v[begin + i] *= inv;
 }
 
-// ζ = n^ν (SPEC §2), for the training and the test set alike.
-double spike_strength(const Config& c) { return std::pow(static_cast<double>(c.n), c.nu); }
+// ζ = n^ν (SPEC §2), for the training and the test set alike; 0 without a spike.
+double spike_strength(const Config& c) { return c.spike ? std::pow(static_cast<double>(c.n), c.nu) : 0.0; }
 
 // X = X_B + ζ z qᵀ with X_B = G·diag(i^(-α/2)): one data set of the spiked model.
 struct SpikedDraw {
   std::vector<double> X, X_bulk, z;
 };
 
+// With data.input_noise = s, X_B += s·N(0, 1) (its own stream), before the spike is added.
 SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std::vector<double>& q, Stream bulk,
-                       Stream latent) {
+                       Stream latent, Stream input_noise) {
   const auto d = static_cast<std::size_t>(c.d);
   SpikedDraw s;
   s.X_bulk = draw_normal(c.seed, bulk, group, static_cast<std::size_t>(rows) * d);
   s.z = draw_normal(c.seed, latent, group, static_cast<std::size_t>(rows));
+  const std::vector<double> noise =
+      c.input_noise > 0 ? draw_normal(c.seed, input_noise, group, s.X_bulk.size()) : std::vector<double>();
   std::vector<double> scale(d);
   for (std::size_t j = 0; j < d; ++j) scale[j] = std::pow(static_cast<double>(j + 1), -c.alpha / 2);
   const double zeta = spike_strength(c);
@@ -62,6 +65,7 @@ SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std:
     for (std::size_t j = 0; j < d; ++j) {
       double& b = s.X_bulk[i * d + j];
       b *= scale[j];
+      if (!noise.empty()) b += c.input_noise * noise[i * d + j];
       s.X[i * d + j] = b + zeta * s.z[i] * q[j];
     }
   return s;
@@ -79,18 +83,38 @@ double label(Loss loss, double f, double noise) {
   return f;
 }
 
-// y = label(σ*(Xβ), τε)
-std::vector<double> teacher_targets(const Config& c, Activation teacher, const std::vector<double>& X,
-                                    const std::vector<double>& beta, std::int64_t rows, Stream noise, int group) {
-  const auto d = static_cast<std::size_t>(c.d);
-  const std::vector<double> eps = draw_normal(c.seed, noise, group, static_cast<std::size_t>(rows));
+// ⟨row i of X, v⟩
+double row_dot(const std::vector<double>& X, std::size_t i, const std::vector<double>& v) {
+  double dot = 0;
+  for (std::size_t j = 0; j < v.size(); ++j) dot += X[i * v.size() + j] * v[j];
+  return dot;
+}
+
+// y = label(f*(x), τε), f*(x) = σ*(βᵀx) or the triple index sigmoid(β₁ᵀx) + tanh(β₂ᵀx) + relu(β₃ᵀx).
+std::vector<double> teacher_targets(const Config& c, const Inputs& in, const std::vector<double>& X,
+                                    std::int64_t rows, Stream noise) {
+  const std::vector<double> eps = draw_normal(c.seed, noise, in.spec.index, static_cast<std::size_t>(rows));
   std::vector<double> y(static_cast<std::size_t>(rows));
   for (std::size_t i = 0; i < y.size(); ++i) {
-    double dot = 0;
-    for (std::size_t j = 0; j < d; ++j) dot += X[i * d + j] * beta[j];
-    y[i] = label(c.loss, activate(teacher, dot), c.tau * eps[i]);
+    const double f = in.spec.triple_index ? activate(Activation::sigmoid, row_dot(X, i, in.beta)) +
+                                                activate(Activation::tanh, row_dot(X, i, in.beta_2)) +
+                                                activate(Activation::relu, row_dot(X, i, in.beta_3))
+                                          : activate(in.spec.teacher, row_dot(X, i, in.beta));
+    y[i] = label(c.loss, f, c.tau * eps[i]);
   }
   return y;
+}
+
+// A teacher direction: uniform on the unit sphere, or N(0, I/d).
+std::vector<double> draw_beta(const Config& c, BetaInit init, Stream stream, int group) {
+  const auto d = static_cast<std::size_t>(c.d);
+  std::vector<double> beta = draw_normal(c.seed, stream, group, d);
+  if (init == BetaInit::unit) {
+    normalize(beta, 0, d);
+  } else {
+    for (double& b : beta) b /= std::sqrt(static_cast<double>(d));
+  }
+  return beta;
 }
 
 }  // namespace
@@ -119,7 +143,7 @@ std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, s
 Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   Inputs in;
   in.name = spec.name;
-  in.teacher = spec.teacher;
+  in.spec = spec;
   in.n = c.n;
   in.n_test = c.n_test;
   in.d = c.d;
@@ -130,7 +154,11 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   // set) run on threads of their own, with results bit-identical to drawing them in turn.
   auto W0 = std::async(std::launch::async, [&c, d, k] {
     std::vector<double> w = draw_normal(c.seed, Stream::weights0, 0, k * d);
-    for (std::size_t j = 0; j < k; ++j) normalize(w, j * d, d);
+    if (c.w_init == WInit::unit_rows) {
+      for (std::size_t j = 0; j < k; ++j) normalize(w, j * d, d);
+    } else {
+      for (double& x : w) x *= c.w_scale / std::sqrt(static_cast<double>(d));
+    }
     return w;
   });
 
@@ -141,23 +169,32 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   if (c.a_init == AInit::normal) {
     in.a = draw_normal(c.seed, Stream::readout, 0, k);
     for (double& x : in.a) x *= inv_sqrt_k;
-  } else {
+  } else {  // two values, each with probability ½: {−s, s} or {−s, 0}
+    const bool scaled = c.a_init == AInit::rademacher || c.a_init == AInit::seed_binary;
+    const double low = scaled ? -inv_sqrt_k : -1.0, high = c.a_init == AInit::rademacher ? inv_sqrt_k : 0.0;
     in.a = draw_uniform(c.seed, Stream::readout, 0, k);
-    const double high = c.a_init == AInit::rademacher ? inv_sqrt_k : 0.0;
-    for (double& x : in.a) x = x <= 0.5 ? -inv_sqrt_k : high;
+    for (double& x : in.a) x = x <= 0.5 ? low : high;
+    // binary_unit: a / ‖a‖ (all-zero a, with probability 2^−k, stays zero)
+    double norm2 = 0;
+    for (double x : in.a) norm2 += x * x;
+    if (c.a_init == AInit::binary_unit && norm2 > 0)
+      for (double& x : in.a) x /= std::sqrt(norm2);
   }
 
   // Per group: the teacher and the train and test sets.
   const int g = spec.index;
-  in.beta = draw_normal(c.seed, Stream::teacher, g, d);
-  normalize(in.beta, 0, d);
-  auto test_draw = std::async(std::launch::async, [&c, &in, &spec, g] {
-    SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test);
-    in.y_test = teacher_targets(c, spec.teacher, test.X, in.beta, c.n_test, Stream::noise_test, g);
+  in.beta = draw_beta(c, spec.beta_init, Stream::teacher, g);
+  if (spec.triple_index) {
+    in.beta_2 = draw_beta(c, spec.beta_init, Stream::teacher_2, g);
+    in.beta_3 = draw_beta(c, spec.beta_init, Stream::teacher_3, g);
+  }
+  auto test_draw = std::async(std::launch::async, [&c, &in, g] {
+    SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test, Stream::input_noise_test);
+    in.y_test = teacher_targets(c, in, test.X, c.n_test, Stream::noise_test);
     in.X_test = std::move(test.X);
   });
-  SpikedDraw train = draw_spiked(c, g, c.n, in.q, Stream::bulk_train, Stream::latent_train);
-  in.y_train = teacher_targets(c, spec.teacher, train.X, in.beta, c.n, Stream::noise_train, g);
+  SpikedDraw train = draw_spiked(c, g, c.n, in.q, Stream::bulk_train, Stream::latent_train, Stream::input_noise_train);
+  in.y_train = teacher_targets(c, in, train.X, c.n, Stream::noise_train);
   in.X_train = std::move(train.X);
   in.X_bulk_train = std::move(train.X_bulk);
   in.z_train = std::move(train.z);

@@ -17,6 +17,8 @@ enum class Stream : std::uint64_t {
   bulk_train = 5, latent_train = 6, noise_train = 7,
   bulk_test = 8, latent_test = 9, noise_test = 10,
   spectrum_start = 11,  // the truncated spectrum's first block
+  teacher_2 = 12, teacher_3 = 13,  // the triple-index teacher's β₂, β₃
+  input_noise_train = 14, input_noise_test = 15,
 };
 
 // The Philox seed of one stream: a SplitMix64 mix of the run seed, the tensor and the group.
@@ -30,12 +32,13 @@ std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, s
 // Row-major matrices and vectors of one inputs group, in float64.
 struct Inputs {
   std::string name;
-  Activation teacher = Activation::sigmoid;
+  InputsSpec spec;  // the teacher
   std::int64_t n = 0, n_test = 0, d = 0, k = 0;
   std::vector<double> X_train, y_train, X_test, y_test;  // n×d, n, n_test×d, n_test
   std::vector<double> X_bulk_train, z_train;             // n×d, n: X = X_B + ζ z qᵀ
   double zeta = 1;                                       // ζ = n^ν
-  std::vector<double> q, beta;                           // d, d: unit vectors
+  std::vector<double> q, beta;                           // d, d: unit vectors (β: β₁ of the triple index)
+  std::vector<double> beta_2, beta_3;                    // d, d: the triple index's β₂, β₃ (else empty)
   std::vector<double> a, W0;                             // k, k×d: shared by every group
 };
 
