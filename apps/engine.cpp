@@ -147,7 +147,11 @@ int run(const Config& config, const Options& o, const std::string& command_line,
   const std::vector<Inputs>& inputs = resume ? resume->inputs : drawn;
   const double inputs_seconds = lap(start);
 
-  install_stop_handlers();
+  if (stop_signal()) {  // stopped while the backend started or the inputs were drawn
+    std::fprintf(stderr, "engine: stopped by %s before %s was %s\n", stop_signal() == SIGINT ? "SIGINT" : "SIGTERM",
+                 o.out.c_str(), resume ? "continued: it is as it was" : "set up: nothing was written");
+    return 128 + stop_signal();
+  }
   std::unique_ptr<H5Writer> writer =
       resume ? std::make_unique<H5Writer>(o.out, *resume, "on " + backend->device() + ": " + command_line)
              : std::make_unique<H5Writer>(staged->temporary().string(),
@@ -262,6 +266,9 @@ int main(int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
 
+  // Ctrl-C or SIGTERM from here on is a flag the run checks (before the file is set up, and after
+  // each epoch), so that the lock and a staged file are cleaned up on the way out.
+  install_stop_handlers();
   // Destroyed last, in this order: a staged file not committed is removed, then the lock released.
   std::optional<FileLock> lock;
   std::optional<StagedOutput> staged;
@@ -293,12 +300,13 @@ int main(int argc, char** argv) {
     // Sizes that cannot fit are refused before anything is allocated or drawn.
     const bool gpu = o.device == "cuda";
     Clock::time_point check_start = Clock::now();
-    const MemoryEstimate need = estimate_memory(config, gpu);
+    const MemoryEstimate need = estimate_memory(config, gpu, plan.has_value());
     check_fits("host", need.host_bytes, available_host_memory());
     if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());  // the first CUDA call: starts the context
     started.memory_check = lap(check_start);
     if (plan) {
       draw_resume_inputs(*plan, o.out);
+      clear_writer_flags(o.out);  // the first change to the file, every check passed
       started.resume_plan += lap(check_start);
     } else {
       lock.emplace("--out", o.out);
@@ -308,6 +316,9 @@ int main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "engine: error: %s\n", e.what());
     return kExitBadInput;
+  } catch (const std::exception& e) {  // a library's failure (the GPU busy, memory): nothing written yet
+    std::fprintf(stderr, "engine: failed: %s\n", e.what());
+    return kExitFailed;
   }
 
   try {
@@ -322,8 +333,11 @@ int main(int argc, char** argv) {
     const fs::path out(o.out);
     const auto space = fs::space(out.has_parent_path() ? out.parent_path() : fs::path("."), ec);
     if (!ec && space.available < kLowDiskBytes)
-      std::fprintf(stderr, "engine: the disk holding %s has %ju bytes free: it is full; %s keeps every epoch written\n",
-                   o.out.c_str(), static_cast<std::uintmax_t>(space.available), o.out.c_str());
+      std::fprintf(stderr, "engine: the disk holding %s has %ju bytes free: it is full; %s\n", o.out.c_str(),
+                   static_cast<std::uintmax_t>(space.available),
+                   staged && !staged->committed()
+                       ? "the file was not set up, and nothing is left of it (an older file of that name is as it was)"
+                       : "the file keeps every epoch written");
     return kExitFailed;
   }
 }

@@ -353,6 +353,12 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     }
   }
   if (c.inputs.empty()) c.inputs.push_back({"main", Activation::sigmoid, 0});
+  // bce's labels are the teacher's values, which must be probabilities: the sigmoid teacher's.
+  if (c.loss == Loss::bce)
+    for (const auto& in : c.inputs)
+      if (in.triple_index || in.teacher != Activation::sigmoid)
+        fail(origin, "'model.loss' = \"bce\" takes labels in [0, 1], but inputs '" + in.name + "' has the teacher '" +
+                         in.teacher_name() + "', whose values leave [0, 1]; use teacher = \"sigmoid\" (or another loss)");
 
   const toml::array* runs = top.array("runs");
   if (!runs || runs->empty()) fail(origin, "no runs: add at least one [[runs]] table");

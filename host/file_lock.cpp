@@ -47,10 +47,12 @@ FileLock::FileLock(const std::string& option, const std::filesystem::path& file)
     // O_NOFOLLOW and O_NONBLOCK: a link or a FIFO put in the lock file's place is refused, not
     // followed or waited on.
     const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-    if (fd < 0)
+    if (fd < 0) {
+      const int error = errno;
       throw ConfigError(option + " '" + shown(file.string()) + "': its lock file '" + shown(lock) + "' cannot be " +
-                        (errno == ELOOP ? std::string("used: it is a symbolic link")
-                                        : "created (" + std::string(std::strerror(errno)) + ")"));
+                        (error == ELOOP ? std::string("used: it is a symbolic link")
+                                        : "created (" + std::string(std::strerror(error)) + ")"));
+    }
     struct stat opened {};
     if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode)) {
       ::close(fd);
@@ -90,7 +92,12 @@ FileLock::FileLock(const std::string& option, const std::filesystem::path& file)
 
 FileLock::~FileLock() {
   if (fd_ < 0) return;
-  ::unlink(path_.c_str());  // while still held, so that no one locks the removed file unnoticed
+  // While still held, so that no one locks the removed file unnoticed; and only if the name is
+  // still this lock file (not one put in its place).
+  struct stat held {}, named {};
+  if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+      held.st_ino == named.st_ino)
+    ::unlink(path_.c_str());
   ::close(fd_);
 }
 

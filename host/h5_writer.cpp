@@ -161,16 +161,6 @@ void write_inputs(hid_t parent, const Inputs& in, hid_t file_type) {
     if (!a.data.empty()) fixed_dataset(g.get(), a.name, file_type, H5T_NATIVE_DOUBLE, a.data.data(), a.dims);
 }
 
-// Clears the "open for write" flags a killed SWMR writer leaves, as `h5clear -s` does.
-void clear_status_flags(const std::string& path) {
-  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
-  hbool_t clear = true;
-  if (H5Pexist(fapl.get(), "clear_status_flags") > 0)
-    check_status(H5Pset(fapl.get(), "clear_status_flags", &clear), "H5Pset(clear_status_flags)");
-  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-  make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen (clearing the writer's flags)");
-}
-
 void set_rows(hid_t file, const std::string& name, hsize_t rows) {
   H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
   H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
@@ -187,7 +177,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
   const hid_t work_type = config.precision == Precision::float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
   H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-  file_ = make(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "H5Fcreate");
+  file_ = make(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), "H5Fcreate");
   const hid_t root = file_.get();
 
   attr_string(root, "format", "lowrank-engine/1");
@@ -443,12 +433,12 @@ void H5Writer::set_status(const std::string& status) {
 void H5Writer::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), "H5Fflush"); }
 
 H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::string& resumed_by) {
-  clear_status_flags(path);
   H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
   file_ = make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen");
   const hid_t f = file_.get();
   const Config& config = plan.config;
+  attach(config);  // every object opened before the first is changed
   const auto groups = side_by_side_groups(config);
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const auto at = static_cast<hsize_t>(plan.groups[i].epoch);
@@ -467,7 +457,6 @@ H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::s
         set_rows(f, "pairs/" + pair.name() + "/epoch", at);
       }
   }
-  attach(config);
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (std::size_t i = 0; i < groups.size(); ++i)
     for (std::size_t run : groups[i])

@@ -24,8 +24,9 @@ struct FileHeader {
 
 class H5Writer {
  public:
-  // Creates `path` (over the empty file StagedOutput made there), writes the header, the inputs (in the working
-  // precision) and every run, pair and checkpoint object, then starts SWMR writing.
+  // Creates `path` (which must not exist: StagedOutput's temporary name), writes the header, the
+  // inputs (in the working precision) and every run, pair and checkpoint object, then starts SWMR
+  // writing.
   H5Writer(const std::string& path, const FileHeader& header, const Config& config,
            const std::vector<Inputs>& inputs);
   // Reopens `path` to continue it as `plan` says: every series cut back to its group's checkpoint

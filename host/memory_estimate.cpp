@@ -12,7 +12,7 @@
 
 namespace lowrank {
 
-MemoryEstimate estimate_memory(const Config& c, bool gpu) {
+MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   const double n = double(c.n), nt = double(c.n_test), d = double(c.d), k = double(c.k);
   const double s = c.precision == Precision::float32 ? 4 : 8, f64 = 8;
   const double r = std::min(n, d), p = std::min(r, k);
@@ -36,8 +36,13 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu) {
   const double backend = double(c.inputs.size()) * group + double(side_by_side) * run + work;
   // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.
   constexpr double kLibraries = 256.0 * (1 << 20);
+  // A resume holds every run's checkpointed W and vectors in float64, and reads one stored input
+  // array at a time (X_train the largest) beside the drawn ones.
+  const double checkpoints =
+      resume ? f64 * double(c.runs.size()) * (k * d + double(checkpoint_vector_rows(c)) * d) + f64 * std::max(n, nt) * d
+             : 0;
   MemoryEstimate e;
-  e.host_bytes = kLibraries + draws + (gpu ? 0 : backend);
+  e.host_bytes = kLibraries + draws + checkpoints + (gpu ? 0 : backend);
   e.device_bytes = gpu ? backend : 0;
   return e;
 }

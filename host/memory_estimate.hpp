@@ -16,8 +16,9 @@ struct MemoryEstimate {
 
 // An estimate of the peak for `config` on the CPU backend (`gpu` false) or the CUDA backend:
 // the buffers the engine allocates, from the sizes, plus an allowance for the libraries
-// (at the seed's sizes on the CPU: 0.41 GiB estimated, 0.33 GiB measured).
-MemoryEstimate estimate_memory(const Config& config, bool gpu);
+// (at the seed's sizes on the CPU: 0.41 GiB estimated, 0.33 GiB measured). With `resume`, also
+// the checkpoints' state and the stored inputs a resume reads to check its draws against.
+MemoryEstimate estimate_memory(const Config& config, bool gpu, bool resume = false);
 
 // The most memory this process has held at once (its peak resident set), in bytes.
 double peak_host_memory();

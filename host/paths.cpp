@@ -92,10 +92,12 @@ void check_folder(const std::string& option, const fs::path& file) {
         refuse(option, file.string(),
                std::string("cannot be written: its folder '") + shown(dir.string()) + "' is on the kernel's " + name +
                    " file system, not a disk; choose a folder on a disk");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    const int error = errno;
     refuse(option, file.string(),
            "cannot be written: its folder '" + shown(dir.string()) + "' is " +
-               (errno == EROFS ? "on a read-only file system" : "not writable"));
+               (error == EROFS ? "on a read-only file system" : "not writable"));
+  }
   const long name_max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
   const std::size_t suffix = std::max(std::strlen(kLockSuffix), std::strlen(kPartSuffix));
   const std::size_t name = file.filename().string().size();
@@ -128,7 +130,10 @@ std::string read_regular_file(const std::string& option, const std::string& path
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) refuse(option, path, std::string("cannot be read (") + std::strerror(errno) + ")");
+  if (::fstat(fd, &st) != 0) {
+    const int error = errno;
+    refuse(option, path, std::string("cannot be read (") + std::strerror(error) + ")");
+  }
   if (!S_ISREG(st.st_mode)) refuse(option, path, std::string("is ") + kind_of(st.st_mode) + ", not a file");
   if (static_cast<std::size_t>(st.st_size) > max_bytes)
     refuse(option, path,
@@ -138,7 +143,10 @@ std::string read_regular_file(const std::string& option, const std::string& path
   while (got < text.size()) {
     const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) refuse(option, path, std::string("cannot be read (") + std::strerror(errno) + ")");
+    if (n < 0) {
+      const int error = errno;
+      refuse(option, path, std::string("cannot be read (") + std::strerror(error) + ")");
+    }
     if (n == 0) break;  // shrank while read
     got += static_cast<std::size_t>(n);
   }
@@ -155,10 +163,15 @@ fs::path existing_output(const std::string& option, const std::string& path) {
     refuse(option, path, reason(error));
   }
   const fs::path file = resolve_link(option, path);
-  if (::stat(file.c_str(), &st) != 0) refuse(option, path, reason(errno));
+  if (::stat(file.c_str(), &st) != 0) {
+    const int error = errno;
+    refuse(option, path, reason(error));
+  }
   if (!S_ISREG(st.st_mode)) refuse(option, path, std::string("is ") + kind_of(st.st_mode) + ", not a file");
-  if (::access(file.c_str(), R_OK | W_OK) != 0)
-    refuse(option, path, errno == EROFS ? "is on a read-only file system" : "is not readable and writable");
+  if (::access(file.c_str(), R_OK | W_OK) != 0) {
+    const int error = errno;
+    refuse(option, path, error == EROFS ? "is on a read-only file system" : "is not readable and writable");
+  }
   check_folder(option, file);
   return file;
 }
@@ -168,11 +181,18 @@ fs::path new_output(const std::string& option, const std::string& path, bool rep
   const fs::path given(path);
   if (!given.has_filename() || given.filename() == "." || given.filename() == "..")
     refuse(option, path, "names a folder; give a file name");
+  for (const char* suffix : {kLockSuffix, kPartSuffix})
+    if (given.filename().string().ends_with(suffix))
+      refuse(option, path, std::string("ends in '") + suffix + "', which the engine keeps for the files it puts beside "
+                               "its outputs; choose another name");
   struct stat st {};
   fs::path file = given;
   if (::lstat(path.c_str(), &st) == 0) {
     file = resolve_link(option, path);
-    if (::stat(file.c_str(), &st) != 0) refuse(option, path, reason(errno));
+    if (::stat(file.c_str(), &st) != 0) {
+      const int error = errno;
+      refuse(option, path, reason(error));
+    }
     if (S_ISDIR(st.st_mode)) refuse(option, path, "is a folder; give a file name (e.g. '" + shown(path) + "/run.h5')");
     if (!S_ISREG(st.st_mode))
       refuse(option, path, std::string("exists and is ") + kind_of(st.st_mode) + ", not a file the engine may replace");

@@ -24,6 +24,8 @@ constexpr const char* kFileStates[] = {"running", "complete", "interrupted", "di
 constexpr const char* kRunStates[] = {"running", "complete", "interrupted", "diverged"};
 // Rows read at once when a long series is summed: memory stays bounded whatever the file claims.
 constexpr hsize_t kRowsPerRead = 1 << 16;
+// The oldest superblock that SWMR writing takes.
+constexpr unsigned kSwmrSuperblockVersion = 3;
 
 template <std::size_t N>
 bool one_of(const std::string& value, const char* const (&allowed)[N]) {
@@ -293,6 +295,14 @@ ResumePlan plan_resume(const std::string& path) {
     if (format != "lowrank-engine/1")
       throw ConfigError("--resume '" + shown(path) + "' has format '" + shown(format) +
                         "'; this engine resumes 'lowrank-engine/1'");
+    // SWMR writing needs the superblock the engine writes (version 3); a copy rewritten in an older
+    // format (h5repack without --latest, h5py's default) would pass every check and then fail.
+    H5F_info2_t info{};
+    check_status(H5Fget_info2(f, &info), "H5Fget_info2");
+    if (info.super.version < kSwmrSuperblockVersion)
+      throw ConfigError("--resume '" + shown(path) + "' was rewritten in an older HDF5 format (superblock version " +
+                        std::to_string(info.super.version) +
+                        "), which cannot be written while it is read; rewrite it with 'h5repack --latest' first");
     plan.config = parse_config(read_string_attr(f, "config", path), shown(path) + " (its config attribute)", {});
     const Config& c = plan.config;
     plan.device = read_string_attr(f, "device", path);
@@ -434,9 +444,27 @@ void draw_resume_inputs(ResumePlan& plan, const std::string& path) {
     }
   } catch (const ConfigError&) {
     throw;
+  } catch (const std::bad_alloc&) {
+    throw;  // the memory check passed: a real shortage, not damage
   } catch (const std::exception& e) {  // HDF5 failures
     throw ConfigError("--resume '" + shown(path) + "' is damaged or truncated (" + e.what() + ")");
   }
+}
+
+void clear_writer_flags(const std::string& path) {
+  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  hbool_t clear = true;
+  if (H5Pexist(fapl.get(), "clear_status_flags") > 0)
+    check_status(H5Pset(fapl.get(), "clear_status_flags", &clear), "H5Pset(clear_status_flags)");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  hid_t f = -1;
+  H5E_BEGIN_TRY { f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()); }
+  H5E_END_TRY;
+  if (f < 0)
+    throw ConfigError("--resume '" + shown(path) +
+                      "' cannot be opened for writing: another program has it open (HDF5 locks a file while a "
+                      "program reads it without SWMR, an h5py session for one); close it and resume again");
+  H5Fclose(f);
 }
 
 }  // namespace lowrank

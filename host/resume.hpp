@@ -48,7 +48,13 @@ struct ResumePlan {
 ResumePlan plan_resume(const std::string& path);
 
 // Draws the inputs of `plan`'s configuration into it and checks that they are the file's (in the
-// working precision); a ConfigError when they differ. Call once the memory check has passed.
+// working precision), and reads the checkpoints' state; a ConfigError when they differ. Call once
+// the memory check has passed.
 void draw_resume_inputs(ResumePlan& plan, const std::string& path);
+
+// The first change a resume makes, once every check has passed: clears the "open for write" flags
+// a killed SWMR writer leaves (as `h5clear -s` does). A ConfigError when the file cannot be opened
+// for writing: another program has it open (HDF5's own lock), or it is not writable.
+void clear_writer_flags(const std::string& path);
 
 }  // namespace lowrank

@@ -10,15 +10,17 @@ namespace lowrank {
 
 class StagedOutput {
  public:
-  // Creates the temporary file, exclusively; a ConfigError naming `option` when the folder
-  // refuses it. Call with the file's lock held (file_lock.hpp): a `.part` found there is then a
-  // killed engine's, and is replaced.
+  // Checks that the folder takes the temporary file (creating and removing it); a ConfigError
+  // naming `option` when it does not. Call with the file's lock held (file_lock.hpp): a `.part`
+  // found there is then a killed engine's, and is removed. The writer creates the temporary file
+  // anew, exclusively (H5F_ACC_EXCL), so that nothing put in its place meanwhile is followed.
   StagedOutput(const std::string& option, std::filesystem::path file);
   ~StagedOutput();  // removes the temporary file unless committed
   StagedOutput(const StagedOutput&) = delete;
   StagedOutput& operator=(const StagedOutput&) = delete;
 
   const std::filesystem::path& temporary() const { return temporary_; }
+  bool committed() const { return committed_; }
   // Renames the temporary file to the final name: over an existing file only when `replace`.
   void commit(bool replace);
 

@@ -181,6 +181,9 @@ INSTANTIATE_TEST_SUITE_P(
                                "'runs.ntk.activation' = \"gelu\" is not allowed; allowed: relu, sigmoid, tanh"},
                       BadValue{"UnknownTeacher", {"inputs.sigmoid_teacher.teacher=step"}, "allowed: relu, sigmoid, tanh"},
                       BadValue{"UnknownAInit", {"model.a_init=uniform"}, "allowed: normal, rademacher, seed_binary"},
+                      BadValue{"BceWithAReluTeacher", {"model.loss=bce", "inputs.sigmoid_teacher.teacher=relu"},
+                               "'model.loss' = \"bce\" takes labels in [0, 1], but inputs 'sigmoid_teacher' has the "
+                               "teacher 'relu'"},
                       BadValue{"UnknownWInit", {"model.w_init=orthogonal"}, "allowed: unit_rows, gaussian"},
                       BadValue{"ZeroWScale", {"model.w_scale=0"}, "'model.w_scale' = 0.0 must be > 0"},
                       BadValue{"NegativeInputNoise", {"data.input_noise=-0.1"}, "'data.input_noise' = -0.10000000000000001 must be >= 0"},

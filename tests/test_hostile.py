@@ -347,6 +347,8 @@ def set_cases():
         ("teacher_unknown", "inputs.sigmoid_teacher.teacher=quadruple",
          r"'inputs\.sigmoid_teacher\.teacher' = \"quadruple\" is not allowed; allowed: .*swish, triple_index"),
         ("beta_init_unknown", "inputs.sigmoid_teacher.beta_init=sparse", r"allowed: unit, gaussian"),
+        ("bce_with_triple_index", "model.loss=bce\0inputs.sigmoid_teacher.teacher=triple_index",
+         r"'model\.loss' = \"bce\" takes labels in \[0, 1\], but inputs 'sigmoid_teacher' has the teacher 'triple_index'"),
         ("normalize_rows_not_boolean", "model.normalize_rows=maybe", r"'model\.normalize_rows' must be true or false"),
         ("spectrum_method_unknown", "spectrum.method=lanczos", r"allowed: full, truncated"),
         ("spectrum_rank_zero", "spectrum.rank=0", r"'spectrum\.rank' = 0 must be a positive integer"),
@@ -403,7 +405,9 @@ def set_cases():
         ("leading_dot", ".n=5", r"--set '\.n=5': empty key component"),
         ("description_not_string", "description=5", r"'description' must be a string"),
     ]
-    return [Case(f"set/{name}", [*RUN, "--set", value, "--out", "out.h5"], message) for name, value, message in bad]
+    # A value with NUL bytes is several --set options.
+    return [Case(f"set/{name}", [*RUN, *[a for v in value.split("\0") for a in ("--set", v)], "--out", "out.h5"], message)
+            for name, value, message in bad]
 
 
 def flag_cases():
@@ -550,6 +554,8 @@ def out_cases():
         out("lock_held_by_another", "x.h5", r"--out 'x\.h5' is in use: process \d+ on here holds its lock 'x\.h5\.lock'"),
         out("lock_file_is_a_link", "x.h5", r"its lock file 'x\.h5\.lock' cannot be used: it is a symbolic link",
             links({"x.h5.lock": "elsewhere"})),
+        out("name_ends_in_lock", "x.h5.lock", r"--out 'x\.h5\.lock' ends in '\.lock', which the engine keeps"),
+        out("name_ends_in_part", "x.h5.part", r"--out 'x\.h5\.part' ends in '\.part', which the engine keeps"),
         out("lock_file_is_a_folder", "x.h5", r"its lock file 'x\.h5\.lock' cannot be created \(Is a directory\)",
             folder("x.h5.lock")),
         out("read_only_file_system", "ro/x.h5", r"its folder 'ro' is on a read-only file system", read_only_mount,
@@ -573,6 +579,9 @@ def resume_cases():
         return Case(f"resume/{name}", list(args), message, setup=setup, code=code)
 
     half = lambda folder_: write(os.path.join(folder_, "r.h5"), open(INTERRUPTED, "rb").read()[: os.path.getsize(INTERRUPTED) // 2])
+
+    def repacked(folder_):  # the interrupted file rewritten by h5repack in its default (older) format
+        subprocess.run(["h5repack", INTERRUPTED, os.path.join(folder_, "r.h5")], check=True)
 
     def foreign(folder_):
         with h5py.File(os.path.join(folder_, "r.h5"), "w") as f:
@@ -700,6 +709,8 @@ def resume_cases():
         case("peak_device_missing", delete("peak_device_bytes"), damage + r"peak_device_bytes is missing"),
         case("pair_far_past_the_epochs", resize("pairs/ntk__mf/epoch", 10 ** 12),
              damage + r"pairs/ntk__mf holds more rows than its runs' 100000 epochs"),
+        case("older_superblock", None, r"--resume 'r\.h5' was rewritten in an older HDF5 format \(superblock version [012]\)",
+             path_setup=repacked),
         case("lock_file_is_a_link", None, r"--resume 'r\.h5': its lock file 'r\.h5\.lock' cannot be used: it is a symbolic link",
              path_setup=chain(damaged(None), links({"r.h5.lock": "elsewhere"}))),
         case("complete_needs_nothing", None, r"r\.h5 is complete; nothing to resume", code=0,

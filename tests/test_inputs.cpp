@@ -143,6 +143,9 @@ TEST(Inputs, GaussianBetaIsTheUnitDrawUnnormalised) {
   const double scale = norm(gauss.beta, 0, d);
   EXPECT_GT(std::abs(scale - 1.0), 1e-3) << "N(0, I/d): not a unit vector";
   for (std::size_t j = 0; j < d; ++j) EXPECT_NEAR(gauss.beta[j] / scale, unit.beta[j], 1e-14);
+  // N(0, I/d): the teacher stream's normals over √d.
+  const std::vector<double> normals = draw_normal(c.seed, Stream::teacher, 0, d);
+  for (std::size_t j = 0; j < d; ++j) EXPECT_DOUBLE_EQ(gauss.beta[j], normals[j] / std::sqrt(double(d)));
 }
 
 TEST(Inputs, WithoutSpikeXIsTheBulk) {
@@ -169,6 +172,10 @@ TEST(Inputs, InputNoiseIsAddedToTheBulkOnce) {
   }
   var /= double(clean.X_bulk_train.size());
   EXPECT_NEAR(var, 0.09, 0.01) << "noise of standard deviation 0.3";
+  double test_var = 0;  // the test set gets noise of its own
+  for (std::size_t e = 0; e < clean.X_test.size(); ++e)
+    test_var += (noisy.X_test[e] - clean.X_test[e]) * (noisy.X_test[e] - clean.X_test[e]);
+  EXPECT_NEAR(test_var / double(clean.X_test.size()), 0.09, 0.03);
   EXPECT_EQ(noisy.z_train, clean.z_train);
   EXPECT_EQ(noisy.W0, clean.W0);
   EXPECT_EQ(noisy.q, clean.q);
@@ -188,6 +195,9 @@ TEST(Inputs, GaussianW0IsUnnormalisedWithItsScale) {
     const double row = norm(gauss.W0, j * d, d);
     for (std::size_t e = 0; e < d; ++e) EXPECT_NEAR(gauss.W0[j * d + e] / row, unit.W0[j * d + e], 1e-14);
   }
+  const std::vector<double> normals = draw_normal(c.seed, Stream::weights0, 0, 30 * d);
+  for (std::size_t e = 0; e < normals.size(); ++e)
+    EXPECT_DOUBLE_EQ(gauss.W0[e], normals[e] * 2.0 / std::sqrt(double(d))) << "entries N(0, w_scale²/d)";
 }
 
 TEST(Inputs, BinaryReadouts) {
@@ -219,6 +229,13 @@ TEST(Inputs, LabelsFollowTheLoss) {
     const double f = 1 / (1 + std::exp(-dot));
     EXPECT_NEAR(bce.y_train[i], f, 1e-15) << "bce: f*(x), no noise";
     EXPECT_EQ(hinge.y_train[i], f > 0.5 ? 1.0 : -1.0) << "hinge: sign(f*(x) − ½)";
+  }
+  for (std::size_t i = 0; i < 12; ++i) {  // the test set's labels too
+    double dot = 0;
+    for (std::size_t j = 0; j < d; ++j) dot += bce.X_test[i * d + j] * bce.beta[j];
+    const double f = 1 / (1 + std::exp(-dot));
+    EXPECT_NEAR(bce.y_test[i], f, 1e-15);
+    EXPECT_EQ(hinge.y_test[i], f > 0.5 ? 1.0 : -1.0);
   }
 }
 

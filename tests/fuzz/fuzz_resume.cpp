@@ -91,7 +91,6 @@ void write_base(const std::string& path) {
   const Config c = parse_config(kConfig, "fuzz base", {});
   std::vector<Inputs> inputs;
   for (const auto& spec : c.inputs) inputs.push_back(make_inputs(c, spec));
-  std::ofstream(path).close();
   H5Writer w(path, FileHeader{"fuzz", "fuzz_resume", "cpu", 2}, c, inputs);
   auto state = [&](std::size_t runs, std::vector<std::vector<double>>& W, std::vector<std::vector<double>>& v) {
     W.assign(runs, std::vector<double>(static_cast<std::size_t>(c.k * c.d), 0.25));
@@ -329,6 +328,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     lowrank::ResumePlan plan = lowrank::plan_resume(work_path);
     lowrank::draw_resume_inputs(plan, work_path);
+    lowrank::clear_writer_flags(work_path);
     lowrank::H5Writer reopened(work_path, plan, "fuzz");  // an accepted file must open for writing
   } catch (const lowrank::ConfigError&) {
     // refused, with a message: what a damaged file should get
