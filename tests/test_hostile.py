@@ -515,9 +515,9 @@ def config_cases():
 
 
 def out_cases():
-    def out(name, target, message, setup=None, force=False, skip="", code=2, args=RUN, volatile=()):
+    def out(name, target, message, setup=None, force=False, skip="", code=2, args=RUN, volatile=(), background=None):
         return Case(f"out/{name}", [*args, "--out", target, *(["--force"] if force else [])], message, setup=setup,
-                    skip=skip, code=code, volatile=list(volatile))
+                    skip=skip, code=code, volatile=list(volatile), background=background)
 
     small_run = ["--exp", "ntk_vs_mf", "--set", "data.n=300", "--set", "data.d=300", "--set", "model.k=400",
                  "--epochs", "3", "--quiet", "--device", "cpu", "--threads", "1"]
@@ -551,7 +551,8 @@ def out_cases():
         out("dev_null", "/dev/null", r"--out '/dev/null' exists and is a character device, not a file the engine may replace",
             force=True),
         out("fifo", "f.h5", r"--out 'f\.h5' exists and is a FIFO", fifo("f.h5"), force=True),
-        out("lock_held_by_another", "x.h5", r"--out 'x\.h5' is in use: process \d+ on here holds its lock 'x\.h5\.lock'"),
+        out("lock_held_by_another", "x.h5", r"--out 'x\.h5' is in use: process \d+ on here holds its lock 'x\.h5\.lock'",
+            background=held_lock("x.h5"), volatile=["x.h5.lock"]),
         out("lock_file_is_a_link", "x.h5", r"its lock file 'x\.h5\.lock' cannot be used: it is a symbolic link",
             links({"x.h5.lock": "elsewhere"})),
         out("name_ends_in_lock", "x.h5.lock", r"--out 'x\.h5\.lock' ends in '\.lock', which the engine keeps"),
@@ -738,11 +739,7 @@ def concurrent_cases():
 
 
 def table():
-    cases = set_cases() + flag_cases() + config_cases() + out_cases() + resume_cases() + concurrent_cases()
-    for c in cases:
-        if c.name.startswith("out/lock_held_by_another"):
-            c.background, c.volatile = held_lock("x.h5"), ["x.h5.lock"]
-    return cases
+    return set_cases() + flag_cases() + config_cases() + out_cases() + resume_cases() + concurrent_cases()
 
 
 # ---------------------------------------------------------------------------------------------
