@@ -86,7 +86,7 @@ struct Fixture {
     G = be->zeros(s.k, s.d);
     one = be->zeros(1, 1);
     be->forward(X, W, a, y, 1.0, Activation::sigmoid, Loss::mse, Z, r);
-    be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G);  // Z now holds M
+    be->gradient(X, r, a, 1.0, Activation::sigmoid, Z, G, nullptr);  // Z now holds M
     be->step(W2, G, config.runs.front().lr, true);
   }
   const lowrank::PreparedData& factor() {
@@ -154,7 +154,7 @@ void BM_gradient(benchmark::State& state) {
   f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::sigmoid, Loss::mse, forward_Z, f.r);
   for (auto _ : state) {
     f.be->copy(forward_Z, Z);  // the gradient masks Z in place
-    f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G);
+    f.be->gradient(f.X, f.r, f.a, 1.0, Activation::sigmoid, Z, f.G, nullptr);
     f.wait();
   }
   gflops(state, 2 * nkd(f.s));
@@ -262,7 +262,7 @@ void BM_epoch(benchmark::State& state) {
   const lowrank::Inputs in = lowrank::make_inputs(config, config.inputs.front());
   auto be = make_backend();
   const Buffer<float> a = lowrank::upload_double(*be, in.a, s.k, 1);
-  lowrank::DeviceInputs<float> data = lowrank::load_inputs(*be, in, !truncated);
+  lowrank::DeviceInputs<float> data = lowrank::load_inputs(*be, in, config);
   data.a = &a;
   lowrank::RunState<float> run = lowrank::start_run(*be, config, config.runs.front(), data, in);
   for (auto _ : state) {

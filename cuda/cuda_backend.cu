@@ -104,6 +104,23 @@ void gemv(cublasHandle_t h, cublasOperation_t t, Index m, Index n, double alpha,
   LOWRANK_CHECK(cublasDgemv(h, t, i32(m), i32(n), &alpha, A, i32(lda), x, 1, &beta, y, 1));
 }
 
+// A += α x yᵀ for the column-major m×n A (cuBLAS ger).
+void ger(cublasHandle_t h, Index m, Index n, float alpha, const float* x, const float* y, float* A, Index lda) {
+  LOWRANK_CHECK(cublasSger(h, i32(m), i32(n), &alpha, x, 1, y, 1, A, i32(lda)));
+}
+void ger(cublasHandle_t h, Index m, Index n, double alpha, const double* x, const double* y, double* A, Index lda) {
+  LOWRANK_CHECK(cublasDger(h, i32(m), i32(n), &alpha, x, 1, y, 1, A, i32(lda)));
+}
+// C (column-major m×n) = transpose of A (column-major n×m), by cuBLAS geam with β = 0 (C doubles as B).
+void geam_transpose(cublasHandle_t h, Index m, Index n, const float* A, float* C) {
+  const float one = 1, zero = 0;
+  LOWRANK_CHECK(cublasSgeam(h, CUBLAS_OP_T, CUBLAS_OP_N, i32(m), i32(n), &one, A, i32(n), &zero, C, i32(m), C, i32(m)));
+}
+void geam_transpose(cublasHandle_t h, Index m, Index n, const double* A, double* C) {
+  const double one = 1, zero = 0;
+  LOWRANK_CHECK(cublasDgeam(h, CUBLAS_OP_T, CUBLAS_OP_N, i32(m), i32(n), &one, A, i32(n), &zero, C, i32(m), C, i32(m)));
+}
+
 // Householder QR of the column-major m×n A in place, then the m×n Q (cuSOLVER geqrf, orgqr).
 void geqrf_buffer_size(cusolverDnHandle_t h, Index m, Index n, float* A, int* lwork) {
   LOWRANK_CHECK(cusolverDnSgeqrf_bufferSize(h, i32(m), i32(n), A, i32(m), lwork));
@@ -199,13 +216,31 @@ class CudaBackend final : public Backend<T> {
   }
 
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
-                Buffer<T>& Z, Buffer<T>& G) override {
+                Buffer<T>& Z, Buffer<T>& G, const Buffer<T>* extra) override {
     const Index n = Z.rows, k = Z.cols, d = X.cols;
     require(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
+    require(!extra || extra->size() == Z.size(), "gradient");
     launch_residual_mask(Z.data.get(), r.data.get(), a.data.get(), act, n, k, stream_);
+    if (extra) launch_step_rows(Z.data.get(), extra->data.get(), -1.0, false, n, k, stream_);  // M += extra
     // Row-major G (k×d) = (γ/n) Mᵀ X is column-major Gᵀ = Xᵀ M: Xᵀ is X's storage, M is Mᵀ's transposed.
     lowrank::gemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, k, n, static_cast<T>(gamma / static_cast<double>(n)), X.data.get(), d,
          Z.data.get(), k, T(0), G.data.get(), d);
+  }
+
+  double gradient_penalty(const Buffer<T>& Z, const Buffer<T>& x_norms2, const Buffer<T>& a, double gamma,
+                          double lambda, Activation act, Buffer<T>& Q) override {
+    const Index n = Z.rows, k = Z.cols;
+    require(x_norms2.size() == n && a.size() == k && Q.rows == n && Q.cols == k, "gradient_penalty");
+    double* rows = scratch_.get<double>(kRowLoss, n);
+    launch_penalty_rows(Z.data.get(), x_norms2.data.get(), a.data.get(), lambda * gamma, act, n, k, Q.data.get(), rows,
+                        stream_);
+    const double sum = reduce_to_host(
+        [&](void* work, std::size_t& bytes, double* out) { launch_sum(rows, n, out, work, bytes, stream_); });
+    return lambda * gamma * gamma / (2.0 * static_cast<double>(n)) * sum;
+  }
+
+  void activation_derivative(Buffer<T>& Z, Activation act) override {
+    launch_activation_derivative(Z.data.get(), act, Z.size(), stream_);
   }
 
   void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
@@ -230,6 +265,25 @@ class CudaBackend final : public Backend<T> {
     // Row-major C = A Bᵀ is column-major Cᵀ = B Aᵀ; B's storage is column-major Bᵀ.
     lowrank::gemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, B.rows, A.rows, A.cols, T(1), B.data.get(), B.cols, A.data.get(),
                   A.cols, T(0), C.data.get(), C.cols);
+  }
+
+  void gemm_tn(double alpha, const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
+    require(A.rows == B.rows && C.rows == A.cols && C.cols == B.cols, "gemm_tn");
+    // Row-major C = α Aᵀ B is column-major Cᵀ = α Bᵀ A; A's storage is column-major Aᵀ.
+    lowrank::gemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, B.cols, A.cols, A.rows, static_cast<T>(alpha), B.data.get(), B.cols,
+                  A.data.get(), A.cols, T(0), C.data.get(), C.cols);
+  }
+
+  void add_outer(Buffer<T>& A, double alpha, const Buffer<T>& x, const Buffer<T>& y) override {
+    require(A.rows == x.size() && A.cols == y.size(), "add_outer");
+    // Row-major A += α x yᵀ is column-major Aᵀ += α y xᵀ.
+    ger(blas_, A.cols, A.rows, static_cast<T>(alpha), y.data.get(), x.data.get(), A.data.get(), A.cols);
+  }
+
+  void transpose(const Buffer<T>& A, Buffer<T>& At) override {
+    require(At.rows == A.cols && At.cols == A.rows, "transpose");
+    // Row-major At (c×r) is column-major A (r×c): the transpose of A's storage, column-major Aᵀ (c×r).
+    geam_transpose(blas_, A.rows, A.cols, A.data.get(), At.data.get());
   }
 
   void orthonormalize_rows(Buffer<T>& V) override {

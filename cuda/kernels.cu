@@ -61,6 +61,32 @@ __global__ void residual_mask(T* __restrict__ Z, const T* __restrict__ r, const 
 }
 
 template <typename T>
+__global__ void penalty_rows(const T* __restrict__ Z, const T* __restrict__ x_norms2, const T* __restrict__ a,
+                             double lambda_gamma, Activation act, std::int64_t k, T* __restrict__ Q,
+                             double* __restrict__ row_penalty) {
+  using Reduce = cub::BlockReduce<double, kRowThreads>;
+  __shared__ typename Reduce::TempStorage scratch;
+  const std::int64_t i = blockIdx.x;
+  const T x2 = x_norms2[i];
+  double partial = 0;
+  for (std::int64_t j = threadIdx.x; j < k; j += kRowThreads) {
+    const T z = Z[i * k + j], a2 = a[j] * a[j];
+    const T s1 = activate_derivative(act, z);
+    Q[i * k + j] = static_cast<T>(lambda_gamma) * a2 * x2 * s1 * activate_second_derivative(act, z);
+    partial += static_cast<double>(a2) * static_cast<double>(s1) * static_cast<double>(s1);
+  }
+  const double sum = Reduce(scratch).Sum(partial);
+  if (threadIdx.x == 0) row_penalty[i] = static_cast<double>(x2) * sum;
+}
+
+template <typename T>
+__global__ void activation_derivative(T* __restrict__ Z, Activation act, std::int64_t count) {
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x)
+    Z[e] = activate_derivative(act, Z[e]);
+}
+
+template <typename T>
 __global__ void step_rows(T* __restrict__ W, const T* __restrict__ G, T lr, bool normalize, std::int64_t d) {
   using Reduce = cub::BlockReduce<double, kRowThreads>;
   __shared__ typename Reduce::TempStorage scratch;
@@ -197,6 +223,20 @@ void launch_residual_mask(T* Z, const T* r, const T* a, Activation act, std::int
 }
 
 template <typename T>
+void launch_penalty_rows(const T* Z, const T* x_norms2, const T* a, double lambda_gamma, Activation act,
+                         std::int64_t n, std::int64_t k, T* Q, double* row_penalty, cudaStream_t stream) {
+  penalty_rows<T><<<static_cast<unsigned>(n), kRowThreads, 0, stream>>>(Z, x_norms2, a, lambda_gamma, act, k, Q,
+                                                                        row_penalty);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
+void launch_activation_derivative(T* Z, Activation act, std::int64_t count, cudaStream_t stream) {
+  activation_derivative<T><<<blocks_for(count), kThreads, 0, stream>>>(Z, act, count);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
 void launch_step_rows(T* W, const T* G, double lr, bool normalize, std::int64_t k, std::int64_t d,
                       cudaStream_t stream) {
   step_rows<T><<<static_cast<unsigned>(k), kRowThreads, 0, stream>>>(W, G, static_cast<T>(lr), normalize, d);
@@ -269,6 +309,9 @@ void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::
                                   std::int64_t, T*, double*, double*, cudaStream_t);                             \
   template void launch_residual_mask<T>(T*, const T*, const T*, Activation, std::int64_t, std::int64_t,          \
                                         cudaStream_t);                                                           \
+  template void launch_penalty_rows<T>(const T*, const T*, const T*, double, Activation, std::int64_t,          \
+                                       std::int64_t, T*, double*, cudaStream_t);                                 \
+  template void launch_activation_derivative<T>(T*, Activation, std::int64_t, cudaStream_t);                     \
   template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \
   template void launch_to_double<T>(const T*, double*, std::int64_t, cudaStream_t);                              \
   template void launch_from_double<T>(const double*, T*, std::int64_t, cudaStream_t);                            \

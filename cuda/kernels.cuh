@@ -22,6 +22,16 @@ template <typename T>
 void launch_residual_mask(T* Z, const T* r, const T* a, Activation act, std::int64_t n, std::int64_t k,
                           cudaStream_t stream);
 
+// The gradient penalty at Z (n×k): Q_ij = λγ a_j² ‖x_i‖² σ'(Z_ij) σ''(Z_ij) and
+// row_penalty_i = ‖x_i‖² Σ_j a_j² σ'(Z_ij)² (x_norms2 holds ‖x_i‖²). One block per row.
+template <typename T>
+void launch_penalty_rows(const T* Z, const T* x_norms2, const T* a, double lambda_gamma, Activation act,
+                         std::int64_t n, std::int64_t k, T* Q, double* row_penalty, cudaStream_t stream);
+
+// Z ← σ'(Z), element-wise over `count` entries.
+template <typename T>
+void launch_activation_derivative(T* Z, Activation act, std::int64_t count, cudaStream_t stream);
+
 // w_j ← w_j − η g_j, then, if normalize, w_j ← w_j / (‖w_j‖ + 1e-8), for each row j of W (k×d).
 // One block per row.
 template <typename T>

@@ -74,9 +74,17 @@ class Backend {
   // The same without keeping r (the test set). Z is work space of X.rows × W.rows.
   virtual Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
                               double gamma, Activation act, Loss loss, Buffer<T>& Z) = 0;
-  // Overwrites Z with M = (r aᵀ) ⊙ σ'(Z) and sets G = (γ/n) Mᵀ X, the k×d gradient ∇_W L.
+  // Overwrites Z with M = (r aᵀ) ⊙ σ'(Z) (+ `extra`, n×k, when given: the gradient penalty's Q)
+  // and sets G = (γ/n) Mᵀ X, the k×d gradient ∇_W L.
   virtual void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
-                        Buffer<T>& Z, Buffer<T>& G) = 0;
+                        Buffer<T>& Z, Buffer<T>& G, const Buffer<T>* extra) = 0;
+  // The gradient penalty at Z = X Wᵀ (before `gradient` overwrites it): sets
+  // Q_ij = λγ a_j² ‖x_i‖² σ'(Z_ij) σ''(Z_ij), so that (γ/n) Qᵀ X is the penalty's gradient, and
+  // returns the penalty (λγ²/2n) Σ_i ‖x_i‖² Σ_j a_j² σ'(Z_ij)². `x_norms2` holds ‖x_i‖² (n).
+  virtual double gradient_penalty(const Buffer<T>& Z, const Buffer<T>& x_norms2, const Buffer<T>& a, double gamma,
+                                  double lambda, Activation act, Buffer<T>& Q) = 0;
+  // Z ← σ'(Z), element-wise.
+  virtual void activation_derivative(Buffer<T>& Z, Activation act) = 0;
   // W ← W − η G; then, if normalize, every row w_j ← w_j / (‖w_j‖ + 1e-8).
   virtual void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) = 0;
 
@@ -86,6 +94,12 @@ class Backend {
   virtual void gemm(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) = 0;
   // C = A Bᵀ
   virtual void gemm_nt(const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) = 0;
+  // C = α Aᵀ B
+  virtual void gemm_tn(double alpha, const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) = 0;
+  // A ← A + α x yᵀ (A is x.size() × y.size())
+  virtual void add_outer(Buffer<T>& A, double alpha, const Buffer<T>& x, const Buffer<T>& y) = 0;
+  // At = Aᵀ (At is A.cols × A.rows)
+  virtual void transpose(const Buffer<T>& A, Buffer<T>& At) = 0;
   // Replaces the rows of V (l×d, l ≤ d, full row rank) by an orthonormal basis of their span,
   // by Householder QR (the truncated spectrum's subspace iteration).
   virtual void orthonormalize_rows(Buffer<T>& V) = 0;

@@ -24,6 +24,12 @@ inline void gemv(CBLAS_TRANSPOSE t, int m, int n, double alpha, const double* A,
 }
 
 // Householder QR of the column-major m×n A, and the m×n Q it defines (LAPACK ?geqrf, ?orgqr).
+inline void ger(int m, int n, float alpha, const float* x, const float* y, float* A, int lda) {
+  cblas_sger(CblasRowMajor, m, n, alpha, x, 1, y, 1, A, lda);
+}
+inline void ger(int m, int n, double alpha, const double* x, const double* y, double* A, int lda) {
+  cblas_dger(CblasRowMajor, m, n, alpha, x, 1, y, 1, A, lda);
+}
 inline lapack_int geqrf(int m, int n, float* A, int lda, float* tau) {
   return LAPACKE_sgeqrf(LAPACK_COL_MAJOR, m, n, A, lda, tau);
 }

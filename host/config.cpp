@@ -34,6 +34,7 @@ const char* to_string(BetaInit b) { return name_of(b, kBetaInitNames); }
 const char* InputsSpec::teacher_name() const { return triple_index ? kTripleIndexTeacher : to_string(teacher); }
 const char* to_string(Precision p) { return name_of(p, kPrecisionNames); }
 const char* to_string(SpectrumMethod m) { return name_of(m, kSpectrumMethodNames); }
+const char* to_string(MuSource m) { return name_of(m, kMuSourceNames); }
 
 namespace {
 
@@ -263,6 +264,12 @@ const RunSpec& Config::run(const std::string& name) const {
   throw ConfigError("unknown run '" + name + "'");
 }
 
+// A regulariser's strength λ: finite and >= 0 (0 is off).
+double strength(const std::string& origin, const std::string& key, double value) {
+  if (!(finite(origin, key, value) >= 0)) fail(origin, "'" + key + "' = " + format_real(value) + " must be >= 0 (0 is off)");
+  return value;
+}
+
 Config parse_config(const std::string& toml_text, const std::string& origin,
                     const std::vector<std::string>& overrides) {
   toml::table root;
@@ -309,7 +316,17 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   c.w_scale = finite(origin, "model.w_scale", model.real("w_scale").value_or(1.0));
   if (!(c.w_scale > 0)) fail(origin, "'model.w_scale' = " + format_real(c.w_scale) + " must be > 0");
   const bool normalize_default = model.boolean("normalize_rows").value_or(true);
+  c.weight_decay = strength(origin, "model.weight_decay", model.real("weight_decay").value_or(0.0));
+  c.gradient_penalty = strength(origin, "model.gradient_penalty", model.real("gradient_penalty").value_or(0.0));
   model.finish();
+
+  TableReader decomposition(top.table("decomposition"), "decomposition", origin);
+  c.decomposition_every =
+      ranged(origin, "decomposition.every", decomposition.integer("every").value_or(0), 0, kMaxEpochs);
+  c.n_mu = ranged(origin, "decomposition.n_mu", decomposition.integer("n_mu").value_or(c.n_mu), 1);
+  c.mu_source = parse_enum(origin, "decomposition.mu_source", decomposition.string("mu_source").value_or("fresh"),
+                           kMuSourceNames);
+  decomposition.finish();
 
   TableReader spectrum(top.table("spectrum"), "spectrum", origin);
   c.spectrum = parse_enum(origin, "spectrum.method", spectrum.string("method").value_or("full"), kSpectrumMethodNames);
@@ -345,6 +362,11 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
       }
       spec.beta_init = parse_enum(origin, "inputs." + spec.name + ".beta_init",
                                   in.string("beta_init").value_or("unit"), kBetaInitNames);
+      const std::string noise_key = "inputs." + spec.name + ".input_noise";
+      spec.input_noise = finite(origin, noise_key, in.real("input_noise").value_or(c.input_noise));
+      if (spec.input_noise < 0)
+        fail(origin, "'" + noise_key + "' = " + format_real(spec.input_noise) +
+                         " must be >= 0 (the noise's standard deviation)");
       spec.index = static_cast<int>(i);
       in.finish();
       for (const auto& other : c.inputs)
@@ -352,7 +374,10 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
       c.inputs.push_back(spec);
     }
   }
-  if (c.inputs.empty()) c.inputs.push_back({"main", Activation::sigmoid, 0});
+  if (c.inputs.empty()) {
+    c.inputs.push_back({"main", Activation::sigmoid, 0});
+    c.inputs.back().input_noise = c.input_noise;
+  }
   // bce's labels are the teacher's values, which must be probabilities: the sigmoid teacher's.
   if (c.loss == Loss::bce)
     for (const auto& in : c.inputs)
@@ -377,6 +402,9 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
                               kActivationNames);
     r.epochs = ranged(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default), 1, kMaxEpochs);
     r.normalize_rows = run.boolean("normalize_rows").value_or(normalize_default);
+    r.weight_decay = strength(origin, run.key("weight_decay"), run.real("weight_decay").value_or(c.weight_decay));
+    r.gradient_penalty =
+        strength(origin, run.key("gradient_penalty"), run.real("gradient_penalty").value_or(c.gradient_penalty));
 
     const auto gamma = run.k_scaled("gamma", c.k), gamma_nb = run.k_scaled("gamma_nb", c.k);
     const auto lr = run.k_scaled("lr", c.k), lr_nb = run.k_scaled("lr_nb", c.k);
@@ -491,17 +519,23 @@ std::string Config::to_toml() const {
      << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\nspike = " << (spike ? "true" : "false")
      << "\ninput_noise = " << format_real(input_noise) << "\n\n";
   os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\nw_init = \"" << to_string(w_init)
-     << "\"\nw_scale = " << format_real(w_scale) << "\nloss = \"" << to_string(loss) << "\"\n\n";
+     << "\"\nw_scale = " << format_real(w_scale) << "\nloss = \"" << to_string(loss)
+     << "\"\nweight_decay = " << format_real(weight_decay) << "\ngradient_penalty = " << format_real(gradient_penalty)
+     << "\n\n";
+  os << "[decomposition]\nevery = " << decomposition_every << "\nn_mu = " << n_mu << "\nmu_source = \""
+     << to_string(mu_source) << "\"\n\n";
   os << "[spectrum]\nmethod = \"" << to_string(spectrum) << "\"\nrank = " << spectrum_rank << "\n\n";
   os << "[output]\nheavy_every = " << heavy_every << "\n";
   for (const auto& in : inputs)
     os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << in.teacher_name() << "\"\nbeta_init = \""
-       << to_string(in.beta_init) << "\"\n";
+       << to_string(in.beta_init) << "\"\ninput_noise = " << format_real(in.input_noise) << "\n";
   for (const auto& r : runs) {
     os << "\n[[runs]]\nname = " << quoted(r.name) << "\ninputs = " << quoted(r.inputs) << "\n";
     if (!r.cell.empty()) os << "cell = " << quoted(r.cell) << "\n";
     os << "activation = \"" << to_string(r.activation) << "\"\nepochs = " << r.epochs
-       << "\nnormalize_rows = " << (r.normalize_rows ? "true" : "false") << "\n";
+       << "\nnormalize_rows = " << (r.normalize_rows ? "true" : "false")
+       << "\nweight_decay = " << format_real(r.weight_decay) << "\ngradient_penalty = " << format_real(r.gradient_penalty)
+       << "\n";
     // The seed's nominal values where given (they resolve to the same γ and η bit for bit),
     // the engine's γ and η otherwise; what ran is noted beside them.
     if (r.gamma_nb) os << "gamma_nb = " << format_real(*r.gamma_nb) << "\n";

@@ -39,6 +39,8 @@ enum class Precision { float32, float64 };
 // How the gradient's spectrum is computed each epoch: every singular value (SPEC §4), or only
 // the top `rank` by randomized subspace iteration, for widths where the full SVD's cube dominates.
 enum class SpectrumMethod { full, truncated };
+// Where the decomposition's μ = E[σ'(Wx)] is averaged: fresh samples of the data model, or the training X.
+enum class MuSource { fresh, train };
 
 // Each choice's names, declared once: the parser, to_string, the messages and the tests iterate these.
 inline constexpr std::pair<const char*, Activation> kActivationNames[] = {
@@ -59,6 +61,8 @@ inline constexpr std::pair<const char*, Precision> kPrecisionNames[] = {{"float3
                                                                         {"float64", Precision::float64}};
 inline constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethodNames[] = {
     {"full", SpectrumMethod::full}, {"truncated", SpectrumMethod::truncated}};
+inline constexpr std::pair<const char*, MuSource> kMuSourceNames[] = {{"fresh", MuSource::fresh},
+                                                                      {"train", MuSource::train}};
 
 const char* to_string(Activation a);
 const char* to_string(Loss l);
@@ -67,6 +71,7 @@ const char* to_string(WInit w);
 const char* to_string(BetaInit b);
 const char* to_string(Precision p);
 const char* to_string(SpectrumMethod m);
+const char* to_string(MuSource m);
 
 // One training set and test set: a teacher and its own draws of X_B, z, β and noise.
 // q, W0 and a are shared by every inputs group of an invocation. The teacher is single-index,
@@ -77,6 +82,7 @@ struct InputsSpec {
   int index = 0;  // position in Config::inputs; keys this group's random streams
   bool triple_index = false;
   BetaInit beta_init = BetaInit::unit;
+  double input_noise = 0.0;  // s: X_B += s·N(0, 1) once, at generation (default data.input_noise)
   // "sigmoid", ..., or "triple_index": the file's `teacher` attribute.
   const char* teacher_name() const;
 };
@@ -91,6 +97,10 @@ struct RunSpec {
   std::optional<double> gamma_nb, lr_nb;  // the seed's nominal values, when given that way
   std::int64_t epochs = 1;
   bool normalize_rows = true;
+  // Regularisers added to the training loss (SPEC §9; defaults model.weight_decay and
+  // model.gradient_penalty): (λ/2)‖W‖_F², and the notebook's gradient penalty
+  // (λγ²/2n) Σ_i ‖x_i‖² Σ_j a_j² σ'(w_jᵀx_i)²; 0 is off.
+  double weight_decay = 0.0, gradient_penalty = 0.0;
 };
 
 struct PairSpec {
@@ -106,12 +116,18 @@ struct Config {
   std::int64_t d = 0, k = 0, n = 0, n_test = 0;
   double alpha = 0.0, nu = 0.0, tau = 1.0;
   bool spike = true;         // false: X = X_B, ζ = 0 (Gradient_Alignment)
-  double input_noise = 0.0;  // s: X_B += s·N(0, 1) once, at generation
+  double input_noise = 0.0;  // the inputs groups' default
   AInit a_init = AInit::normal;
   WInit w_init = WInit::unit_rows;
   double w_scale = 1.0;  // with w_init = gaussian: entries N(0, w_scale²/d)
   // The loss every run descends (SPEC §9); it also shapes the labels the teacher gives.
   Loss loss = Loss::mse;
+  double weight_decay = 0.0, gradient_penalty = 0.0;  // the runs' defaults
+  // The gradient's decomposition (SPEC §9) every `decomposition_every`-th epoch (0: off), μ over
+  // `n_mu` fresh samples a decomposition epoch, or over the training X.
+  std::int64_t decomposition_every = 0;
+  std::int64_t n_mu = 10000;
+  MuSource mu_source = MuSource::fresh;
   std::vector<InputsSpec> inputs;
   std::vector<RunSpec> runs;
   std::vector<PairSpec> pairs;
@@ -121,6 +137,13 @@ struct Config {
   // (0, N, 2N, ...); every other series every epoch.
   std::int64_t heavy_every = 1;
 
+  // Whether some run has the regulariser `term` (&RunSpec::weight_decay or gradient_penalty) on.
+  bool any_run_has(double RunSpec::*term) const {
+    for (const auto& r : runs)
+      if (r.*term > 0) return true;
+    return false;
+  }
+  bool decomposes(std::int64_t epoch) const { return decomposition_every > 0 && epoch % decomposition_every == 0; }
   // Singular values recorded per epoch: min(k, d), or the truncated rank.
   std::int64_t singular_count() const;
   const InputsSpec& inputs_of(const RunSpec& run) const;

@@ -73,17 +73,45 @@ class CpuBackend final : public Backend<T> {
   }
 
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
-                Buffer<T>& Z, Buffer<T>& G) override {
+                Buffer<T>& Z, Buffer<T>& G, const Buffer<T>* extra) override {
     const Index n = Z.rows, k = Z.cols, d = X.cols;
     require(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
+    require(!extra || extra->size() == Z.size(), "gradient");
     T* z = Z.data.get();
     const T *rv = r.data.get(), *av = a.data.get();
-    // M_ij = r_i a_j σ'(Z_ij)
+    // M_ij = r_i a_j σ'(Z_ij) (+ extra_ij)
     for (Index i = 0; i < n; ++i)
       for (Index j = 0; j < k; ++j) z[i * k + j] = rv[i] * av[j] * activate_derivative(act, z[i * k + j]);
+    if (extra)
+      for (Index e = 0; e < Z.size(); ++e) z[e] += extra->data[e];
     // G = (γ/n) Mᵀ X
     blas::gemm(CblasTrans, CblasNoTrans, i32(k), i32(d), i32(n), static_cast<T>(gamma / static_cast<double>(n)), z,
                i32(k), X.data.get(), i32(d), T(0), G.data.get(), i32(d));
+  }
+
+  double gradient_penalty(const Buffer<T>& Z, const Buffer<T>& x_norms2, const Buffer<T>& a, double gamma,
+                          double lambda, Activation act, Buffer<T>& Q) override {
+    const Index n = Z.rows, k = Z.cols;
+    require(x_norms2.size() == n && a.size() == k && Q.rows == n && Q.cols == k, "gradient_penalty");
+    const T* z = Z.data.get();
+    const T *xn = x_norms2.data.get(), *av = a.data.get();
+    T* q = Q.data.get();
+    double penalty = 0;
+    for (Index i = 0; i < n; ++i) {
+      double row = 0;
+      for (Index j = 0; j < k; ++j) {
+        const T s1 = activate_derivative(act, z[i * k + j]), s2 = activate_second_derivative(act, z[i * k + j]);
+        q[i * k + j] = static_cast<T>(lambda * gamma) * av[j] * av[j] * xn[i] * s1 * s2;
+        row += static_cast<double>(av[j]) * av[j] * s1 * s1;
+      }
+      penalty += static_cast<double>(xn[i]) * row;
+    }
+    return lambda * gamma * gamma / (2.0 * static_cast<double>(n)) * penalty;
+  }
+
+  void activation_derivative(Buffer<T>& Z, Activation act) override {
+    T* z = Z.data.get();
+    for (Index e = 0; e < Z.size(); ++e) z[e] = activate_derivative(act, z[e]);
   }
 
   void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
@@ -122,6 +150,23 @@ class CpuBackend final : public Backend<T> {
     require(A.cols == B.cols && C.rows == A.rows && C.cols == B.rows, "gemm_nt");
     blas::gemm(CblasNoTrans, CblasTrans, i32(A.rows), i32(B.rows), i32(A.cols), T(1), A.data.get(), i32(A.cols),
                B.data.get(), i32(B.cols), T(0), C.data.get(), i32(C.cols));
+  }
+
+  void gemm_tn(double alpha, const Buffer<T>& A, const Buffer<T>& B, Buffer<T>& C) override {
+    require(A.rows == B.rows && C.rows == A.cols && C.cols == B.cols, "gemm_tn");
+    blas::gemm(CblasTrans, CblasNoTrans, i32(A.cols), i32(B.cols), i32(A.rows), static_cast<T>(alpha), A.data.get(),
+               i32(A.cols), B.data.get(), i32(B.cols), T(0), C.data.get(), i32(C.cols));
+  }
+
+  void add_outer(Buffer<T>& A, double alpha, const Buffer<T>& x, const Buffer<T>& y) override {
+    require(A.rows == x.size() && A.cols == y.size(), "add_outer");
+    blas::ger(i32(A.rows), i32(A.cols), static_cast<T>(alpha), x.data.get(), y.data.get(), A.data.get(), i32(A.cols));
+  }
+
+  void transpose(const Buffer<T>& A, Buffer<T>& At) override {
+    require(At.rows == A.cols && At.cols == A.rows, "transpose");
+    for (Index i = 0; i < A.rows; ++i)
+      for (Index j = 0; j < A.cols; ++j) At.data[j * A.rows + i] = A.data[i * A.cols + j];
   }
 
   void orthonormalize_rows(Buffer<T>& V) override {

@@ -121,7 +121,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
   const Buffer<T> a = upload_double(be, inputs.front().a, config.k, 1);
   std::vector<DeviceInputs<T>> data;
   for (const auto& in : inputs) {
-    data.push_back(load_inputs(be, in, config.spectrum == SpectrumMethod::full));
+    data.push_back(load_inputs(be, in, config));
     data.back().a = &a;
   }
   seconds.upload = since(start);

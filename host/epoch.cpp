@@ -17,7 +17,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
 template <typename T>
-DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, bool full_spectrum) {
+DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config) {
+  const bool full_spectrum = config.spectrum == SpectrumMethod::full;
   DeviceInputs<T> di;
   di.X = upload_double(be, in.X_train, in.n, in.d);
   di.y = upload_double(be, in.y_train, in.n, 1);
@@ -31,6 +32,22 @@ DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, bool full_spectrum
   const std::vector<double> basis = energy_basis(in, columns);
   di.energy_basis = upload_double(be, basis, in.d, columns);
   if (full_spectrum) di.prepared = be.prepare(di.X);  // the truncated method works on the gradient alone
+  const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
+  if (config.decomposition_every > 0) {
+    di.X_B = upload_double(be, in.X_bulk_train, in.n, in.d);
+    di.ones = upload_double(be, std::vector<double>(n, 1.0), in.n, 1);
+  }
+  if (config.any_run_has(&RunSpec::gradient_penalty)) {
+    std::vector<double> norms2(n, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) norms2[i] += in.X_train[i * d + j] * in.X_train[i * d + j];
+    di.x_norms2 = upload_double(be, norms2, in.n, 1);
+  }
+  if (config.decomposition_every > 0 || (config.any_run_has(&RunSpec::weight_decay) && full_spectrum)) {
+    std::vector<double> identity(d * d, 0.0);
+    for (std::size_t j = 0; j < d; ++j) identity[j * d + j] = 1.0;
+    di.identity = be.prepare(upload_double(be, identity, in.d, in.d));
+  }
   return di;
 }
 
@@ -41,7 +58,7 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   RunState<T> s;
   s.spec = &spec;
   s.data = &data;
-  s.loss = config.loss;
+  s.config = &config;
   s.W = upload_double(be, in.W0, k, d);
   s.Z = be.zeros(n, k);
   s.r = be.zeros(n, 1);
@@ -52,6 +69,13 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   s.WQ = be.zeros(k, data.energy_basis.cols);
   if (config.spectrum == SpectrumMethod::truncated)
     s.truncated = std::make_unique<TruncatedSpectrum<T>>(be, k, d, config.spectrum_rank, config.seed);
+  if (spec.gradient_penalty > 0) s.Q = be.zeros(n, k);
+  if (spec.weight_decay > 0 && config.spectrum == SpectrumMethod::full) s.GT = be.zeros(d, k);
+  if (config.decomposition_every > 0) {
+    s.v_top = be.zeros(d, 1);
+    s.v2_top = be.zeros(d, 1);
+    s.decomposition = std::make_unique<Decomposition<T>>(be, config, in, data);
+  }
   s.summary.name = spec.name;
   s.summary.status = "running";
   return s;
@@ -60,21 +84,37 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
 template <typename T>
 bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec) {
   const RunSpec& spec = *s.spec;
+  const Config& config = *s.config;
   const DeviceInputs<T>& in = *s.data;
   const auto t0 = Clock::now();
   const std::int64_t t = s.epoch;
   const double n = static_cast<double>(in.X.rows);
+  const bool decompose = config.decomposes(t);
+  const bool penalty = spec.gradient_penalty > 0, decay = spec.weight_decay > 0;
 
   {
     nvtx3::scoped_range range("forward");
-    const Evaluation train = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, s.loss, s.Z, s.r);
+    const Evaluation train = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, config.loss, s.Z, s.r);
     rec.train_mse = train.loss;
     rec.train_accuracy = train.accuracy;
   }
+  // The regularisers' terms at W_t (before `gradient` overwrites Z), added to the training loss.
+  if (penalty) {
+    rec.loss_gradient_penalty =
+        be.gradient_penalty(s.Z, in.x_norms2, *in.a, spec.gamma, spec.gradient_penalty, spec.activation, s.Q);
+    rec.train_mse += rec.loss_gradient_penalty;
+  }
+  if (decay) {
+    const double w = be.norm(s.W);
+    rec.loss_weight_decay = spec.weight_decay / 2 * w * w;
+    rec.train_mse += rec.loss_weight_decay;
+  }
+  if (decompose) s.decomposition->capture(s.Z, spec.activation);
   if (!std::isfinite(rec.train_mse)) return false;
   {
     nvtx3::scoped_range range("gradient");
-    be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G);
+    be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G, penalty ? &s.Q : nullptr);
+    if (decay) be.step(s.G, s.W, -spec.weight_decay, false);  // ∇ += λ W
     be.gemv_t(in.X, s.r, s.xr);  // Xᵀ r_t
     // X_Bᵀ r_t = Xᵀ r_t − q (ζ zᵀ r_t), since X = X_B + ζ z qᵀ: no pass over X_B, nor a copy of it.
     // Queued after the gradient, so that the dot's wait for its scalar leaves no GPU idle.
@@ -85,15 +125,48 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   {
     nvtx3::scoped_range range("spectrum");
     const Buffer<T>* previous = t > 0 ? &s.v_prev : nullptr;
-    spectrum = s.truncated ? s.truncated->compute(s.G, previous)
-                           : be.spectrum(s.Z, *in.prepared, spec.gamma / n, previous);
+    if (s.truncated) {
+      spectrum = s.truncated->compute(s.G, previous);
+    } else if (decay) {  // ∇ = (γ/n) Mᵀ X + λ W is not of the factor's form: its dense transpose with I_d
+      be.transpose(s.G, s.GT);
+      spectrum = be.spectrum(s.GT, *in.identity, 1.0, previous);
+    } else {
+      spectrum = be.spectrum(s.Z, *in.prepared, spec.gamma / n, previous);
+    }
+  }
+  if (decompose) {
+    // The decomposition calls the backend's spectrum again: keep this epoch's vectors.
+    be.copy(spectrum.top_right_vector, s.v_top);
+    spectrum.top_right_vector = s.v_top;
+    if (spectrum.second_right_vector.size()) {
+      be.copy(spectrum.second_right_vector, s.v2_top);
+      spectrum.second_right_vector = s.v2_top;
+    }
+    typename Decomposition<T>::Epoch e;
+    e.t = t;
+    e.gamma = spec.gamma;
+    e.act = spec.activation;
+    e.W = &s.W;
+    e.G = &s.G;
+    e.M = &s.Z;
+    e.penalty = penalty ? &s.Q : nullptr;
+    e.weight_decay = spec.weight_decay;
+    e.r = &s.r;
+    e.xr = &s.xr;
+    e.xbr = &s.xbr;
+    e.spectrum = &spectrum;
+    e.full_spectrum = !s.truncated;
+    s.decomposition->compute(e, rec);
+  } else if (s.decomposition) {
+    skip_decomposition(rec);
   }
   {
     nvtx3::scoped_range range("update");
     be.step(s.W, s.G, spec.lr, spec.normalize_rows);
   }
   nvtx3::scoped_range metrics("metrics");
-  const Evaluation test = be.evaluate(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, s.loss, s.Z_test);
+  const Evaluation test =
+      be.evaluate(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, config.loss, s.Z_test);
   rec.test_mse = test.loss;
   rec.test_accuracy = test.accuracy;
   // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
@@ -122,13 +195,16 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   if (t % heavy_every == 0) {
     rec.singular_values = std::move(spectrum.singular_values);
     rec.top_right_vector = download_double(be, v);
+    if (s.decomposition && !decompose) rec.mu.assign(static_cast<std::size_t>(config.k), kNaN);
+  } else {
+    rec.mu.clear();
   }
   rec.epoch_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return true;
 }
 
 #define LOWRANK_INSTANTIATE(T)                                                                             \
-  template DeviceInputs<T> load_inputs<T>(Backend<T>&, const Inputs&, bool);                               \
+  template DeviceInputs<T> load_inputs<T>(Backend<T>&, const Inputs&, const Config&);                      \
   template RunState<T> start_run<T>(Backend<T>&, const Config&, const RunSpec&, const DeviceInputs<T>&,   \
                                     const Inputs&);                                                        \
   template bool run_epoch<T>(Backend<T>&, RunState<T>&, std::int64_t, EpochRecord&);

@@ -8,6 +8,7 @@
 
 #include "backend.hpp"
 #include "config.hpp"
+#include "decomposition.hpp"
 #include "driver.hpp"
 #include "inputs.hpp"
 #include "truncated_spectrum.hpp"
@@ -20,6 +21,11 @@ struct DeviceInputs {
   Buffer<T> X, y, X_test, y_test, spike_latent, q, energy_basis;  // spike_latent: ζ z (n)
   const Buffer<T>* a = nullptr;  // the readout, shared by every group
   std::shared_ptr<const PreparedData> prepared;
+  // With the decomposition: X_B and a vector of n ones; with the gradient penalty: ‖x_i‖² (n).
+  Buffer<T> X_B, ones, x_norms2;
+  // The identity I_d's factor, with which Backend::spectrum gives the spectrum of a dense k×d
+  // matrix A passed as M = Aᵀ: the gradient's with weight decay (not of the form Mᵀ X), W_t's.
+  std::shared_ptr<const PreparedData> identity;
 };
 
 // One run's weights and work buffers, all on the backend.
@@ -27,9 +33,13 @@ template <typename T>
 struct RunState {
   const RunSpec* spec = nullptr;
   const DeviceInputs<T>* data = nullptr;
-  Loss loss = Loss::mse;
+  const Config* config = nullptr;
   Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
+  Buffer<T> Q;                   // with the gradient penalty: its n×k factor
+  Buffer<T> GT;                  // with weight decay and the full spectrum: ∇ᵀ
+  Buffer<T> v_top, v2_top;       // with the decomposition: the epoch's singular vectors, kept past it
   std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
+  std::unique_ptr<Decomposition<T>> decomposition;   // with [decomposition] every > 0
   std::int64_t epoch = 0;        // epochs done
   std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
   bool stopped = false;
@@ -37,9 +47,10 @@ struct RunState {
   RunSummary summary;
 };
 
-// The training set `in` on the backend; with `full_spectrum`, X's factor for Backend::spectrum.
+// The training set `in` on the backend, with what `config`'s spectrum, regularisers and
+// decomposition need of it (X's factor for the full spectrum, X_B, ‖x_i‖², I_d's factor).
 template <typename T>
-DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, bool full_spectrum);
+DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config);
 
 // A run at epoch 0: W0 and zeroed work buffers (and the truncated spectrum's block if chosen).
 template <typename T>

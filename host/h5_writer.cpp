@@ -197,7 +197,8 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
   H5Handle inputs_group = make(H5Gcreate2(root, "inputs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   for (const auto& in : inputs) write_inputs(inputs_group.get(), in, work_type);
 
-  const auto d = static_cast<hsize_t>(config.d), s = static_cast<hsize_t>(config.singular_count());
+  const auto d = static_cast<hsize_t>(config.d), k = static_cast<hsize_t>(config.k),
+             s = static_cast<hsize_t>(config.singular_count());
   const std::size_t work_bytes = config.precision == Precision::float32 ? 4 : 8;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   H5Handle runs_group = make(H5Gcreate2(root, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
@@ -220,6 +221,8 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     if (!run.cell.empty()) attr_string(g, "cell", run.cell);
     if (run.gamma_nb) attr_number(g, "gamma_nb", *run.gamma_nb);
     if (run.lr_nb) attr_number(g, "lr_nb", *run.lr_nb);
+    if (run.weight_decay > 0) attr_number(g, "weight_decay", run.weight_decay);
+    if (run.gradient_penalty > 0) attr_number(g, "gradient_penalty", run.gradient_penalty);
 
     status_dataset(g, "status", "running");
     scalar_dataset(g, "diverged_epoch", H5T_NATIVE_INT64, std::int64_t{-1});
@@ -229,19 +232,20 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     H5Handle spectrum_epoch = config.heavy_every > 1 ? epoch_scale(g, "spectrum_epoch") : H5Handle();
     H5Handle singular_index = index_scale(g, "singular_index", s);
     H5Handle input_index = index_scale(g, "input_index", d);
+    H5Handle neuron_index = config.decomposition_every > 0 ? index_scale(g, "neuron_index", k) : H5Handle();
     const auto heavy_rows = static_cast<hsize_t>((run.epochs + config.heavy_every - 1) / config.heavy_every);
     for (const auto& series : kSeries) {
       if (!recorded(series, config)) continue;
-      const hsize_t width = series.shape == SeriesShape::spectrum ? s : series.shape == SeriesShape::vector ? d : 0;
+      const auto width = static_cast<hsize_t>(series_width(series, config));
       H5Handle ds = growing_dataset(g, series.name, width ? work_type : H5T_IEEE_F64LE, width, nan,
                                     layout_for(heavy_rows, width, work_bytes));
       const bool own_epoch = is_heavy(series) && config.heavy_every > 1;
       check_status(H5DSattach_scale(ds.get(), (own_epoch ? spectrum_epoch : epoch).get(), 0), "H5DSattach_scale");
       describe(ds.get(), series.meaning, series.units, taken_at_text(series.taken_at));
-      if (width)
-        check_status(H5DSattach_scale(ds.get(),
-                                      (series.shape == SeriesShape::spectrum ? singular_index : input_index).get(), 1),
-                     "H5DSattach_scale");
+      const H5Handle& index = series.shape == SeriesShape::spectrum ? singular_index
+                              : series.shape == SeriesShape::vector ? input_index
+                                                                    : neuron_index;
+      if (width) check_status(H5DSattach_scale(ds.get(), index.get(), 1), "H5DSattach_scale");
     }
   }
 
@@ -267,7 +271,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     H5Handle g = make(H5Gcreate2(checkpoints.get(), ("group" + std::to_string(i)).c_str(), H5P_DEFAULT, H5P_DEFAULT,
                                  H5P_DEFAULT),
                       "H5Gcreate2");
-    const hsize_t runs = groups[i].size(), k = static_cast<hsize_t>(config.k);
+    const hsize_t runs = groups[i].size();
     zero_dataset(g.get(), "W", work_type, {2, runs, k, d});
     zero_dataset(g.get(), "vectors", work_type,
                  {2, runs, static_cast<hsize_t>(checkpoint_vector_rows(config)), d});

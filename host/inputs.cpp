@@ -5,6 +5,7 @@
 #include <cmath>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace lowrank {
@@ -48,15 +49,16 @@ struct SpikedDraw {
   std::vector<double> X, X_bulk, z;
 };
 
-// With data.input_noise = s, X_B += s·N(0, 1) (its own stream), before the spike is added.
+// With an `input_noise` stream, X_B += noise_level·N(0, 1) before the spike is added.
 SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std::vector<double>& q, Stream bulk,
-                       Stream latent, Stream input_noise) {
+                       Stream latent, std::optional<Stream> input_noise, double noise_level) {
   const auto d = static_cast<std::size_t>(c.d);
   SpikedDraw s;
   s.X_bulk = draw_normal(c.seed, bulk, group, static_cast<std::size_t>(rows) * d);
   s.z = draw_normal(c.seed, latent, group, static_cast<std::size_t>(rows));
-  const std::vector<double> noise =
-      c.input_noise > 0 ? draw_normal(c.seed, input_noise, group, s.X_bulk.size()) : std::vector<double>();
+  const std::vector<double> noise = noise_level > 0 && input_noise
+                                        ? draw_normal(c.seed, *input_noise, group, s.X_bulk.size())
+                                        : std::vector<double>();
   std::vector<double> scale(d);
   for (std::size_t j = 0; j < d; ++j) scale[j] = std::pow(static_cast<double>(j + 1), -c.alpha / 2);
   const double zeta = spike_strength(c);
@@ -65,7 +67,7 @@ SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std:
     for (std::size_t j = 0; j < d; ++j) {
       double& b = s.X_bulk[i * d + j];
       b *= scale[j];
-      if (!noise.empty()) b += c.input_noise * noise[i * d + j];
+      if (!noise.empty()) b += noise_level * noise[i * d + j];
       s.X[i * d + j] = b + zeta * s.z[i] * q[j];
     }
   return s;
@@ -189,11 +191,13 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
     in.beta_3 = draw_beta(c, spec.beta_init, Stream::teacher_3, g);
   }
   auto test_draw = std::async(std::launch::async, [&c, &in, g] {
-    SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test, Stream::input_noise_test);
+    SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test, Stream::input_noise_test,
+                                   in.spec.input_noise);
     in.y_test = teacher_targets(c, in, test.X, c.n_test, Stream::noise_test);
     in.X_test = std::move(test.X);
   });
-  SpikedDraw train = draw_spiked(c, g, c.n, in.q, Stream::bulk_train, Stream::latent_train, Stream::input_noise_train);
+  SpikedDraw train =
+      draw_spiked(c, g, c.n, in.q, Stream::bulk_train, Stream::latent_train, Stream::input_noise_train, spec.input_noise);
   in.y_train = teacher_targets(c, in, train.X, c.n, Stream::noise_train);
   in.X_train = std::move(train.X);
   in.X_bulk_train = std::move(train.X_bulk);
@@ -202,6 +206,11 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   test_draw.get();
   in.W0 = W0.get();
   return in;
+}
+
+std::vector<double> draw_mu_samples(const Config& c, const std::vector<double>& q, std::int64_t epoch) {
+  // Epochs stay below kMaxEpochs < 2³¹: the epoch fits the stream key's group field.
+  return draw_spiked(c, static_cast<int>(epoch), c.n_mu, q, Stream::mu_bulk, Stream::mu_latent, std::nullopt, 0.0).X;
 }
 
 }  // namespace lowrank

@@ -19,6 +19,7 @@ enum class Stream : std::uint64_t {
   spectrum_start = 11,  // the truncated spectrum's first block
   teacher_2 = 12, teacher_3 = 13,  // the triple-index teacher's β₂, β₃
   input_noise_train = 14, input_noise_test = 15,
+  mu_bulk = 16, mu_latent = 17,  // the decomposition's fresh samples, keyed by the epoch in place of the group
 };
 
 // The Philox seed of one stream: a SplitMix64 mix of the run seed, the tensor and the group.
@@ -43,5 +44,10 @@ struct Inputs {
 };
 
 Inputs make_inputs(const Config& config, const InputsSpec& spec);
+
+// The decomposition's n_mu fresh samples of the data model at `epoch` (row-major n_mu×d):
+// X_B + ζ z qᵀ from streams of their own keyed by the epoch, shared by every run and group, so
+// that a resumed run draws the same. As the notebook's get_mu, without data.input_noise.
+std::vector<double> draw_mu_samples(const Config& config, const std::vector<double>& q, std::int64_t epoch);
 
 }  // namespace lowrank

@@ -250,9 +250,7 @@ RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& 
   if (c.heavy_every > 1) rows.add(layout.rows(g + "spectrum_epoch", H5T_INTEGER), true);
   for (const auto& s : kSeries) {
     if (!recorded(s, c)) continue;
-    const auto width = static_cast<hsize_t>(s.shape == SeriesShape::spectrum ? c.singular_count()
-                                            : s.shape == SeriesShape::vector ? c.d
-                                                                             : 0);
+    const auto width = static_cast<hsize_t>(series_width(s, c));
     rows.add(layout.rows(g + s.name, H5T_FLOAT, width), is_heavy(s));
   }
   r.status = read_status(f, g + "status");

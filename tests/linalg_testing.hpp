@@ -41,6 +41,7 @@ inline std::vector<double> matmul(const std::vector<double>& A, const std::vecto
 // Singular values (descending) and the leading right singular vector of a row-major m×n matrix.
 struct Svd {
   std::vector<double> s, v1;
+  std::vector<double> vt;  // every right singular vector, row-major p×n (row i: the i-th)
 };
 inline Svd svd(std::vector<double> A, std::int64_t m, std::int64_t n) {
   const std::int64_t p = std::min(m, n);
@@ -51,6 +52,7 @@ inline Svd svd(std::vector<double> A, std::int64_t m, std::int64_t n) {
                      out.s.data(), u.data(), static_cast<int>(p), vt.data(), static_cast<int>(n)))
     throw std::runtime_error("svd: dgesdd failed");
   out.v1.assign(vt.begin(), vt.begin() + n);
+  out.vt = std::move(vt);
   return out;
 }
 

@@ -110,7 +110,7 @@ double gradient_op(Pair<T>& p, const Shape& s) {
     for (int b = 0; b < 2; ++b) {
       Backend<T>& be = b ? *p.gpu : *p.cpu;
       Buffer<T> Zb = be.upload(Z, s.n, s.k), G = be.zeros(s.k, s.d);
-      be.gradient(be.upload(X, s.n, s.d), be.upload(r, s.n, 1), be.upload(a, s.k, 1), 0.9, act, Zb, G);
+      be.gradient(be.upload(X, s.n, s.d), be.upload(r, s.n, 1), be.upload(a, s.k, 1), 0.9, act, Zb, G, nullptr);
       m_of[b] = p.get(be, Zb);
       g_of[b] = p.get(be, G);
     }

@@ -94,7 +94,7 @@ TEST_P(GradientTest, MatchesFiniteDifferencesOfTheLoss) {
   } else {
     EXPECT_TRUE(std::isnan(evaluation.accuracy));
   }
-  be->gradient(X, r, a, gamma, act, Z, G);
+  be->gradient(X, r, a, gamma, act, Z, G, nullptr);
   std::vector<double> g(p.k * p.d);
   be->download(G, g);
 

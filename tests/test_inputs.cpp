@@ -161,7 +161,7 @@ TEST(Inputs, InputNoiseIsAddedToTheBulkOnce) {
   Config c = small(11);
   c.n = 400;
   const Inputs clean = make_inputs(c, c.inputs[0]);
-  c.input_noise = 0.3;
+  c.inputs[0].input_noise = 0.3;
   const Inputs noisy = make_inputs(c, c.inputs[0]);
   double var = 0;
   for (std::size_t e = 0; e < clean.X_bulk_train.size(); ++e) {

@@ -37,7 +37,7 @@ std::vector<double> network_gradient(std::mt19937_64& rng, std::int64_t n, std::
   Buffer<double> X = be->upload(x, n, d), W = be->upload(w, k, d), A = be->upload(a, k, 1), Y = be->upload(y, n, 1);
   Buffer<double> Z = be->zeros(n, k), r = be->zeros(n, 1), G = be->zeros(k, d);
   be->forward(X, W, A, Y, 0.1, Activation::sigmoid, Loss::mse, Z, r);
-  be->gradient(X, r, A, 0.1, Activation::sigmoid, Z, G);
+  be->gradient(X, r, A, 0.1, Activation::sigmoid, Z, G, nullptr);
   std::vector<double> g(static_cast<std::size_t>(k * d));
   be->download(G, g);
   return g;
