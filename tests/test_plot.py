@@ -21,6 +21,7 @@ ENGINE, PACKAGE = sys.argv[1], sys.argv[2]
 SMALL = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=50"]
 SIZES = {"loss": (500, 1200), "norms": (500, 1200), "alignment": (900, 1200), "energy": (600, 1000),
          "spectrum": (600, 1100), "singular-values": (600, 1100)}
+DECOMPOSITION_SIZES = {"decomposition-spectrum": (600, 1000), "decomposition": (900, 2000)}
 failures = []
 
 
@@ -39,9 +40,9 @@ def engine(*args):
     subprocess.run([ENGINE, "--quiet", *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def check_figures(out, runs, pairs):
+def check_figures(out, runs, pairs, extra=None):
     for run in runs:
-        for name, (h, w) in SIZES.items():
+        for name, (h, w) in {**SIZES, **(extra or {})}.items():
             path = os.path.join(out, f"{run}-{name}.png")
             if not os.path.exists(path):
                 check(False, f"{path} exists")
@@ -109,16 +110,53 @@ def check_drawn_data(path, epochs=None):
                 ok = drawn_as(got, [(np.arange(1, sv.shape[1] + 1), sv[i]) for i in rows])
             else:  # the first and the last recorded epoch and a few between, in order
                 rows = [next((i for i in range(len(sv)) if same(y, sv[i])), -1) for _, y in got]
-                ok = len(rows) >= 2 and rows[0] == 0 and rows[-1] == len(sv) - 1 and rows == sorted(set(rows))
+                ok = (len(rows) >= min(2, len(sv)) and rows[0] == 0 and rows[-1] == len(sv) - 1
+                      and rows == sorted(set(rows)))
             check(ok, f"{run.name}-singular-values: its curves are the recorded spectra asked for, in order "
                       f"(rows {rows})")
             figures.plt.close(fig)
+            if "opnorm_E" in g:
+                check_decomposition_figures(run, g, figures, curves, same, drawn_as)
         for pair in engine_file.pairs:
             fig = figures.pair_angle(pair, {r.name: r for r in engine_file.runs})
             p = f["pairs/" + pair.name]
             check(drawn_as(curves(fig), [(p["epoch"][()], p["pair_mean_angle_deg"][()])]),
                   f"{pair.name}-angle: its curve is the file's angles")
             figures.plt.close(fig)
+
+
+def check_decomposition_figures(run, g, figures, curves, same, drawn_as):
+    """The decomposition's figures carry the file's numbers: R's singular values as the lines of
+    the spectrum scatter, labelled by the larger of their vectors' alignments, and every curve of
+    the over-epochs figure at the epochs the decomposition ran."""
+    epoch, sv = g["epoch"][()], g["grad_singular_values"][()]
+    ran = np.isfinite(g["opnorm_E"][()])
+    t = int(epoch[ran][0])
+    fig = figures.decomposition_spectrum(run)
+    ax = fig.axes[0]
+    rank = min(g.attrs["n"], g.attrs["k"], g.attrs["d"], sv.shape[1])
+    dots = ax.collections[0].get_offsets()
+    kinds = ["data" if g[f"R_v{i}_data"][t] > g[f"R_v{i}_residue"][t] else "residue" for i in (1, 2)]
+    lines = [(line.get_ydata()[0], line.get_label()) for line in ax.get_lines()]
+    check(same(dots[:, 1], sv[t, :rank]) and same(dots[:, 0], np.arange(1, rank + 1)),
+          f"{run.name}-decomposition-spectrum: the dots are epoch {t}'s singular values")
+    check(len(lines) == 2 and same([v for v, _ in lines], [g["opnorm_R"][t], g["sigma2_R"][t]])
+          and all(k in label for k, (_, label) in zip(kinds, lines)),
+          f"{run.name}-decomposition-spectrum: the lines are sigma(R), labelled {kinds}")
+    figures.plt.close(fig)
+    if run.epochs_done < 2:
+        return
+    x = epoch[ran]
+    d = {k: g[k][()][ran] for k in g if isinstance(g[k], h5py.Dataset) and g[k].ndim == 1 and g[k].shape == epoch.shape}
+    want = [(x, d[k]) for k in ("opnorm_S1", "opnorm_S12", "opnorm_S2", "opnorm_R", "opnorm_E")]
+    want += [(x, d[k] / d["opnorm_E"]) for k in ("opnorm_S1", "opnorm_S12", "opnorm_S2")]
+    want += [(x, d[k]) for k in ("energy_grad_R2", "energy_weights_R2", "mu_abs_min", "mu_abs_max")]
+    want += [(x, d["residual_max"] / d["residual_norm"])]
+    want += [(x, d[k]) for k in ("effective_rank_grad", "effective_rank_weights", "align_residue", "align_data",
+                                 "align_label", "decomposition_residual")]
+    fig = figures.decomposition_over_epochs(run)
+    check(drawn_as(curves(fig), want), f"{run.name}-decomposition: its curves are the file's series at epochs {list(x)}")
+    figures.plt.close(fig)
 
 
 def main():
@@ -151,6 +189,22 @@ def main():
         check(r.returncode == 0, f"truncated, every 3rd epoch: plotted {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "sparse"), ["ntk", "mf"], ["ntk__mf"])
         check_drawn_data(sparse, epochs=[0, 4, 9])
+
+        # The decomposition's presets, small: its figures, at the epochs it ran (every 2nd).
+        later = os.path.join(tmp, "later.h5")
+        engine("--exp", "later_training", *SMALL, "--set", "decomposition.n_mu=500", "--set", "decomposition.every=2",
+               "--epochs", "7", "--out", later)
+        r = plot(later, "--out", os.path.join(tmp, "later"))
+        check(r.returncode == 0, f"later_training plotted {r.stderr.strip()}")
+        check_figures(os.path.join(tmp, "later"), ["tanh"], [], DECOMPOSITION_SIZES)
+        check_drawn_data(later)
+        at_init = os.path.join(tmp, "at_init.h5")
+        engine("--exp", "spectrum_at_init", *SMALL, "--set", "decomposition.n_mu=500", "--out", at_init)
+        r = plot(at_init, "--out", os.path.join(tmp, "at_init"))
+        check(r.returncode == 0 and os.path.exists(os.path.join(tmp, "at_init", "input_noise-decomposition-spectrum.png"))
+              and not os.path.exists(os.path.join(tmp, "at_init", "plain-decomposition.png")),
+              "spectrum_at_init plotted: the scatter, and no over-epochs figure for one epoch")
+        check_drawn_data(at_init)
 
         r = plot(ntk, "--out", os.path.join(tmp, "pdf"), "--format", "pdf")
         with open(os.path.join(tmp, "pdf", "mf-loss.pdf"), "rb") as f:

@@ -1,5 +1,6 @@
 """The figures: every plot the seed notebook draws, per run and per pair, plus the gradient
-spectrum as a heat map and the singular values at chosen epochs with the top two classified."""
+spectrum as a heat map and the singular values at chosen epochs with the top two classified,
+and, for runs with the decomposition, Spectrum_Plotting's spectrum scatter and later-training plots."""
 import os
 
 import matplotlib
@@ -180,8 +181,98 @@ def pair_angle(pair, runs_by_name):
     return fig
 
 
+def has_decomposition(run):
+    return "opnorm_E" in run.data
+
+
+def _decomposition_epoch(run):
+    """The first epoch with both the decomposition and a recorded spectrum."""
+    for row, t in enumerate(run.spectrum_epochs):
+        if t < run.epochs_done and np.isfinite(run.data["opnorm_R"][t]):
+            return row, int(t)
+    return None, None
+
+
+def decomposition_spectrum(run):
+    """The notebook's spectrum scatter: every singular value of the gradient at the first
+    decomposed epoch, with R's two singular values drawn as lines, each labelled by the direction
+    its right singular vector is closer to: the data spike q (S2's) or the residue X_Bᵀr (S1's)."""
+    fig, ax = plt.subplots(figsize=(10, 6))
+    row, t = _decomposition_epoch(run)
+    if row is None:
+        ax.text(0.5, 0.5, "no epoch with both the decomposition and the spectrum", ha="center", transform=ax.transAxes)
+        return fig
+    sv = run.spectrum[row, :gradient_rank_bound(run)]
+    ax.scatter(np.arange(1, len(sv) + 1), sv, s=8, color="0.3", label=f"σ_i(∇_W L), epoch {t}")
+    ax.set_yscale("log")  # the notebook's linear axis flattens the bulk against zero
+    d = run.data
+    for i, (value, data_key, residue_key) in enumerate(((d["opnorm_R"][t], "R_v1_data", "R_v1_residue"),
+                                                        (d["sigma2_R"][t], "R_v2_data", "R_v2_residue"))):
+        spike = d[data_key][t] > d[residue_key][t]
+        ax.axhline(value, color="tab:blue" if spike else "tab:red", linestyle="-." if spike else "--", linewidth=2,
+                   label=f"σ_{i + 1}(R): " + ("data (S2, |⟨v,q⟩| larger)" if spike else
+                                              "residue (S1, |cos(v,X_Bᵀr)| larger)"))
+    ax.set_xlabel("singular index")
+    ax.set_ylabel("singular value")
+    ax.grid(True, linestyle="--", alpha=0.5)
+    ax.legend(fontsize=9)
+    ax.set_title(run_title(run, "gradient spectrum and R = S1 + S12 + S2"))
+    fig.text(0.5, 0.01, f"‖S1‖={d['opnorm_S1'][t]:.4g}  ‖S12‖={d['opnorm_S12'][t]:.4g}  ‖S2‖={d['opnorm_S2'][t]:.4g}  "
+             f"‖E‖={d['opnorm_E'][t]:.4g}  residual check {d['decomposition_residual'][t]:.2g}",
+             ha="center", fontsize=9)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def decomposition_over_epochs(run):
+    """The notebook's later-training plots in one figure, at the epochs the decomposition ran."""
+    fig, axs = plt.subplots(2, 4, figsize=(20, 9))
+    d = run.data
+    e = np.arange(run.epochs_done)
+    ok = np.isfinite(d["opnorm_E"])
+    x = e[ok]
+    marker = "." if ok.sum() < 60 else None
+
+    def lines(ax, keys_labels, ylabel, log=False):
+        for key, label in keys_labels:
+            ax.plot(x, d[key][ok], marker=marker, label=label)
+        ax.set_ylabel(ylabel, fontsize=9)
+        if log:
+            ax.set_yscale("log")
+        if len(keys_labels) > 1:
+            ax.legend(fontsize=8)
+        _epoch_axis(ax, len(e))
+
+    lines(axs[0, 0], [("opnorm_S1", "‖S1‖"), ("opnorm_S12", "‖S12‖"), ("opnorm_S2", "‖S2‖"), ("opnorm_R", "‖R‖"),
+                      ("opnorm_E", "‖E‖")], "operator norms", log=True)
+    for key, label in (("opnorm_S1", "‖S1‖/‖E‖"), ("opnorm_S12", "‖S12‖/‖E‖"), ("opnorm_S2", "‖S2‖/‖E‖")):
+        axs[0, 1].plot(x, d[key][ok] / d["opnorm_E"][ok], marker=marker, label=label)
+    axs[0, 1].set_ylabel("ratios to ‖E‖", fontsize=9)
+    axs[0, 1].legend(fontsize=8)
+    _epoch_axis(axs[0, 1], len(e))
+    lines(axs[0, 2], [("energy_grad_R2", "gradient ∇"), ("energy_weights_R2", "weights W_t")],
+          "energy in R's top-two right space ‖A V₂‖_F/‖A‖_F")
+    lines(axs[0, 3], [("mu_abs_min", "min |μ_j|"), ("mu_abs_max", "max |μ_j|")], "μ = E[σ'(Wx)]")
+    axs[1, 0].plot(x, d["residual_max"][ok] / d["residual_norm"][ok], marker=marker)
+    axs[1, 0].set_ylabel("‖r‖_∞ / ‖r‖₂", fontsize=9)
+    _epoch_axis(axs[1, 0], len(e))
+    lines(axs[1, 1], [("effective_rank_grad", "gradient ∇"), ("effective_rank_weights", "weights W_t")],
+          "effective rank exp(H(σ/Σσ))")
+    lines(axs[1, 2], [("align_residue", "X_Bᵀr"), ("align_data", "q"), ("align_label", "X_Bᵀy")],
+          "alignment of v_t with")
+    lines(axs[1, 3], [("decomposition_residual", "")], "check ‖∇−R−E−reg‖_F/‖∇‖_F", log=True)
+    for ax in axs[1, 2:3]:
+        ax.set_ylim(-0.02, 1.02)
+    fig.suptitle(run_title(run, "decomposition of the gradient over training"))
+    fig.tight_layout()
+    return fig
+
+
 RUN_FIGURES = [("loss", loss), ("norms", norms), ("alignment", alignment), ("energy", energy),
                ("spectrum", spectrum_heatmap), ("singular-values", None)]
+# Drawn where the run has the decomposition: the scatter for any, the epochs' figure past one epoch.
+DECOMPOSITION_FIGURES = [("decomposition-spectrum", decomposition_spectrum, 1),
+                         ("decomposition", decomposition_over_epochs, 2)]
 
 
 def draw_all(engine_file, out_dir, fmt="png", epochs=None):
@@ -194,6 +285,10 @@ def draw_all(engine_file, out_dir, fmt="png", epochs=None):
         for name, draw in RUN_FIGURES:
             fig = singular_values(run, epochs) if draw is None else draw(run)
             written.append(_save(fig, out_dir, f"{run.name}-{name}", fmt))
+        if has_decomposition(run):
+            for name, draw, least in DECOMPOSITION_FIGURES:
+                if run.epochs_done >= least:
+                    written.append(_save(draw(run), out_dir, f"{run.name}-{name}", fmt))
     runs_by_name = {r.name: r for r in engine_file.runs}
     for pair in engine_file.pairs:
         if len(pair.angle):
