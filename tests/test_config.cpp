@@ -117,7 +117,7 @@ TEST(Overrides, SpectrumAndOutputOptions) {
 }
 
 TEST(ResolvedToml, ReproducesTheConfiguration) {
-  for (const char* name : {"ntk_vs_mf", "relu_vs_sigmoid"}) {
+  for (const char* name : {"ntk_vs_mf", "relu_vs_sigmoid", "spectrum_at_init", "later_training"}) {
     const Config c = preset(name, {"data.n=64"});
     const Config again = parse_config(c.to_toml(), "resolved", {});
     EXPECT_EQ(again.to_toml(), c.to_toml()) << name;
@@ -134,6 +134,26 @@ TEST(ResolvedToml, ReproducesTheConfiguration) {
   EXPECT_EQ(again.run("ntk").activation, Activation::swish);
   EXPECT_EQ(again.run("mf").activation, Activation::elu);
   EXPECT_EQ(preset("ntk_vs_mf").loss, Loss::mse) << "the default";
+}
+
+TEST(ResolvedToml, RegularisersAndDecompositionSurviveAndDefaultPerRun) {
+  const Config c = preset("ntk_vs_mf", {"model.weight_decay=0.25", "runs.mf.weight_decay=0", "runs.mf.gradient_penalty=3",
+                                        "data.input_noise=0.5", "decomposition.every=4", "decomposition.n_mu=77",
+                                        "decomposition.mu_source=train"});
+  for (const Config& x : {c, parse_config(c.to_toml(), "resolved", {})}) {
+    EXPECT_EQ(x.run("ntk").weight_decay, 0.25) << "model.weight_decay is the runs' default";
+    EXPECT_EQ(x.run("mf").weight_decay, 0.0);
+    EXPECT_EQ(x.run("mf").gradient_penalty, 3.0);
+    EXPECT_EQ(x.run("ntk").gradient_penalty, 0.0);
+    EXPECT_EQ(x.inputs.front().input_noise, 0.5) << "data.input_noise is the inputs groups' default";
+    EXPECT_EQ(x.decomposition_every, 4);
+    EXPECT_EQ(x.n_mu, 77);
+    EXPECT_EQ(x.mu_source, MuSource::train);
+    EXPECT_TRUE(x.decomposes(8));
+    EXPECT_FALSE(x.decomposes(9));
+  }
+  EXPECT_FALSE(preset("ntk_vs_mf").decomposes(0)) << "off by default";
+  EXPECT_FALSE(preset("ntk_vs_mf").any_run_has(&RunSpec::weight_decay));
 }
 
 // Each kind of bad value: the message names the key.
@@ -204,7 +224,22 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"ZeroRank", {"spectrum.rank=0"}, "'spectrum.rank' = 0 must be a positive integer"},
                       BadValue{"ZeroHeavyEvery", {"output.heavy_every=0"},
                                "'output.heavy_every' = 0 must be an integer from 1 to 1000000000"},
-                      BadValue{"UnknownOutputKey", {"output.compress=true"}, "unknown key 'output.compress'"}),
+                      BadValue{"UnknownOutputKey", {"output.compress=true"}, "unknown key 'output.compress'"},
+                      BadValue{"NegativeWeightDecay", {"model.weight_decay=-0.5"},
+                               "'model.weight_decay' = -0.5 must be >= 0 (0 is off)"},
+                      BadValue{"InfinitePenalty", {"model.gradient_penalty=inf"}, "'model.gradient_penalty' must be finite"},
+                      BadValue{"NegativeRunPenalty", {"runs.mf.gradient_penalty=-1"},
+                               "'runs.mf.gradient_penalty' = -1.0 must be >= 0"},
+                      BadValue{"WeightDecayNotANumber", {"runs.ntk.weight_decay=\"lots\""},
+                               "'runs.ntk.weight_decay' must be a number"},
+                      BadValue{"NegativeInputsNoise", {"inputs.sigmoid_teacher.input_noise=-2"},
+                               "'inputs.sigmoid_teacher.input_noise' = -2.0 must be >= 0"},
+                      BadValue{"NegativeDecompositionEvery", {"decomposition.every=-1"},
+                               "'decomposition.every' = -1 must be an integer from 0 to 1000000000"},
+                      BadValue{"ZeroNMu", {"decomposition.n_mu=0"}, "'decomposition.n_mu' = 0 must be a positive integer"},
+                      BadValue{"UnknownMuSource", {"decomposition.mu_source=test"},
+                               "'decomposition.mu_source' = \"test\" is not allowed; allowed: fresh, train"},
+                      BadValue{"UnknownDecompositionKey", {"decomposition.rank=2"}, "unknown key 'decomposition.rank'"}),
     case_name);
 
 TEST(BadToml, SyntaxErrorNamesTheLine) {

@@ -225,6 +225,28 @@ def main():
             diff = same_file(path, ref_t)
             check(not diff, f"truncated: resume after kill #{attempt}: the file equals the uninterrupted run {diff}")
 
+    # The decomposition (every 2nd epoch, μ from each epoch's own fresh samples) and both
+    # regularisers: a resumed run draws the same samples and starts the same Lanczos vectors, so
+    # it is again the uninterrupted run, bit for bit.
+    decomposed = ["--set", "decomposition.every=2", "--set", "decomposition.n_mu=500", "--set",
+                  "runs.ntk.weight_decay=0.01", "--set", "runs.mf.gradient_penalty=0.5"]
+    reference_d = os.path.join(tmp, "reference-decomposed.h5")
+    subprocess.run([ENGINE, *ARGS, *decomposed, "--out", reference_d], check=True, stdout=subprocess.DEVNULL)
+    with h5py.File(reference_d, "r") as ref_d:
+        check("opnorm_E" in ref_d["runs/mf"] and "loss_gradient_penalty" in ref_d["runs/ntk"],
+              "decomposed: the reference records the decomposition and the regularisers' terms")
+        path = os.path.join(tmp, "resumed-decomposed.h5")
+        p = subprocess.Popen([ENGINE, *ARGS, *decomposed, "--out", path], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        check(wait_for_epochs(path, rng.randint(5, 15)), "decomposed: the run got going")
+        p.kill()
+        p.wait()
+        check(stopped_mid_run(path), "decomposed: the run was stopped before its end")
+        r = subprocess.run([ENGINE, "--resume", path, "--threads", "2", "--quiet"], capture_output=True, text=True)
+        check(r.returncode == 0, f"decomposed: resume after the kill: exit {r.returncode} {r.stderr.strip()}")
+        diff = same_file(path, ref_d)
+        check(not diff, f"decomposed: the resumed file equals the uninterrupted run {diff}")
+
     foreign = os.path.join(tmp, "foreign.h5")
     with h5py.File(foreign, "w") as f:
         f["x"] = np.arange(3)
