@@ -487,6 +487,24 @@ class CudaBackend final : public Backend<T> {
   // back, in one synchronisation, and the Ritz pairs of each new step are tested in order. The steps run
   // past the stopping one are discarded; a β of zero there (an invariant subspace) leaves zero
   // columns in them (launch_divide keeps a zero vector).
+  std::vector<double> singular_values(const Buffer<T>& A) override {
+    const Index m = A.rows, n = A.cols, p = std::min(m, n);
+    const double one = 1.0, zero = 0.0;
+    double* a = scratch_.get<double>(kMd, m * n);  // row-major A = column-major Aᵀ (n×m)
+    launch_to_double(A.data.get(), a, m * n, stream_);
+    double* G = scratch_.get<double>(kGram, p * p);
+    // Aᵀ A (n×n) when n ≤ m, else A Aᵀ (m×m).
+    LOWRANK_CHECK(cublasDsyrk(blas_, CUBLAS_FILL_MODE_LOWER, n <= m ? CUBLAS_OP_N : CUBLAS_OP_T, i32(p),
+                              i32(n <= m ? m : n), &one, a, i32(n), &zero, G, i32(p)));
+    const double* eigenvalues = tridiagonal_eigenvalues(G, p);
+    std::vector<double> out(sz(p));
+    LOWRANK_CHECK(cudaMemcpyAsync(out.data(), eigenvalues, sizeof(double) * sz(p), cudaMemcpyDeviceToHost, stream_));
+    check_info(scratch_.get<int>(kInfo, 1), "cusolverDnDsytrd");  // synchronises: `out` is filled
+    std::reverse(out.begin(), out.end());
+    for (double& value : out) value = std::sqrt(std::max(value, 0.0));
+    return out;
+  }
+
   double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
     const Index k = W.rows, d = W.cols, steps = std::min<Index>(d, spectral::kLanczosSteps);
     require(start.size() == d, "operator_norm");

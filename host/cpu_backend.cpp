@@ -218,6 +218,11 @@ class CpuBackend final : public Backend<T> {
     return out;
   }
 
+  std::vector<double> singular_values(const Buffer<T>& A) override {
+    const std::vector<double> a = to_double(A);
+    return spectral::singular_values(a.data(), A.rows, A.cols);
+  }
+
   double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {
     require(start.size() == W.cols, "operator_norm");
     const std::vector<double> w = to_double(W);

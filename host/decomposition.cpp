@@ -127,6 +127,7 @@ Decomposition<T>::Decomposition(Backend<T>& be, const Config& config, const Inpu
   const bool fresh = config.mu_source == MuSource::fresh;
   const Index rows = fresh ? config.n_mu : n;
   if (fresh) {
+    samples_host_.resize(static_cast<std::size_t>(rows * d));
     samples_ = be.zeros(rows, d);
     samples_Z_ = be.zeros(rows, k);
   }
@@ -136,7 +137,6 @@ Decomposition<T>::Decomposition(Backend<T>& be, const Config& config, const Inpu
   p_ = be.zeros(k, 1);
   V2_ = be.zeros(d, 2);
   V2_product_ = be.zeros(k, 2);
-  WT_ = be.zeros(d, k);
   start_k_ = be.zeros(k, 1);
   start_d_ = be.zeros(d, 1);
 }
@@ -155,9 +155,8 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
 
   // μ: column means of σ'(samples W_tᵀ), or of σ'(Z) kept by `capture`.
   if (config_.mu_source == MuSource::fresh) {
-    samples_host_ = draw_mu_samples(config_, q_, e.t);
-    const std::vector<T> cast(samples_host_.begin(), samples_host_.end());
-    be_.upload_to(cast, samples_);
+    draw_mu_samples<T>(config_, q_, e.t, samples_host_);
+    be_.upload_to(samples_host_, samples_);
     be_.gemm_nt(samples_, *e.W, samples_Z_);
     be_.activation_derivative(samples_Z_, e.act);
     be_.gemv_t(samples_Z_, sample_weights_, mu_);
@@ -221,11 +220,9 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
   rec.energy_grad_R2 = energy_ratio(be_, *e.G, V2_, V2_product_);
   rec.energy_weights_R2 = energy_ratio(be_, *e.W, V2_, V2_product_);
 
-  // Effective ranks: the gradient's full spectrum, and every singular value of W_t (as the
-  // spectrum of I·W_t, the identity's factor prepared once).
+  // Effective ranks: the gradient's full spectrum, and every singular value of W_t.
   rec.effective_rank_grad = e.full_spectrum ? effective_rank(e.spectrum->singular_values) : kNaN;
-  be_.transpose(*e.W, WT_);
-  rec.effective_rank_weights = effective_rank(be_.spectrum(WT_, *data_.identity, 1.0, nullptr).singular_values);
+  rec.effective_rank_weights = effective_rank(be_.singular_values(*e.W));
 
   double r_max = 0;
   for (double x : r) r_max = std::max(r_max, std::abs(x));

@@ -70,9 +70,9 @@ class Decomposition {
   std::vector<double> a_, q_, beta_, z_;  // host copies: a, q, β₁, z
   double zeta_;
   std::vector<double> xby_;  // X_Bᵀy
-  Buffer<T> S_, P_, E_, D_, samples_, samples_Z_, sample_weights_, mu_, u_, p_, V2_, V2_product_, WT_;
+  Buffer<T> S_, P_, E_, D_, samples_, samples_Z_, sample_weights_, mu_, u_, p_, V2_, V2_product_;
   Buffer<T> start_k_, start_d_;
-  std::vector<double> samples_host_;
+  std::vector<T> samples_host_;  // μ's samples, drawn on the host in the working precision
 };
 
 // Sets every decomposition scalar of `rec` to NaN: an epoch the decomposition skips.

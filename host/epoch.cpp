@@ -43,7 +43,7 @@ DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& conf
       for (std::size_t j = 0; j < d; ++j) norms2[i] += in.X_train[i * d + j] * in.X_train[i * d + j];
     di.x_norms2 = upload_double(be, norms2, in.n, 1);
   }
-  if (config.decomposition_every > 0 || (config.any_run_has(&RunSpec::weight_decay) && full_spectrum)) {
+  if (config.any_run_has(&RunSpec::weight_decay) && full_spectrum) {
     std::vector<double> identity(d * d, 0.0);
     for (std::size_t j = 0; j < d; ++j) identity[j * d + j] = 1.0;
     di.identity = be.prepare(upload_double(be, identity, in.d, in.d));
@@ -72,8 +72,6 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   if (spec.gradient_penalty > 0) s.Q = be.zeros(n, k);
   if (spec.weight_decay > 0 && config.spectrum == SpectrumMethod::full) s.GT = be.zeros(d, k);
   if (config.decomposition_every > 0) {
-    s.v_top = be.zeros(d, 1);
-    s.v2_top = be.zeros(d, 1);
     s.decomposition = std::make_unique<Decomposition<T>>(be, config, in, data);
   }
   s.summary.name = spec.name;
@@ -135,13 +133,6 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
     }
   }
   if (decompose) {
-    // The decomposition calls the backend's spectrum again: keep this epoch's vectors.
-    be.copy(spectrum.top_right_vector, s.v_top);
-    spectrum.top_right_vector = s.v_top;
-    if (spectrum.second_right_vector.size()) {
-      be.copy(spectrum.second_right_vector, s.v2_top);
-      spectrum.second_right_vector = s.v2_top;
-    }
     typename Decomposition<T>::Epoch e;
     e.t = t;
     e.gamma = spec.gamma;

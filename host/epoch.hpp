@@ -24,7 +24,7 @@ struct DeviceInputs {
   // With the decomposition: X_B and a vector of n ones; with the gradient penalty: ‖x_i‖² (n).
   Buffer<T> X_B, ones, x_norms2;
   // The identity I_d's factor, with which Backend::spectrum gives the spectrum of a dense k×d
-  // matrix A passed as M = Aᵀ: the gradient's with weight decay (not of the form Mᵀ X), W_t's.
+  // matrix A passed as M = Aᵀ: the gradient's with weight decay (not of the form Mᵀ X).
   std::shared_ptr<const PreparedData> identity;
 };
 
@@ -37,7 +37,6 @@ struct RunState {
   Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
   Buffer<T> Q;                   // with the gradient penalty: its n×k factor
   Buffer<T> GT;                  // with weight decay and the full spectrum: ∇ᵀ
-  Buffer<T> v_top, v2_top;       // with the decomposition: the epoch's singular vectors, kept past it
   std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
   std::unique_ptr<Decomposition<T>> decomposition;   // with [decomposition] every > 0
   std::int64_t epoch = 0;        // epochs done

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <future>
 #include <memory>
-#include <optional>
+#include <thread>
+#include <algorithm>
 #include <stdexcept>
 
 namespace lowrank {
@@ -18,13 +19,24 @@ void check(curandStatus_t status, const char* call) {
 
 using Generator = std::unique_ptr<curandGenerator_st, void (*)(curandGenerator_t)>;
 
-Generator philox(std::uint64_t seed, Stream stream, int group) {
+Generator philox(std::uint64_t philox_seed) {
   curandGenerator_t g = nullptr;
   check(curandCreateGeneratorHost(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10), "curandCreateGeneratorHost");
   Generator owned(g, [](curandGenerator_t h) { curandDestroyGenerator(h); });
-  check(curandSetPseudoRandomGeneratorSeed(g, stream_seed(seed, stream, group)), "curandSetPseudoRandomGeneratorSeed");
+  check(curandSetPseudoRandomGeneratorSeed(g, philox_seed), "curandSetPseudoRandomGeneratorSeed");
   check(curandSetGeneratorOffset(g, 0), "curandSetGeneratorOffset");
   return owned;
+}
+Generator philox(std::uint64_t seed, Stream stream, int group) { return philox(stream_seed(seed, stream, group)); }
+
+// n standard normals from the generator of `philox_seed`, position 0.
+std::vector<double> draw_normal_seeded(std::uint64_t philox_seed, std::size_t n) {
+  // cuRAND's normal generators produce pairs (Box–Muller): draw an even count.
+  std::vector<double> v(n + (n % 2));
+  Generator g = philox(philox_seed);
+  check(curandGenerateNormalDouble(g.get(), v.data(), v.size(), 0.0, 1.0), "curandGenerateNormalDouble");
+  v.resize(n);
+  return v;
 }
 
 std::uint64_t splitmix64(std::uint64_t x) {
@@ -49,16 +61,15 @@ struct SpikedDraw {
   std::vector<double> X, X_bulk, z;
 };
 
-// With an `input_noise` stream, X_B += noise_level·N(0, 1) before the spike is added.
+// X_B += noise_level·N(0, 1) (the `input_noise` stream) before the spike is added.
 SpikedDraw draw_spiked(const Config& c, int group, std::int64_t rows, const std::vector<double>& q, Stream bulk,
-                       Stream latent, std::optional<Stream> input_noise, double noise_level) {
+                       Stream latent, Stream input_noise, double noise_level) {
   const auto d = static_cast<std::size_t>(c.d);
   SpikedDraw s;
   s.X_bulk = draw_normal(c.seed, bulk, group, static_cast<std::size_t>(rows) * d);
   s.z = draw_normal(c.seed, latent, group, static_cast<std::size_t>(rows));
-  const std::vector<double> noise = noise_level > 0 && input_noise
-                                        ? draw_normal(c.seed, *input_noise, group, s.X_bulk.size())
-                                        : std::vector<double>();
+  const std::vector<double> noise =
+      noise_level > 0 ? draw_normal(c.seed, input_noise, group, s.X_bulk.size()) : std::vector<double>();
   std::vector<double> scale(d);
   for (std::size_t j = 0; j < d; ++j) scale[j] = std::pow(static_cast<double>(j + 1), -c.alpha / 2);
   const double zeta = spike_strength(c);
@@ -127,12 +138,7 @@ std::uint64_t stream_seed(std::uint64_t seed, Stream stream, int group) {
 }
 
 std::vector<double> draw_normal(std::uint64_t seed, Stream stream, int group, std::size_t n) {
-  // cuRAND's normal generators produce pairs (Box–Muller): draw an even count.
-  std::vector<double> v(n + (n % 2));
-  Generator g = philox(seed, stream, group);
-  check(curandGenerateNormalDouble(g.get(), v.data(), v.size(), 0.0, 1.0), "curandGenerateNormalDouble");
-  v.resize(n);
-  return v;
+  return draw_normal_seeded(stream_seed(seed, stream, group), n);
 }
 
 std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, std::size_t n) {
@@ -208,9 +214,46 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   return in;
 }
 
-std::vector<double> draw_mu_samples(const Config& c, const std::vector<double>& q, std::int64_t epoch) {
-  // Epochs stay below kMaxEpochs < 2³¹: the epoch fits the stream key's group field.
-  return draw_spiked(c, static_cast<int>(epoch), c.n_mu, q, Stream::mu_bulk, Stream::mu_latent, std::nullopt, 0.0).X;
+template <typename T>
+void draw_mu_samples(const Config& c, const std::vector<double>& q, std::int64_t epoch, std::span<T> out) {
+  const auto d = static_cast<std::size_t>(c.d);
+  const std::int64_t blocks = (c.n_mu + kMuBlockRows - 1) / kMuBlockRows;
+  if (out.size() != static_cast<std::size_t>(c.n_mu) * d) throw std::invalid_argument("draw_mu_samples: wrong size");
+  std::vector<double> scale(d);
+  for (std::size_t j = 0; j < d; ++j) scale[j] = std::pow(static_cast<double>(j + 1), -c.alpha / 2);
+  const double zeta = spike_strength(c);
+  // Block b of rows from streams of its own: (seed, stream, epoch) mixed with b. Epochs stay below
+  // kMaxEpochs < 2³¹: the epoch fits the stream key's group field.
+  auto block_seed = [&](Stream stream, std::int64_t b) {
+    return splitmix64(stream_seed(c.seed, stream, static_cast<int>(epoch)) ^ splitmix64(static_cast<std::uint64_t>(b)));
+  };
+  auto draw_blocks = [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t b = first; b < last; ++b) {
+      const std::int64_t row0 = b * kMuBlockRows, rows = std::min(kMuBlockRows, c.n_mu - row0);
+      const std::vector<double> bulk = draw_normal_seeded(block_seed(Stream::mu_bulk, b), static_cast<std::size_t>(rows) * d);
+      const std::vector<double> z = draw_normal_seeded(block_seed(Stream::mu_latent, b), static_cast<std::size_t>(rows));
+      for (std::size_t i = 0; i < static_cast<std::size_t>(rows); ++i)
+        for (std::size_t j = 0; j < d; ++j)
+          out[(static_cast<std::size_t>(row0) + i) * d + j] = static_cast<T>(bulk[i * d + j] * scale[j] + zeta * z[i] * q[j]);
+    }
+  };
+  // The host generator is the draw's cost: the blocks are shared out over the cores, and each
+  // block's bits do not depend on how.
+  const std::int64_t workers = std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, blocks);
+  std::vector<std::future<void>> parts;
+  for (std::int64_t w = 1; w < workers; ++w)
+    parts.push_back(std::async(std::launch::async, draw_blocks, blocks * w / workers, blocks * (w + 1) / workers));
+  draw_blocks(0, blocks / workers);
+  for (auto& p : parts) p.get();
 }
+
+std::vector<double> draw_mu_samples(const Config& c, const std::vector<double>& q, std::int64_t epoch) {
+  std::vector<double> out(static_cast<std::size_t>(c.n_mu * c.d));
+  draw_mu_samples<double>(c, q, epoch, out);
+  return out;
+}
+
+template void draw_mu_samples<float>(const Config&, const std::vector<double>&, std::int64_t, std::span<float>);
+template void draw_mu_samples<double>(const Config&, const std::vector<double>&, std::int64_t, std::span<double>);
 
 }  // namespace lowrank

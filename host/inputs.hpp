@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,9 +46,14 @@ struct Inputs {
 
 Inputs make_inputs(const Config& config, const InputsSpec& spec);
 
-// The decomposition's n_mu fresh samples of the data model at `epoch` (row-major n_mu×d):
-// X_B + ζ z qᵀ from streams of their own keyed by the epoch, shared by every run and group, so
-// that a resumed run draws the same. As the notebook's get_mu, without data.input_noise.
+// The decomposition's n_mu fresh samples of the data model at `epoch` (row-major n_mu×d, into
+// `out`): X_B + ζ z qᵀ, in blocks of kMuBlockRows rows, each from streams of its own keyed by the
+// epoch and the block, shared by every run and group, so that a resumed run draws the same. As
+// the notebook's get_mu, without the inputs' input_noise.
+constexpr std::int64_t kMuBlockRows = 512;
+template <typename T>
+void draw_mu_samples(const Config& config, const std::vector<double>& q, std::int64_t epoch, std::span<T> out);
+// The same, in float64.
 std::vector<double> draw_mu_samples(const Config& config, const std::vector<double>& q, std::int64_t epoch);
 
 }  // namespace lowrank

@@ -34,15 +34,15 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   const double work = (full ? f64 * (2 * n * k + k * r + p * p) : 0) + f64 * k * d +
                       (c.pairs.empty() ? 0 : f64 * 5 * k * d);
   // The regularisers: the penalty's Q (n×k) and, with weight decay, ∇ᵀ for the full spectrum;
-  // the decomposition: X_B, σ'_⊥ and P (n×k), E and the check (k×d), Wᵀ, μ's samples and their
-  // products in the working precision (their float64 draw on the host), I_d's factor.
+  // the decomposition: X_B, σ'_⊥ and P (n×k), E and the check (k×d), μ's samples and their
+  // products in the working precision (drawn on the host in it); with weight decay, I_d's factor.
   const bool decomposition = c.decomposition_every > 0;
   const double samples = decomposition && c.mu_source == MuSource::fresh ? double(c.n_mu) : 0;
   const double extra_group = decomposition ? s * n * d : 0;
   const double extra_run = (c.any_run_has(&RunSpec::gradient_penalty) ? s * n * k : 0) +
                            (c.any_run_has(&RunSpec::weight_decay) && full ? s * k * d : 0) +
-                           (decomposition ? s * (2 * n * k + 3 * k * d + samples * (d + k)) : 0);
-  const double identity = decomposition || (c.any_run_has(&RunSpec::weight_decay) && full) ? f64 * 2 * d * d : 0;
+                           (decomposition ? s * (2 * n * k + 2 * k * d + samples * (d + k)) : 0);
+  const double identity = c.any_run_has(&RunSpec::weight_decay) && full ? f64 * 2 * d * d : 0;
   const double backend = double(c.inputs.size()) * (group + extra_group) + double(side_by_side) * (run + extra_run) +
                          work + identity;
   // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.
@@ -53,7 +53,7 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
       resume ? f64 * double(c.runs.size()) * (k * d + double(checkpoint_vector_rows(c)) * d) + f64 * std::max(n, nt) * d
              : 0;
   MemoryEstimate e;
-  e.host_bytes = kLibraries + draws + checkpoints + f64 * samples * d * 2 + (gpu ? 0 : backend);
+  e.host_bytes = kLibraries + draws + checkpoints + s * samples * d + (gpu ? 0 : backend);
   e.device_bytes = gpu ? backend : 0;
   return e;
 }

@@ -244,6 +244,21 @@ GradientSpectrum gradient_spectrum(std::vector<double> M, Index k, const RowFact
   return out;
 }
 
+std::vector<double> singular_values(const double* A, Index m, Index n) {
+  // Row-major A is column-major Aᵀ (n×m): Aᵀ A (n×n) by NoTrans, A Aᵀ (m×m) by Trans.
+  const bool right = n <= m;
+  const Index p = right ? n : m;
+  std::vector<double> G(sz(p * p), 0.0), values(sz(p));
+  cblas_dsyrk(CblasColMajor, CblasLower, right ? CblasNoTrans : CblasTrans, i32(p), i32(right ? m : n), 1.0, A, i32(n),
+              0.0, G.data(), i32(p));
+  if (!std::all_of(G.begin(), G.end(), [](double g) { return std::isfinite(g); }))
+    return std::vector<double>(sz(p), std::numeric_limits<double>::quiet_NaN());
+  check(LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', i32(p), G.data(), i32(p), values.data()), "dsyevd");
+  std::reverse(values.begin(), values.end());
+  for (double& v : values) v = std::sqrt(std::max(v, 0.0));
+  return values;
+}
+
 TopRitz top_ritz(const std::vector<double>& alpha, const std::vector<double>& beta, Index used, double rel_tol) {
   std::vector<double> diag(alpha.begin(), alpha.begin() + used), off(beta.begin(), beta.begin() + used);
   std::vector<double> z(sz(used * used));

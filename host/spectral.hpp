@@ -30,6 +30,10 @@ struct GradientSpectrum {
 // smaller side: eigenvalue errors of ε·σ₁² give σᵢ within 1e-8·σ₁, inside SPEC §4's bound.
 GradientSpectrum gradient_spectrum(std::vector<double> M, std::int64_t k, const RowFactor& X, double scale);
 
+// Every singular value (descending) of the row-major m×n A, as the square roots of the
+// eigenvalues of the float64 Gram matrix of its smaller side (dsyrk, dsyevd without vectors).
+std::vector<double> singular_values(const double* A, std::int64_t m, std::int64_t n);
+
 // The unit eigenvectors of the `count` largest eigenvalues (column-major p×count, largest first)
 // of the symmetric tridiagonal matrix with diagonal `diag` (p) and off-diagonal `off` (p − 1), by
 // bisection and inverse iteration (dstebz, dstein): both backends reduce their Gram matrix to this

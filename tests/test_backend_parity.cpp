@@ -249,6 +249,67 @@ double angles_op(Pair<T>& p, const Shape& s) {
   return std::abs(deg[1] - deg[0]) / 90.0;
 }
 
+// The gradient penalty's Q and value for every activation, then the gradient with Q added to M.
+template <typename T>
+double penalty_op(Pair<T>& p, const Shape& s) {
+  const auto X = p.random(s.n * s.d, 1.0), Z = p.random(s.n * s.k, 1.0), r = p.random(s.n, 1.0),
+             a = p.random(s.k, 1.0 / std::sqrt(double(s.k)));
+  std::vector<T> norms2(static_cast<std::size_t>(s.n));
+  for (Index i = 0; i < s.n; ++i)
+    for (Index j = 0; j < s.d; ++j) norms2[i] += X[i * s.d + j] * X[i * s.d + j];
+  double err = 0;
+  for (const auto& [name, act] : kActivationNames) {
+    std::vector<T> q_of[2], g_of[2];
+    double value[2];
+    for (int b = 0; b < 2; ++b) {
+      Backend<T>& be = b ? *p.gpu : *p.cpu;
+      Buffer<T> Zb = be.upload(Z, s.n, s.k), Q = be.zeros(s.n, s.k), G = be.zeros(s.k, s.d);
+      value[b] = be.gradient_penalty(Zb, be.upload(norms2, s.n, 1), be.upload(a, s.k, 1), 0.9, 0.4, act, Q);
+      be.gradient(be.upload(X, s.n, s.d), be.upload(r, s.n, 1), be.upload(a, s.k, 1), 0.9, act, Zb, G, &Q);
+      q_of[b] = p.get(be, Q);
+      g_of[b] = p.get(be, G);
+    }
+    err = std::max({err, relative_error(value[1], value[0]), relative_error(q_of[1], q_of[0]),
+                    relative_error(g_of[1], g_of[0])});
+  }
+  return err;
+}
+
+// The decomposition's products: σ'(Z) in place, Aᵀ B with a scale, A + α x yᵀ, Aᵀ, and every
+// singular value (relative to the largest: both take them from a float64 Gram matrix).
+template <typename T>
+double decomposition_ops(Pair<T>& p, const Shape& s) {
+  const auto Z = p.random(s.n * s.k, 1.0), X = p.random(s.n * s.d, 1.0), x = p.random(s.n, 1.0),
+             y = p.random(s.k, 1.0);
+  double err = 0;
+  for (const auto& [name, act] : kActivationNames) {
+    std::vector<T> out[2];
+    for (int b = 0; b < 2; ++b) {
+      Backend<T>& be = b ? *p.gpu : *p.cpu;
+      Buffer<T> Zb = be.upload(Z, s.n, s.k);
+      be.activation_derivative(Zb, act);
+      out[b] = p.get(be, Zb);
+    }
+    err = std::max(err, relative_error(out[1], out[0]));
+  }
+  std::vector<T> tn[2], outer[2], t[2];
+  std::vector<double> values[2];
+  for (int b = 0; b < 2; ++b) {
+    Backend<T>& be = b ? *p.gpu : *p.cpu;
+    const Buffer<T> Zb = be.upload(Z, s.n, s.k);
+    Buffer<T> C = be.zeros(s.k, s.d), A = be.upload(Z, s.n, s.k), Zt = be.zeros(s.k, s.n);
+    be.gemm_tn(0.3, Zb, be.upload(X, s.n, s.d), C);
+    be.add_outer(A, -0.7, be.upload(x, s.n, 1), be.upload(y, s.k, 1));
+    be.transpose(Zb, Zt);
+    tn[b] = p.get(be, C);
+    outer[b] = p.get(be, A);
+    t[b] = p.get(be, Zt);
+    values[b] = be.singular_values(Zb);
+  }
+  return std::max({err, relative_error(tn[1], tn[0]), relative_error(outer[1], outer[0]), relative_error(t[1], t[0]),
+                   relative_error(values[1], values[0])});
+}
+
 // The table: each operation, with its bound for float64 and for float32 (different summation
 // orders in float32 give ~1e-6 relative differences on these sizes). The refit is left out: both
 // backends run the same host code for it (once per run), which compare_backends.py covers.
@@ -265,6 +326,8 @@ std::vector<OpCase<T>> operations() {
       {"truncated_spectrum", truncated_op<T>, 1.0, 1.0},  // fraction of SPEC §4's bound, vs float64 LAPACK
       {"operator_norm", operator_norm_op<T>, 1e-9, 1e-6},
       {"principal_angles", angles_op<T>, 1e-10, 1e-7},
+      {"gradient_penalty", penalty_op<T>, 1e-12, 1e-5},
+      {"decomposition_products", decomposition_ops<T>, 1e-12, 1e-5},
   };
 }
 

@@ -98,6 +98,17 @@ std::vector<std::unique_ptr<Backend<double>>> present_backends() {
 // A gradient with an infinite entry (a diverging run whose loss is still finite) has a NaN
 // spectrum, which the driver reports as a divergence, not a LAPACK error that fails the run; on
 // every backend present, through both Gram sides and both forms of X.
+// Every singular value of a dense matrix, tall and wide, against LAPACK's SVD.
+TEST(SingularValues, MatchLapackSvdTallAndWide) {
+  std::mt19937_64 rng(8);
+  for (const auto& [m, n] : {std::pair<std::int64_t, std::int64_t>{40, 25}, {25, 40}, {30, 30}}) {
+    const std::vector<double> A = testing::gaussian(rng, static_cast<std::size_t>(m * n));
+    const std::vector<double> got = spectral::singular_values(A.data(), m, n), want = testing::svd(A, m, n).s;
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12 * want[0]) << m << "x" << n << " " << i;
+  }
+}
+
 TEST(GradientSpectrum, NonFiniteGradientIsNaNNotAnError) {
   const auto backends = present_backends();
   for (const Shape sh : {Shape{20, 15, 40}, Shape{60, 25, 30}, Shape{30, 50, 40}}) {
