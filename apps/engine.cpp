@@ -326,6 +326,9 @@ int main(int argc, char** argv) {
     StagedOutput* new_file = staged ? &*staged : nullptr;
     return config.precision == Precision::float32 ? run<float>(config, o, command_line, resume, new_file, started)
                                                   : run<double>(config, o, command_line, resume, new_file, started);
+  } catch (const ConfigError& e) {  // bad values in the data's files, found as they are read: nothing written yet
+    std::fprintf(stderr, "engine: error: %s\n", e.what());
+    return kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine: failed: %s\n", e.what());
     // A write that failed on a full disk: say so; every epoch flushed before stays in the file.

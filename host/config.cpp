@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "data_file.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -35,6 +37,7 @@ const char* InputsSpec::teacher_name() const { return triple_index ? kTripleInde
 const char* to_string(Precision p) { return name_of(p, kPrecisionNames); }
 const char* to_string(SpectrumMethod m) { return name_of(m, kSpectrumMethodNames); }
 const char* to_string(MuSource m) { return name_of(m, kMuSourceNames); }
+const char* to_string(DataSource s) { return name_of(s, kDataSourceNames); }
 
 namespace {
 
@@ -111,6 +114,9 @@ class TableReader {
     if (auto v = node->value_exact<bool>()) return *v;
     fail(origin_, "'" + key(name) + "' must be true or false");
   }
+
+  // Whether the table has the key (without allowing it).
+  bool has(const std::string& name) const { return table_ && table_->get(name); }
 
   const toml::table* table(const std::string& name) {
     const toml::node* node = find(name);
@@ -264,6 +270,65 @@ const RunSpec& Config::run(const std::string& name) const {
   throw ConfigError("unknown run '" + name + "'");
 }
 
+// data.source = "file": the arrays' locations and shapes (their headers only: the values are
+// read with the inputs, and checked there) give n, d and n_test.
+void read_data_files(const std::string& origin, TableReader& data, Config& c) {
+  for (const char* key : {"d", "n", "n_test", "alpha", "nu", "spike", "input_noise"})
+    if (data.has(key))
+      fail(origin, "'data." + std::string(key) + "' does not apply with data.source = \"file\": the data are the "
+                   "file's (n and d its shape; no spike model)");
+  DataFiles& f = c.data_files;
+  const auto x = data.string("x");
+  if (!x) fail(origin, "data.source = \"file\" needs 'data.x', e.g. x = \"embeddings.h5:/X\" or \"X.npy\"");
+  f.x = *x;
+  f.y = data.string("y").value_or("");
+  f.x_test = data.string("x_test").value_or("");
+  f.y_test = data.string("y_test").value_or("");
+  f.center = data.boolean("center").value_or(false);
+  f.unit_rows = data.boolean("unit_rows").value_or(false);
+  auto shape = [&](const char* key, const std::string& text) {
+    const std::string name = std::string("data.") + key;
+    try {
+      return array_shape(name, parse_array_source(name, text));
+    } catch (const ConfigError& e) {
+      fail(origin, e.what());
+    }
+  };
+  auto dims = [](const std::vector<std::int64_t>& s) {
+    std::string out;
+    for (std::int64_t extent : s) out += (out.empty() ? "" : ", ") + std::to_string(extent);
+    return "(" + out + ")";
+  };
+  const auto xs = shape("x", f.x);
+  if (xs.size() != 2 || xs[0] < 1 || xs[1] < 1)
+    fail(origin, "'data.x' must be a matrix n x d with n, d >= 1; its shape is " + dims(xs));
+  c.n = xs[0];
+  c.d = xs[1];
+  c.n_test = c.n;  // without x_test, the test set is the training set
+  // A label vector: n values, as (n) or (n, 1).
+  auto labels = [&](const char* key, const std::string& text, std::int64_t rows) {
+    const auto ys = shape(key, text);
+    if (!((ys.size() == 1 && ys[0] == rows) || (ys.size() == 2 && ys[0] == rows && ys[1] == 1)))
+      fail(origin, "'data." + std::string(key) + "' must hold " + std::to_string(rows) + " labels, one per row of its X; its shape is " + dims(ys));
+  };
+  if (!f.y.empty()) labels("y", f.y, c.n);
+  if (!f.x_test.empty()) {
+    const auto ts = shape("x_test", f.x_test);
+    if (ts.size() != 2 || ts[0] < 1 || ts[1] != c.d)
+      fail(origin, "'data.x_test' must be a matrix with d = " + std::to_string(c.d) + " columns, as data.x; its shape is " + dims(ts));
+    c.n_test = ts[0];
+  }
+  if (!f.y_test.empty()) {
+    if (f.x_test.empty()) fail(origin, "'data.y_test' needs 'data.x_test' (without it the test set is the training set)");
+    labels("y_test", f.y_test, c.n_test);
+  }
+  if (!f.y.empty() && !f.x_test.empty() && f.y_test.empty())
+    fail(origin, "'data.y' is given with 'data.x_test' but 'data.y_test' is not: give both label files, or neither "
+                 "(the teacher labels both sets)");
+  if (f.y.empty() && !f.y_test.empty())
+    fail(origin, "'data.y_test' is given but 'data.y' is not: give both label files, or neither (the teacher labels both sets)");
+}
+
 // A regulariser's strength λ: finite and >= 0 (0 is off).
 double strength(const std::string& origin, const std::string& key, double value) {
   if (!(finite(origin, key, value) >= 0)) fail(origin, "'" + key + "' = " + format_real(value) + " must be >= 0 (0 is off)");
@@ -291,9 +356,16 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   if (auto p = top.string("precision")) c.precision = parse_enum(origin, "precision", *p, kPrecisionNames);
 
   TableReader data(top.table("data"), "data", origin);
-  c.d = ranged(origin, "data.d", data.integer("d").value_or(1000), 1);
-  c.n = ranged(origin, "data.n", data.integer("n").value_or(750), 1);
-  c.n_test = ranged(origin, "data.n_test", data.integer("n_test").value_or(c.n), 1);
+  c.data_source = parse_enum(origin, "data.source", data.string("source").value_or("model"), kDataSourceNames);
+  if (c.data_source == DataSource::file) {
+    read_data_files(origin, data, c);
+  } else {
+    for (const char* key : {"x", "y", "x_test", "y_test", "center", "unit_rows"})
+      if (data.has(key)) fail(origin, "'data." + std::string(key) + "' needs data.source = \"file\"");
+    c.d = ranged(origin, "data.d", data.integer("d").value_or(1000), 1);
+    c.n = ranged(origin, "data.n", data.integer("n").value_or(750), 1);
+    c.n_test = ranged(origin, "data.n_test", data.integer("n_test").value_or(c.n), 1);
+  }
   c.alpha = finite(origin, "data.alpha", data.real("alpha").value_or(0.0));
   if (c.alpha < 0) fail(origin, "'data.alpha' must be >= 0 (bulk covariance i^(-alpha))");
   c.nu = finite(origin, "data.nu", data.real("nu").value_or(0.0));
@@ -324,8 +396,13 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   c.decomposition_every =
       ranged(origin, "decomposition.every", decomposition.integer("every").value_or(0), 0, kMaxEpochs);
   c.n_mu = ranged(origin, "decomposition.n_mu", decomposition.integer("n_mu").value_or(c.n_mu), 1);
-  c.mu_source = parse_enum(origin, "decomposition.mu_source", decomposition.string("mu_source").value_or("fresh"),
-                           kMuSourceNames);
+  const bool own_data = c.data_source == DataSource::file;  // no data model to sample or integrate
+  c.mu_source = parse_enum(origin, "decomposition.mu_source",
+                           decomposition.string("mu_source").value_or(own_data ? "train" : "fresh"), kMuSourceNames);
+  if (own_data && c.mu_source != MuSource::train)
+    fail(origin, "'decomposition.mu_source' = \"" + std::string(to_string(c.mu_source)) +
+                     "\" needs the data model; with data.source = \"file\" mu is averaged over the training X "
+                     "(mu_source = \"train\")");
   decomposition.finish();
 
   TableReader spectrum(top.table("spectrum"), "spectrum", origin);
@@ -364,6 +441,8 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
                                   in.string("beta_init").value_or("unit"), kBetaInitNames);
       const std::string noise_key = "inputs." + spec.name + ".input_noise";
       spec.input_noise = finite(origin, noise_key, in.real("input_noise").value_or(c.input_noise));
+      if (spec.input_noise != 0 && c.data_source == DataSource::file)
+        fail(origin, "'" + noise_key + "' does not apply with data.source = \"file\": the data are the file's");
       if (spec.input_noise < 0)
         fail(origin, "'" + noise_key + "' = " + format_real(spec.input_noise) +
                          " must be >= 0 (the noise's standard deviation)");
@@ -379,7 +458,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     c.inputs.back().input_noise = c.input_noise;
   }
   // bce's labels are the teacher's values, which must be probabilities: the sigmoid teacher's.
-  if (c.loss == Loss::bce)
+  if (c.loss == Loss::bce && c.data_files.y.empty())
     for (const auto& in : c.inputs)
       if (in.triple_index || in.teacher != Activation::sigmoid)
         fail(origin, "'model.loss' = \"bce\" takes labels in [0, 1], but inputs '" + in.name + "' has the teacher '" +
@@ -515,9 +594,17 @@ std::string Config::to_toml() const {
   for (std::size_t i = 0; i < pairs.size(); ++i)
     os << (i ? ", " : "") << "[" << quoted(pairs[i].a) << ", " << quoted(pairs[i].b) << "]";
   os << "]\n\n";
-  os << "[data]\nd = " << d << "\nn = " << n << "\nn_test = " << n_test << "\nalpha = " << format_real(alpha)
-     << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\nspike = " << (spike ? "true" : "false")
-     << "\ninput_noise = " << format_real(input_noise) << "\n\n";
+  if (data_source == DataSource::file) {
+    os << "[data]\nsource = \"file\"\nx = " << quoted(data_files.x);
+    for (const auto& [key, value] : {std::pair{"y", &data_files.y}, {"x_test", &data_files.x_test}, {"y_test", &data_files.y_test}})
+      if (!value->empty()) os << "\n" << key << " = " << quoted(*value);
+    os << "\ncenter = " << (data_files.center ? "true" : "false") << "\nunit_rows = "
+       << (data_files.unit_rows ? "true" : "false") << "\ntau = " << format_real(tau) << "\n\n";
+  } else {
+    os << "[data]\nd = " << d << "\nn = " << n << "\nn_test = " << n_test << "\nalpha = " << format_real(alpha)
+       << "\nnu = " << format_real(nu) << "\ntau = " << format_real(tau) << "\nspike = " << (spike ? "true" : "false")
+       << "\ninput_noise = " << format_real(input_noise) << "\n\n";
+  }
   os << "[model]\nk = " << k << "\na_init = \"" << to_string(a_init) << "\"\nw_init = \"" << to_string(w_init)
      << "\"\nw_scale = " << format_real(w_scale) << "\nloss = \"" << to_string(loss)
      << "\"\nweight_decay = " << format_real(weight_decay) << "\ngradient_penalty = " << format_real(gradient_penalty)
@@ -528,7 +615,8 @@ std::string Config::to_toml() const {
   os << "[output]\nheavy_every = " << heavy_every << "\n";
   for (const auto& in : inputs)
     os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << in.teacher_name() << "\"\nbeta_init = \""
-       << to_string(in.beta_init) << "\"\ninput_noise = " << format_real(in.input_noise) << "\n";
+       << to_string(in.beta_init) << "\"\n"
+       << (data_source == DataSource::model ? "input_noise = " + format_real(in.input_noise) + "\n" : "");
   for (const auto& r : runs) {
     os << "\n[[runs]]\nname = " << quoted(r.name) << "\ninputs = " << quoted(r.inputs) << "\n";
     if (!r.cell.empty()) os << "cell = " << quoted(r.cell) << "\n";

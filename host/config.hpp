@@ -39,8 +39,11 @@ enum class Precision { float32, float64 };
 // How the gradient's spectrum is computed each epoch: every singular value (SPEC §4), or only
 // the top `rank` by randomized subspace iteration, for widths where the full SVD's cube dominates.
 enum class SpectrumMethod { full, truncated };
-// Where the decomposition's μ = E[σ'(Wx)] is averaged: fresh samples of the data model, or the training X.
-enum class MuSource { fresh, train };
+// Where X comes from: the spiked model of SPEC §2, or a researcher's file (SPEC §9).
+enum class DataSource { model, file };
+// Where the decomposition's μ = E[σ'(Wx)] is averaged: fresh samples of the data model (the
+// notebook's get_mu), the training X, or the data model exactly (wᵀx is Gaussian: a 1-D integral).
+enum class MuSource { fresh, train, exact };
 
 // Each choice's names, declared once: the parser, to_string, the messages and the tests iterate these.
 inline constexpr std::pair<const char*, Activation> kActivationNames[] = {
@@ -61,8 +64,10 @@ inline constexpr std::pair<const char*, Precision> kPrecisionNames[] = {{"float3
                                                                         {"float64", Precision::float64}};
 inline constexpr std::pair<const char*, SpectrumMethod> kSpectrumMethodNames[] = {
     {"full", SpectrumMethod::full}, {"truncated", SpectrumMethod::truncated}};
-inline constexpr std::pair<const char*, MuSource> kMuSourceNames[] = {{"fresh", MuSource::fresh},
-                                                                      {"train", MuSource::train}};
+inline constexpr std::pair<const char*, DataSource> kDataSourceNames[] = {{"model", DataSource::model},
+                                                                          {"file", DataSource::file}};
+inline constexpr std::pair<const char*, MuSource> kMuSourceNames[] = {
+    {"fresh", MuSource::fresh}, {"train", MuSource::train}, {"exact", MuSource::exact}};
 
 const char* to_string(Activation a);
 const char* to_string(Loss l);
@@ -72,6 +77,7 @@ const char* to_string(BetaInit b);
 const char* to_string(Precision p);
 const char* to_string(SpectrumMethod m);
 const char* to_string(MuSource m);
+const char* to_string(DataSource s);
 
 // One training set and test set: a teacher and its own draws of X_B, z, β and noise.
 // q, W0 and a are shared by every inputs group of an invocation. The teacher is single-index,
@@ -108,12 +114,22 @@ struct PairSpec {
   std::string name() const { return a + "__" + b; }
 };
 
+// With data.source = "file": where X, y, X_test and y_test are ("FILE.npy" or "FILE.h5:/dataset";
+// all but x optional), and the preprocessing (SPEC §9, the notebook's embedding recipe).
+struct DataFiles {
+  std::string x, y, x_test, y_test;
+  bool center = false;     // subtract the training X's column means from X and X_test
+  bool unit_rows = false;  // then scale every row of X and X_test to norm 1
+};
+
 struct Config {
   std::string experiment = "custom";
   std::string description;
   std::uint64_t seed = 42;
   Precision precision = Precision::float32;
   std::int64_t d = 0, k = 0, n = 0, n_test = 0;
+  DataSource data_source = DataSource::model;
+  DataFiles data_files;  // with data_source = file; n, d and n_test are then the files'
   double alpha = 0.0, nu = 0.0, tau = 1.0;
   bool spike = true;         // false: X = X_B, ζ = 0 (Gradient_Alignment)
   double input_noise = 0.0;  // the inputs groups' default

@@ -106,6 +106,33 @@ double effective_rank(const std::vector<double>& singular_values) {
   return std::exp(entropy);
 }
 
+double mean_derivative_gaussian(Activation act, double s) {
+  if (!(s > 0)) return activate_derivative(act, 0.0);
+  // 8-point Gauss–Legendre on [−1, 1] (Abramowitz & Stegun 25.4.30): nodes ±x, weights w.
+  static constexpr double x[] = {0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363};
+  static constexpr double w[] = {0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+  constexpr double kPanelsPerUnit = 2;  // panels of width ≤ 1/2 in t and in s: 8 nodes resolve σ' and the density
+  constexpr double kDensityWidths = 12;  // N(0, s²) has mass e^-72 beyond 12 s
+  const double reach = std::min(kGaussianCore, kDensityWidths * s);
+  const double width = std::min(1.0 / kPanelsPerUnit, s / kPanelsPerUnit);
+  const auto half_panels = static_cast<std::int64_t>(std::ceil(reach / width));
+  const double h = reach / static_cast<double>(half_panels);
+  const double inv_sqrt_2pi = 0.3989422804014327;
+  double sum = 0;
+  for (std::int64_t p = -half_panels; p < half_panels; ++p) {
+    const double mid = (static_cast<double>(p) + 0.5) * h;
+    for (int i = 0; i < 4; ++i)
+      for (const double t : {mid - x[i] * h / 2, mid + x[i] * h / 2})
+        sum += w[i] * h / 2 * activate_derivative(act, t) * inv_sqrt_2pi / s * std::exp(-0.5 * (t / s) * (t / s));
+  }
+  // Beyond ±kGaussianCore σ' is constant to e^-40: its value there times the tails' mass.
+  if (reach < kDensityWidths * s) {
+    const double tail = 0.5 * std::erfc(kGaussianCore / (s * std::sqrt(2.0)));
+    sum += tail * (activate_derivative(act, kGaussianCore) + activate_derivative(act, -kGaussianCore));
+  }
+  return sum;
+}
+
 void skip_decomposition(EpochRecord& rec) {
   for (const SeriesInfo& s : kSeries)
     if (s.recorded_for == RecordedFor::decomposition && s.scalar) rec.*s.scalar = kNaN;
@@ -126,6 +153,8 @@ Decomposition<T>::Decomposition(Backend<T>& be, const Config& config, const Inpu
   D_ = be.zeros(k, d);
   const bool fresh = config.mu_source == MuSource::fresh;
   const Index rows = fresh ? config.n_mu : n;
+  bulk_variance_.resize(static_cast<std::size_t>(d));
+  for (Index i = 0; i < d; ++i) bulk_variance_[static_cast<std::size_t>(i)] = std::pow(static_cast<double>(i + 1), -config.alpha);
   if (fresh) {
     samples_host_.resize(static_cast<std::size_t>(rows * d));
     samples_ = be.zeros(rows, d);
@@ -160,8 +189,21 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
     be_.gemm_nt(samples_, *e.W, samples_Z_);
     be_.activation_derivative(samples_Z_, e.act);
     be_.gemv_t(samples_Z_, sample_weights_, mu_);
-  } else {
+  } else if (config_.mu_source == MuSource::train) {
     be_.gemv_t(S_, sample_weights_, mu_);
+  } else {  // exact: w_jᵀx ~ N(0, s_j²), s_j² = Σ_i w_ji² i^(−α) + ζ² (w_jᵀq)²
+    const std::vector<double> W = download_double(be_, *e.W);
+    std::vector<double> exact(static_cast<std::size_t>(k));
+    for (Index j = 0; j < k; ++j) {
+      double bulk = 0, along_q = 0;
+      for (Index i = 0; i < d; ++i) {
+        const double wji = W[static_cast<std::size_t>(j * d + i)];
+        bulk += wji * wji * bulk_variance_[static_cast<std::size_t>(i)];
+        along_q += wji * q_[static_cast<std::size_t>(i)];
+      }
+      exact[static_cast<std::size_t>(j)] = mean_derivative_gaussian(e.act, std::sqrt(bulk + zeta_ * zeta_ * along_q * along_q));
+    }
+    be_.upload_to(std::vector<T>(exact.begin(), exact.end()), mu_);
   }
   rec.mu = download_double(be_, mu_);
   const std::vector<double>& mu = rec.mu;

@@ -27,6 +27,12 @@ struct RankTwoSvd {
 RankTwoSvd rank_two_svd(double c, const std::vector<double>& u, const std::vector<double>& x,
                         const std::vector<double>& p, const std::vector<double>& q);
 
+// E[σ'(t)] for t ~ N(0, s²), within ~1e-12: Gauss–Legendre panels over |t| ≤ kGaussianCore (at
+// most half of min(1, s) wide, with t = 0, where relu and elu have their kinks, on a panel edge),
+// and σ'(±kGaussianCore) times the mass beyond, where every activation's σ' has settled.
+double mean_derivative_gaussian(Activation act, double s);
+constexpr double kGaussianCore = 40.0;
+
 // exp(−Σ pᵢ log(pᵢ + 1e-8)), pᵢ = σᵢ/Σσ: the notebook's effective_rank (NaN for an empty or zero spectrum).
 double effective_rank(const std::vector<double>& singular_values);
 
@@ -69,7 +75,8 @@ class Decomposition {
   const DeviceInputs<T>& data_;
   std::vector<double> a_, q_, beta_, z_;  // host copies: a, q, β₁, z
   double zeta_;
-  std::vector<double> xby_;  // X_Bᵀy
+  std::vector<double> xby_;            // X_Bᵀy
+  std::vector<double> bulk_variance_;  // i^(−α): the bulk's variance along coordinate i
   Buffer<T> S_, P_, E_, D_, samples_, samples_Z_, sample_weights_, mu_, u_, p_, V2_, V2_product_;
   Buffer<T> start_k_, start_d_;
   std::vector<T> samples_host_;  // μ's samples, drawn on the host in the working precision

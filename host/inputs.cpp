@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "data_file.hpp"
+#include "spectral.hpp"
+
 namespace lowrank {
 namespace {
 
@@ -130,6 +133,70 @@ std::vector<double> draw_beta(const Config& c, BetaInit init, Stream stream, int
   return beta;
 }
 
+// data.source = "file": X (and X_test, y, y_test where given) from the files, centred and
+// row-normalised as asked, and the spike estimated (SPEC §9): q the top right singular vector of
+// X (its largest entry positive), ζz = Xq with ζ = ‖Xq‖/√n, X_B = X − (Xq)qᵀ. Labels not in the
+// files come from the group's teacher.
+void load_file_data(const Config& c, Inputs& in) {
+  const DataFiles& f = c.data_files;
+  auto read = [](const char* key, const std::string& text) {
+    const std::string name = std::string("data.") + key;
+    return read_array(name, parse_array_source(name, text));
+  };
+  const auto n = static_cast<std::size_t>(c.n), d = static_cast<std::size_t>(c.d);
+  std::vector<double> X = read("x", f.x);
+  std::vector<double> X_test = f.x_test.empty() ? X : read("x_test", f.x_test);
+  if (f.center) {
+    std::vector<double> mean(d, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) mean[j] += X[i * d + j] / static_cast<double>(n);
+    for (std::vector<double>* A : {&X, &X_test})
+      for (std::size_t e = 0; e < A->size(); ++e) (*A)[e] -= mean[e % d];
+  }
+  if (f.unit_rows)
+    for (std::vector<double>* A : {&X, &X_test})
+      for (std::size_t row = 0; row < A->size() / d; ++row) {
+        double s = 0;
+        for (std::size_t j = 0; j < d; ++j) s += (*A)[row * d + j] * (*A)[row * d + j];
+        if (s > 0) normalize(*A, row * d, d);
+      }
+  in.q.assign(d, 0.0);
+  spectral::largest_singular_value(X.data(), c.n, c.d, in.q);
+  if (*std::max_element(in.q.begin(), in.q.end(), [](double a, double b) { return std::abs(a) < std::abs(b); }) < 0)
+    for (double& v : in.q) v = -v;
+  std::vector<double> Xq(n);
+  double norm2 = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Xq[i] = row_dot(X, i, in.q);
+    norm2 += Xq[i] * Xq[i];
+  }
+  in.zeta = std::sqrt(norm2 / static_cast<double>(n));
+  in.z_train.resize(n);
+  for (std::size_t i = 0; i < n; ++i) in.z_train[i] = in.zeta > 0 ? Xq[i] / in.zeta : 0.0;
+  in.X_bulk_train = X;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < d; ++j) in.X_bulk_train[i * d + j] -= Xq[i] * in.q[j];
+  // Labels: the files', checked against the loss, or the teacher's.
+  auto labels = [&](const char* key, const std::string& text) {
+    std::vector<double> y = read(key, text);
+    for (double v : y) {
+      if (c.loss == Loss::bce && !(v >= 0 && v <= 1))
+        throw ConfigError(std::string("'data.") + key + "': label " + std::to_string(v) +
+                          " is not in [0, 1], which model.loss = \"bce\" takes");
+      if (c.loss == Loss::hinge && v != 1 && v != -1 && v != 0)
+        throw ConfigError(std::string("'data.") + key + "': label " + std::to_string(v) +
+                          " is not a class -1 or 1, which model.loss = \"hinge\" takes");
+    }
+    return y;
+  };
+  in.y_train = f.y.empty() ? teacher_targets(c, in, X, c.n, Stream::noise_train) : labels("y", f.y);
+  in.y_test = !f.y_test.empty()  ? labels("y_test", f.y_test)
+              : f.x_test.empty() ? in.y_train
+                                 : teacher_targets(c, in, X_test, c.n_test, Stream::noise_test);
+  in.X_train = std::move(X);
+  in.X_test = std::move(X_test);
+}
+
 }  // namespace
 
 std::uint64_t stream_seed(std::uint64_t seed, Stream stream, int group) {
@@ -195,6 +262,11 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   if (spec.triple_index) {
     in.beta_2 = draw_beta(c, spec.beta_init, Stream::teacher_2, g);
     in.beta_3 = draw_beta(c, spec.beta_init, Stream::teacher_3, g);
+  }
+  if (c.data_source == DataSource::file) {
+    load_file_data(c, in);
+    in.W0 = W0.get();
+    return in;
   }
   auto test_draw = std::async(std::launch::async, [&c, &in, g] {
     SpikedDraw test = draw_spiked(c, g, c.n_test, in.q, Stream::bulk_test, Stream::latent_test, Stream::input_noise_test,

@@ -331,6 +331,60 @@ TEST(Decomposition, FreshMuAveragesTheEpochsOwnSamples) {
   EXPECT_NEAR(second, expected, 5 * expected * std::sqrt(2.0 / double(c.n_mu)));
 }
 
+// E[σ'(t)], t ~ N(0, s²): closed forms where they exist (relu: ½; softplus, whose σ' is the
+// sigmoid: ½ by symmetry; elu: ½ + e^(s²/2) Φ(−s)), else Simpson's rule in g = t/s on a fine grid
+// (the other activations' σ' are smooth), from tiny to huge s.
+TEST(ExactMu, GaussianMeansOfEveryDerivative) {
+  auto simpson = [](Activation act, double s) {
+    const int m = 240000;  // even; g in [−12, 12]
+    const double h = 24.0 / m;
+    double sum = 0;
+    for (int i = 0; i <= m; ++i) {
+      const double g = -12 + i * h, f = activate_derivative(act, s * g) * std::exp(-g * g / 2) / std::sqrt(2 * M_PI);
+      sum += f * (i == 0 || i == m ? 1 : i % 2 ? 4 : 2);
+    }
+    return sum * h / 3;
+  };
+  for (double s : {1e-3, 0.3, 1.0, 7.0, 143.0, 2000.0}) {
+    EXPECT_NEAR(mean_derivative_gaussian(Activation::relu, s), 0.5, 1e-13) << s;
+    EXPECT_NEAR(mean_derivative_gaussian(Activation::softplus, s), 0.5, 1e-13) << s;
+    // e^(x²) erfc(x), x = s/√2, by its asymptotic series where e^(x²) overflows.
+    const double x = s / std::sqrt(2.0), x2 = x * x;
+    const double scaled = x < 20 ? std::exp(x2) * std::erfc(x)
+                                 : (1 - 1 / (2 * x2) + 3 / (4 * x2 * x2) - 15 / (8 * x2 * x2 * x2)) / (x * std::sqrt(M_PI));
+    EXPECT_NEAR(mean_derivative_gaussian(Activation::elu, s), 0.5 + 0.5 * scaled, 1e-12) << s;
+    if (s > 7.0) continue;  // Simpson's grid in g resolves σ'(s g) up to s of a few
+    for (Activation act : {Activation::sigmoid, Activation::tanh, Activation::swish}) {
+      EXPECT_NEAR(mean_derivative_gaussian(act, s), simpson(act, s), 1e-11) << to_string(act) << " s = " << s;
+    }
+  }
+  // Large s: the density is flat across σ'’s features, E ≈ (∫ σ') φ(0)/s + σ'(+∞) Φ-tails.
+  EXPECT_NEAR(mean_derivative_gaussian(Activation::tanh, 2000.0), 2.0 / (2000.0 * std::sqrt(2 * M_PI)), 1e-9);
+  EXPECT_NEAR(mean_derivative_gaussian(Activation::sigmoid, 2000.0), 1.0 / (2000.0 * std::sqrt(2 * M_PI)), 1e-9);
+  EXPECT_EQ(mean_derivative_gaussian(Activation::tanh, 0.0), 1.0) << "s = 0: sigma'(0)";
+}
+
+// μ exact is the population mean the fresh samples estimate: each μ_j within 5 standard errors
+// of 20000 samples' mean, and equal to E[σ'] at s_j² = ‖w_j‖² + ζ²(w_jᵀq)² (α = 0).
+TEST(ExactMu, IsWhatFreshSamplesEstimate) {
+  Engine exact({"decomposition.mu_source=\"exact\""}), fresh({"decomposition.n_mu=20000"});
+  const EpochRecord a = exact.epoch(), b = fresh.epoch();
+  const Config& c = exact.config;
+  const std::vector<double>& W = exact.in.W0;
+  const std::vector<double> X = draw_mu_samples(c, exact.in.q, 0);
+  for (std::int64_t j = 0; j < c.k; ++j) {
+    const std::vector<double> w = row(W, j, c.d);
+    const double wq = dot(w, exact.in.q), s = std::sqrt(dot(w, w) + exact.in.zeta * exact.in.zeta * wq * wq);
+    EXPECT_NEAR(a.mu[j], mean_derivative_gaussian(Activation::tanh, s), 1e-12) << j;
+    double second = 0;  // the samples' variance of σ'(w_jᵀx), for the standard error
+    for (std::int64_t i = 0; i < c.n_mu; ++i) {
+      const double v = activate_derivative(Activation::tanh, dot(row(X, i, c.d), w)) - b.mu[j];
+      second += v * v / double(c.n_mu);
+    }
+    EXPECT_NEAR(a.mu[j], b.mu[j], 5 * std::sqrt(second / double(c.n_mu)) + 1e-12) << j;
+  }
+}
+
 // The closed form against a dense SVD of u xᵀ + p qᵀ, including the degenerate spans.
 TEST(RankTwoSvd, MatchesDenseSvd) {
   std::mt19937_64 rng(3);
