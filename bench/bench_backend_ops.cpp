@@ -139,6 +139,32 @@ void BM_ceiling_copy(benchmark::State& state) {
   gbytes(state, 2.0 * 4 * double(count));  // read and write
 }
 
+// The forward pass with every activation and loss (range(1), range(2): their places in the name
+// tables), at one shape: what the activation's and the loss's arithmetic add to the GEMM.
+void BM_forward_activation_loss(benchmark::State& state) {
+  Fixture& f = fixture(state.range(0));
+  const Activation act = lowrank::kActivationNames[state.range(1)].second;
+  const Loss loss = lowrank::kLossNames[state.range(2)].second;
+  Buffer<float> Z = f.be->zeros(f.s.n, f.s.k), r = f.be->zeros(f.s.n, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(f.be->forward(f.X, f.W, f.a, f.y, 1.0, act, loss, Z, r).loss);
+  gflops(state, 2 * nkd(f.s));
+  label(state, f.s);
+}
+
+// The gradient penalty's factor Q and value (tanh: σ'' ≠ 0), then the gradient with Q added.
+void BM_gradient_penalty(benchmark::State& state) {
+  Fixture& f = fixture(state.range(0));
+  Buffer<float> Z = f.be->zeros(f.s.n, f.s.k), Q = f.be->zeros(f.s.n, f.s.k), norms = f.be->zeros(f.s.n, 1);
+  for (auto _ : state) {
+    f.be->forward(f.X, f.W, f.a, f.y, 1.0, Activation::tanh, Loss::mse, Z, f.r);
+    benchmark::DoNotOptimize(f.be->gradient_penalty(Z, norms, f.a, 1.0, 0.5, Activation::tanh, Q));
+    f.be->gradient(f.X, f.r, f.a, 1.0, Activation::tanh, Z, f.G, &Q);
+    f.wait();
+  }
+  gflops(state, 2 * 2 * nkd(f.s));
+  label(state, f.s);
+}
+
 void BM_forward(benchmark::State& state) {
   auto& f = fixture(state.range(0));
   // Buffers of its own: the fixture's Z holds training's M, which the spectra benchmarks use.
@@ -254,11 +280,16 @@ void BM_principal_angles(benchmark::State& state) {
   label(state, f.s);
 }
 // One run's epoch: the driver's own run_epoch (every metric of SPEC §4 and the heavy series) on
-// the ntk run of the preset at this shape, training on from epoch to epoch; range(1): truncated.
+// the ntk run of the preset at this shape, training on from epoch to epoch; range(1): truncated;
+// range(2): the decomposition every epoch, off (0), μ exact (1) or from 10000 fresh samples (2).
 void BM_epoch(benchmark::State& state) {
   const Shape s = shape_of(state.range(0));
   const bool truncated = state.range(1) != 0;
-  const lowrank::Config config = config_of(s, {std::string("spectrum.method=") + (truncated ? "truncated" : "full")});
+  std::vector<std::string> sets = {std::string("spectrum.method=") + (truncated ? "truncated" : "full")};
+  if (state.range(2) > 0)
+    sets.insert(sets.end(), {"decomposition.every=1", state.range(2) == 1 ? "decomposition.mu_source=exact"
+                                                                          : "decomposition.mu_source=fresh"});
+  const lowrank::Config config = config_of(s, sets);
   const lowrank::Inputs in = lowrank::make_inputs(config, config.inputs.front());
   auto be = make_backend();
   const Buffer<float> a = lowrank::upload_double(*be, in.a, s.k, 1);
@@ -302,8 +333,16 @@ void register_all() {
     add("operator_norm/cold", BM_operator_norm, {N, 0});
     if (!use_cuda) add("operator_norm_power200", BM_operator_norm_power200, {N});
     if (N <= largest_angles) add("principal_angles", BM_principal_angles, {N});
-    if (cubic) add("epoch/full", BM_epoch, {N, 0});
-    add("epoch/truncated", BM_epoch, {N, 1});
+    add("gradient_penalty", BM_gradient_penalty, {N});
+    if (cubic) add("epoch/full", BM_epoch, {N, 0, 0});
+    add("epoch/truncated", BM_epoch, {N, 1, 0});
+    if (cubic) add("epoch/full/decomposition_exact_mu", BM_epoch, {N, 0, 1});
+    if (cubic && N == 0) add("epoch/full/decomposition_fresh_mu", BM_epoch, {N, 0, 2});
+    if (N == 0)  // every activation and loss, at the seed's shape
+      for (Index act = 0; act < Index(std::size(lowrank::kActivationNames)); ++act)
+        for (Index loss = 0; loss < Index(std::size(lowrank::kLossNames)); ++loss)
+          add((std::string("forward/") + lowrank::kActivationNames[act].first + "/" + lowrank::kLossNames[loss].first).c_str(),
+              BM_forward_activation_loss, {N, act, loss});
   }
 }
 
