@@ -118,8 +118,8 @@ class Backend {
   // The vectors may live in the backend's own memory: valid until the next call.
   virtual Spectrum<T> spectrum(const Buffer<T>& M, const PreparedData& X, double scale,
                                const Buffer<T>* previous) = 0;
-  // Every singular value of A (min(rows, cols), descending), from the float64 Gram matrix of its
-  // smaller side: each within ~1e-8 of the largest.
+  // Every singular value of A (min(rows, cols), descending), from the Gram matrix of its smaller
+  // side: each within ~√ε of the largest (ε of the working precision on the CPU, of float64 on a GPU).
   virtual std::vector<double> singular_values(const Buffer<T>& A) = 0;
   // Largest singular value of W (k×d), relative error ≤ 1e-5; `start` (d) holds the start
   // vector and receives the converged one, to warm-start the next call.

@@ -219,8 +219,7 @@ class CpuBackend final : public Backend<T> {
   }
 
   std::vector<double> singular_values(const Buffer<T>& A) override {
-    const std::vector<double> a = to_double(A);
-    return spectral::singular_values(a.data(), A.rows, A.cols);
+    return spectral::singular_values(A.data.get(), A.rows, A.cols);
   }
 
   double operator_norm(const Buffer<T>& W, Buffer<T>& start) override {

@@ -244,20 +244,37 @@ GradientSpectrum gradient_spectrum(std::vector<double> M, Index k, const RowFact
   return out;
 }
 
-std::vector<double> singular_values(const double* A, Index m, Index n) {
+namespace {
+void syrk(CBLAS_TRANSPOSE t, Index p, Index inner, const double* A, Index lda, double* G) {
+  cblas_dsyrk(CblasColMajor, CblasLower, t, i32(p), i32(inner), 1.0, A, i32(lda), 0.0, G, i32(p));
+}
+void syrk(CBLAS_TRANSPOSE t, Index p, Index inner, const float* A, Index lda, float* G) {
+  cblas_ssyrk(CblasColMajor, CblasLower, t, i32(p), i32(inner), 1.0f, A, i32(lda), 0.0f, G, i32(p));
+}
+lapack_int eigenvalues(Index p, double* G, double* values) {
+  return LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', i32(p), G, i32(p), values);
+}
+lapack_int eigenvalues(Index p, float* G, float* values) {
+  return LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'N', 'L', i32(p), G, i32(p), values);
+}
+}  // namespace
+
+template <typename T>
+std::vector<double> singular_values(const T* A, Index m, Index n) {
   // Row-major A is column-major Aᵀ (n×m): Aᵀ A (n×n) by NoTrans, A Aᵀ (m×m) by Trans.
   const bool right = n <= m;
   const Index p = right ? n : m;
-  std::vector<double> G(sz(p * p), 0.0), values(sz(p));
-  cblas_dsyrk(CblasColMajor, CblasLower, right ? CblasNoTrans : CblasTrans, i32(p), i32(right ? m : n), 1.0, A, i32(n),
-              0.0, G.data(), i32(p));
-  if (!std::all_of(G.begin(), G.end(), [](double g) { return std::isfinite(g); }))
+  std::vector<T> G(sz(p * p), T(0)), values(sz(p));
+  syrk(right ? CblasNoTrans : CblasTrans, p, right ? m : n, A, n, G.data());
+  if (!std::all_of(G.begin(), G.end(), [](T g) { return std::isfinite(g); }))
     return std::vector<double>(sz(p), std::numeric_limits<double>::quiet_NaN());
-  check(LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'L', i32(p), G.data(), i32(p), values.data()), "dsyevd");
-  std::reverse(values.begin(), values.end());
-  for (double& v : values) v = std::sqrt(std::max(v, 0.0));
-  return values;
+  check(eigenvalues(p, G.data(), values.data()), "?syevd");
+  std::vector<double> out(values.rbegin(), values.rend());
+  for (double& v : out) v = std::sqrt(std::max(v, 0.0));
+  return out;
 }
+template std::vector<double> singular_values<float>(const float*, Index, Index);
+template std::vector<double> singular_values<double>(const double*, Index, Index);
 
 TopRitz top_ritz(const std::vector<double>& alpha, const std::vector<double>& beta, Index used, double rel_tol) {
   std::vector<double> diag(alpha.begin(), alpha.begin() + used), off(beta.begin(), beta.begin() + used);

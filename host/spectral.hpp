@@ -31,8 +31,9 @@ struct GradientSpectrum {
 GradientSpectrum gradient_spectrum(std::vector<double> M, std::int64_t k, const RowFactor& X, double scale);
 
 // Every singular value (descending) of the row-major m×n A, as the square roots of the
-// eigenvalues of the float64 Gram matrix of its smaller side (dsyrk, dsyevd without vectors).
-std::vector<double> singular_values(const double* A, std::int64_t m, std::int64_t n);
+// eigenvalues of the Gram matrix of its smaller side, in A's precision (?syrk, ?syevd without vectors).
+template <typename T>
+std::vector<double> singular_values(const T* A, std::int64_t m, std::int64_t n);
 
 // The unit eigenvectors of the `count` largest eigenvalues (column-major p×count, largest first)
 // of the symmetric tridiagonal matrix with diagonal `diag` (p) and off-diagonal `off` (p − 1), by
