@@ -27,6 +27,11 @@ step "compute-sanitizer"
 # memcheck at the seed's sizes; racecheck (far slower: it ran past 5 minutes there on an H200)
 # at small sizes, which launch the same kernels.
 small="--set data.n=48 --set data.d=64 --set model.k=80"
+# The toolkit's kernels and products (penalty, decomposition) under memcheck too, small.
+timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 $engine --exp later_training --epochs 2 --device cuda \
+  --quiet $small --set decomposition.mu_source=fresh --set decomposition.n_mu=500 --set runs.tanh.gradient_penalty=0.5 \
+  --set runs.tanh.weight_decay=0.01 --out /tmp/san-toolkit.h5 > "$out/sanitizer-toolkit.log" 2>&1
+echo "memcheck (toolkit) exit $?"; tail -3 "$out/sanitizer-toolkit.log"
 for run in "memcheck:" "racecheck:$small"; do
   tool=${run%%:*}
   timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 $engine --exp ntk_vs_mf --epochs 3 --device cuda \
@@ -38,6 +43,8 @@ fi
 if [[ $stage == bench || $stage == all ]]; then
 step "engine and seed side by side, same GPU"
 python3 "$repo/bench/side_by_side.py" "$engine" --device cuda --json "$out/side_by_side-cuda.json" 2>&1 | tail -6
+step "the Spectrum_Plotting presets beside the notebook's code, same GPU"
+python3 "$repo/bench/toolkit_side_by_side.py" "$engine" --device cuda --exp both --json "$out/toolkit-cuda.json" 2>&1 | tail -12
 step "ops benchmark (to N = 16384)"
 timeout 200 ./bench/bench_backend_ops --device=cuda --benchmark_format=json --benchmark_out="$out/bench-cuda.json" \
   --benchmark_min_time=0.2 > "$out/bench-cuda.txt" 2>&1; echo "bench exit $?"
