@@ -1,7 +1,7 @@
 // The CUDA backend: the Backend interface on one GPU, with cuBLAS for the products, cuSOLVER for
 // the factorisations and spectra, and the fused kernels of kernels.cuh. Only scalars, the
 // spectrum and the leading vector return to the host in an epoch. Its inputs are drawn on the
-// host like the CPU backend's (host/inputs): cuRAND's device generator gives float64 normals that
+// host like the CPU backend's (host/inputs/inputs): cuRAND's device generator gives float64 normals that
 // differ from the host generator's in the last bits (seen on an H200), and the two backends must
 // train on bit-identical inputs.
 #pragma once

@@ -1,5 +1,5 @@
 // The CUDA backend's fused element-wise kernels. Each states what it computes; the scalar math
-// (σ, σ', the loss and its residual) is host/scalar_math.hpp's, shared with the CPU backend.
+// (σ, σ', the loss and its residual) is host/numerics/scalar_math.hpp's, shared with the CPU backend.
 #pragma once
 
 #include <cuda_runtime.h>

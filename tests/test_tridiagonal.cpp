@@ -1,4 +1,4 @@
-// The tridiagonal eigenvalue multisection (host/tridiagonal.hpp), which the CUDA backend runs a
+// The tridiagonal eigenvalue multisection (host/numerics/tridiagonal.hpp), which the CUDA backend runs a
 // warp per eigenvalue, run here on the host with the same code: against closed forms (the
 // discrete Laplacian, a diagonal matrix), against LAPACK's dsterf on tridiagonals reduced from
 // gradient-like Gram matrices, and its Sturm count against hand-placed points.

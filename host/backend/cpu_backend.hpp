@@ -1,4 +1,4 @@
-// The CPU backend: OpenBLAS for the products, LAPACK (host/spectral) for the spectra, and the
+// The CPU backend: OpenBLAS for the products, LAPACK (host/numerics/spectral) for the spectra, and the
 // shared scalar math for the element-wise work, on the calling thread (see set_cpu_threads).
 #pragma once
 
