@@ -159,6 +159,47 @@ def check_decomposition_figures(run, g, figures, curves, same, drawn_as):
     figures.plt.close(fig)
 
 
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def check_dataset(path):
+    """lowrank_plot.open: every per-epoch series of every run, and every pair's angles, as labelled
+    variables whose values are the file's (read here with h5py; NaN past a run's own end), with
+    the file's long_name and units, and the runs' settings as coordinates."""
+    sys.path.insert(0, PACKAGE)
+    import lowrank_plot
+    ds = lowrank_plot.open(path)
+    name = os.path.basename(path)
+    ok, problems = True, []
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        for run, g in f["runs"].items():
+            epochs = min(v.shape[0] for v in g.values()
+                         if isinstance(v, h5py.Dataset) and v.ndim == 1 and v.maxshape[0] is None
+                         and v.attrs.get("CLASS") != b"DIMENSION_SCALE")
+            for key, v in g.items():
+                if not (isinstance(v, h5py.Dataset) and v.maxshape and v.maxshape[0] is None
+                        and v.attrs.get("CLASS") != b"DIMENSION_SCALE"):
+                    continue
+                got = ds[key].sel(run=run).values
+                want = v[()].astype(np.float64)
+                if v.ndim == 1:
+                    want = want[:epochs]
+                rows = min(len(want), got.shape[0])
+                if not (np.array_equal(got[:rows], want[:rows], equal_nan=True) and np.all(np.isnan(got[rows:]))
+                        and ds[key].attrs.get("long_name") == text(v.attrs["long_name"])):
+                    problems.append(f"{run}/{key}")
+            if ds["activation"].sel(run=run).item() != text(g.attrs["activation"]):
+                problems.append(f"{run}: activation coordinate")
+        for pair, g in f["pairs"].items():
+            n = g["pair_mean_angle_deg"].shape[0]
+            if not np.array_equal(ds["pair_mean_angle_deg"].sel(pair=pair).values[:n], g["pair_mean_angle_deg"][()]):
+                problems.append(f"pair {pair}")
+        ok = not problems and ds.attrs.get("experiment") == text(f.attrs["experiment"])
+    check(ok, f"lowrank_plot.open({name}): every series, pair and setting labelled as in the file {problems}")
+    return ds
+
+
 def main():
     tmp = tempfile.mkdtemp()
     try:
@@ -168,6 +209,9 @@ def main():
         check(r.returncode == 0, f"ntk_vs_mf plotted: {r.stdout.strip()} {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "ntk"), ["ntk", "mf"], ["ntk__mf"])
         check_drawn_data(ntk)
+        ds = check_dataset(ntk)
+        check(ds.train_mse.dims == ("run", "epoch") and ds.grad_singular_values.dims == ("run", "epoch", "singular_index")
+              and ds.grad_top_right_vector.dims == ("run", "epoch", "input_index"), "open: the dimensions are named")
         # n < min(k, d): the gradient's rank is at most n, and the heat map stops there.
         few = os.path.join(tmp, "few.h5")
         engine("--exp", "ntk_vs_mf", "--set", "data.n=12", "--set", "data.d=30", "--set", "model.k=50", "--epochs", "4",
@@ -189,6 +233,16 @@ def main():
         check(r.returncode == 0, f"truncated, every 3rd epoch: plotted {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "sparse"), ["ntk", "mf"], ["ntk__mf"])
         check_drawn_data(sparse, epochs=[0, 4, 9])
+        ds = check_dataset(sparse)
+        check(list(ds.spectrum_epoch.values) == [0, 3, 6, 9] and ds.grad_singular_values.dims[1] == "spectrum_epoch",
+              "open: every 3rd epoch's spectrum over spectrum_epoch")
+        # Runs of different lengths share the epoch axis, the shorter padded with NaN.
+        uneven = os.path.join(tmp, "uneven.h5")
+        engine("--exp", "relu_vs_sigmoid", "--cells", "sig1", *SMALL, "--set", "runs.sig1_relu.epochs=3",
+               "--set", "runs.sig1_sigmoid.epochs=5", "--out", uneven)
+        ds = check_dataset(uneven)
+        check(ds.sizes["epoch"] == 5 and np.isnan(ds.train_mse.sel(run="sig1_relu").values[3:]).all(),
+              "open: a 3-epoch and a 5-epoch run over 5 epochs, NaN past the shorter one's end")
 
         # The decomposition's presets, small: its figures, at the epochs it ran (every 2nd).
         later = os.path.join(tmp, "later.h5")
@@ -198,6 +252,9 @@ def main():
         check(r.returncode == 0, f"later_training plotted {r.stderr.strip()}")
         check_figures(os.path.join(tmp, "later"), ["tanh"], [], DECOMPOSITION_SIZES)
         check_drawn_data(later)
+        ds = check_dataset(later)
+        check(ds.mu.dims == ("run", "epoch", "neuron_index") and np.isnan(ds.opnorm_E.values[0, 1]),
+              "open: mu over neuron_index, NaN at epochs without the decomposition")
         at_init = os.path.join(tmp, "at_init.h5")
         engine("--exp", "spectrum_at_init", *SMALL, "--set", "decomposition.n_mu=500", "--out", at_init)
         r = plot(at_init, "--out", os.path.join(tmp, "at_init"))
@@ -239,6 +296,8 @@ def main():
         from lowrank_plot import reader
         state = reader.read(killed).runs[0].state()
         check(state.startswith("running: ") and state.endswith("of 500 epochs"), f"its titles say '{state}'")
+        ds = check_dataset(killed)
+        check(ds.attrs["status"] == "running" and ds.sizes["epoch"] < 500, "open: a killed run's epochs, as far as written")
 
         # Bad files: a message naming the problem, exit 2, no traceback.
         foreign = os.path.join(tmp, "foreign.h5")
