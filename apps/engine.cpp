@@ -27,6 +27,7 @@
 #include "resume.hpp"
 #include "staged_output.hpp"
 #include "stop_signals.hpp"
+#include "sweep_command.hpp"
 
 namespace fs = std::filesystem;
 using namespace lowrank;
@@ -216,6 +217,7 @@ int run(const Config& config, const Options& o, const std::string& command_line,
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "sweep") return sweep_main(argc - 1, argv + 1);
   Started started{Clock::now()};
   // HDF5's own error stacks stay quiet: every failing call is reported by name instead.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -260,7 +262,8 @@ int main(int argc, char** argv) {
   o.resume_given = resume_option->count() > 0;
 
   if (o.list) {
-    for (const auto& p : list_presets()) std::printf("%-18s %s\n", p.name.c_str(), p.description.c_str());
+    for (const auto& p : list_presets())
+      std::printf("%-27s %s%s\n", p.name.c_str(), p.sweep ? "[engine sweep] " : "", p.description.c_str());
     return 0;
   }
   std::string command_line;

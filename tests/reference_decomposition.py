@@ -193,7 +193,7 @@ def notebook_loop(inp, run, mus, dtype):
             "mu_abs_min": mu.abs().min(), "mu_abs_max": mu.abs().max(), "mu_norm": mu.norm(),
             "opnorm_S1": torch.linalg.matrix_norm(S1, 2), "opnorm_S12": torch.linalg.matrix_norm(S12, 2),
             "opnorm_S2": torch.linalg.matrix_norm(S2, 2), "opnorm_E": torch.linalg.matrix_norm(E, 2),
-            "opnorm_R": S[0], "sigma2_R": S[1],
+            "opnorm_R": S[0], "sigma2_R": S[1], "opnorm_grad": torch.linalg.matrix_norm(G, 2),
             "energy_grad_R2": (U[:, :2] @ U[:, :2].T @ G).norm() / G.norm(),
             "energy_weights_R2": (U[:, :2] @ U[:, :2].T @ W.T).norm() / W.norm(),
             "effective_rank_grad": effective_rank(G), "effective_rank_weights": effective_rank(W),

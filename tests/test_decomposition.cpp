@@ -207,6 +207,7 @@ TEST_P(DecompositionEpoch, MatchesDenseFloat64Matrices) {
   ASSERT_EQ(rec.mu.size(), static_cast<std::size_t>(k));
   for (std::int64_t j = 0; j < k; ++j) EXPECT_NEAR(rec.mu[j], D.mu[j], 1e-14) << "mu " << j;
   expect_relative(rec.mu_norm, norm(D.mu), 1e-13, "mu_norm");
+  expect_relative(rec.opnorm_grad, largest(D.grad, k, d), 1e-9, "opnorm_grad");
   expect_relative(rec.opnorm_S1, largest(D.S1, k, d), 1e-10, "opnorm_S1");
   expect_relative(rec.opnorm_S12, largest(D.S12, k, d), 1e-10, "opnorm_S12");
   expect_relative(rec.opnorm_S2, largest(D.S2, k, d), 1e-10, "opnorm_S2");

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "data_file.hpp"
+#include "toml_overrides.hpp"
 
 #include <toml++/toml.h>
 
@@ -189,6 +190,23 @@ void check_name(const std::string& origin, const std::string& key, const std::st
 
 // Applies one `a.b.c=value` override to the TOML tree. A path component after an array of
 // tables names the element whose `name` is that component (runs.ntk.epochs).
+
+std::string format_real(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  std::string s(buf);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // keep it a TOML float
+  return s;
+}
+
+std::string quoted(const std::string& s) {
+  std::ostringstream os;
+  os << toml::value<std::string>(s);
+  return os.str();
+}
+
+}  // namespace
+
 void apply_override(toml::table& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -237,22 +255,6 @@ void apply_override(toml::table& root, const std::string& assignment) {
   }
   table->insert_or_assign(parts.back(), *parsed.get("v"));
 }
-
-std::string format_real(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  std::string s(buf);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // keep it a TOML float
-  return s;
-}
-
-std::string quoted(const std::string& s) {
-  std::ostringstream os;
-  os << toml::value<std::string>(s);
-  return os.str();
-}
-
-}  // namespace
 
 const InputsSpec& Config::inputs_of(const RunSpec& r) const {
   for (const auto& in : inputs)
@@ -348,6 +350,8 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   for (const auto& o : overrides) apply_override(root, o);
 
   Config c;
+  if (root.contains("sweep"))
+    fail(origin, "has a [sweep] table: it is a sweep; run it with `engine sweep` (--exp or --config), or remove [sweep]");
   TableReader top(&root, "", origin);
   c.experiment = top.string("experiment").value_or("custom");
   check_name(origin, "experiment", c.experiment);

@@ -26,7 +26,9 @@ std::vector<PresetInfo> list_presets() {
     if (entry.path().extension() != ".toml") continue;
     PresetInfo p{entry.path().stem().string(), ""};
     try {
-      p.description = toml::parse_file(entry.path().string())["description"].value_or(std::string());
+      const toml::table preset = toml::parse_file(entry.path().string());
+      p.description = preset["description"].value_or(std::string());
+      p.sweep = preset.contains("sweep");
     } catch (const toml::parse_error&) {
       p.description = "(unreadable preset file)";
     }

@@ -9,6 +9,7 @@ namespace lowrank {
 
 struct PresetInfo {
   std::string name, description;
+  bool sweep = false;  // has a [sweep] table: run with `engine sweep --exp NAME`
 };
 
 std::string presets_dir();

@@ -1,6 +1,11 @@
 #include "h5_objects.hpp"
 
+#include <chrono>
+#include <ctime>
 #include <stdexcept>
+#include <type_traits>
+
+#include <hdf5_hl.h>
 
 namespace lowrank {
 
@@ -45,6 +50,70 @@ void write_status(hid_t dataset, const std::string& value) {
   padded.resize(kStatusLength, '\0');
   check_status(H5Dwrite(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, padded.data()), "H5Dwrite");
 }
+
+template <typename V>
+void attr_number(hid_t object, const char* name, V value) {
+  const hid_t type = std::is_floating_point_v<V> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+  H5Handle space = make(H5Screate(H5S_SCALAR), "H5Screate");
+  H5Handle attr = make(H5Acreate2(object, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT), "H5Acreate2");
+  if constexpr (std::is_floating_point_v<V>) {
+    const double v = value;
+    check_status(H5Awrite(attr.get(), type, &v), "H5Awrite");
+  } else {
+    const std::int64_t v = value;
+    check_status(H5Awrite(attr.get(), type, &v), "H5Awrite");
+  }
+}
+
+template void attr_number<double>(hid_t, const char*, double);
+template void attr_number<std::int64_t>(hid_t, const char*, std::int64_t);
+
+// A scalar fixed-length string dataset: SWMR writers may rewrite it, unlike an attribute.
+H5Handle status_dataset(hid_t parent, const char* name, const std::string& value) {
+  H5Handle type = status_type();
+  H5Handle space = make(H5Screate(H5S_SCALAR), "H5Screate");
+  H5Handle ds = make(H5Dcreate2(parent, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     "H5Dcreate2");
+  write_status(ds.get(), value);
+  return ds;
+}
+
+// A fixed array written once (inputs, coordinates). `mem_type` describes `data`.
+void fixed_dataset(hid_t parent, const char* name, hid_t file_type, hid_t mem_type, const void* data,
+                   std::vector<hsize_t> dims) {
+  H5Handle space = make(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple");
+  H5Handle ds = make(H5Dcreate2(parent, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     "H5Dcreate2");
+  check_status(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite");
+}
+
+// A coordinate 0…size−1 made an HDF5 dimension scale.
+H5Handle index_scale(hid_t group, const char* name, hsize_t size) {
+  std::vector<std::int64_t> values(size);
+  for (hsize_t i = 0; i < size; ++i) values[i] = static_cast<std::int64_t>(i);
+  fixed_dataset(group, name, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), {size});
+  H5Handle ds = make(H5Dopen2(group, name, H5P_DEFAULT), "H5Dopen2");
+  check_status(H5DSset_scale(ds.get(), name), "H5DSset_scale");
+  return ds;
+}
+
+// The netCDF-style attributes that xarray shows: what a series is, its unit, and the weights it
+// is taken at.
+void describe(hid_t dataset, const char* meaning, const char* units, const char* taken_at) {
+  attr_string(dataset, "long_name", meaning);
+  attr_string(dataset, "units", units);
+  attr_string(dataset, "taken_at", taken_at);
+}
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 
 H5Handle& H5Handle::operator=(H5Handle&& o) noexcept {
   if (this != &o) {

@@ -5,7 +5,9 @@
 #include <hdf5.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lowrank {
 
@@ -35,11 +37,29 @@ H5Handle make(hid_t id, const char* call);
 bool exists(hid_t location, const std::string& path);
 
 void attr_string(hid_t object, const char* name, const std::string& value);
+// A scalar attribute: float64 for a floating-point value, int64 otherwise.
+template <typename V>
+void attr_number(hid_t object, const char* name, V value);
+
+// The netCDF-style attributes that xarray shows: what a series is (long_name), its unit, and
+// the weights it is taken at.
+void describe(hid_t dataset, const char* meaning, const char* units, const char* taken_at);
+
+// A fixed array written once (inputs, coordinates). `mem_type` describes `data`.
+void fixed_dataset(hid_t parent, const char* name, hid_t file_type, hid_t mem_type, const void* data,
+                   std::vector<hsize_t> dims);
+// A coordinate 0…size−1 made an HDF5 dimension scale named `name`.
+H5Handle index_scale(hid_t group, const char* name, hsize_t size);
+
+// The time now, as created_utc says it: 2026-11-29T21:40:00Z.
+std::string utc_now();
 
 // The status datasets (`/status`, `runs/<run>/status`) are scalar fixed-length strings: a SWMR
 // writer may rewrite a dataset but not an attribute.
 inline constexpr std::size_t kStatusLength = 32;
 H5Handle status_type();
 void write_status(hid_t dataset, const std::string& value);
+// A scalar status dataset holding `value`.
+H5Handle status_dataset(hid_t parent, const char* name, const std::string& value);
 
 }  // namespace lowrank

@@ -42,12 +42,6 @@ std::vector<double> draw_normal_seeded(std::uint64_t philox_seed, std::size_t n)
   return v;
 }
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 void normalize(std::vector<double>& v, std::size_t begin, std::size_t length) {
   double s = 0;
@@ -198,6 +192,13 @@ void load_file_data(const Config& c, Inputs& in) {
 }
 
 }  // namespace
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
 
 std::uint64_t stream_seed(std::uint64_t seed, Stream stream, int group) {
   return splitmix64(splitmix64(seed) ^ splitmix64((static_cast<std::uint64_t>(stream) << 32) |

@@ -23,6 +23,9 @@ enum class Stream : std::uint64_t {
   mu_bulk = 16, mu_latent = 17,  // the decomposition's fresh samples, keyed by the epoch in place of the group
 };
 
+// SplitMix64's mixing function: how seeds are combined into stream keys.
+std::uint64_t splitmix64(std::uint64_t x);
+
 // The Philox seed of one stream: a SplitMix64 mix of the run seed, the tensor and the group.
 std::uint64_t stream_seed(std::uint64_t seed, Stream stream, int group);
 

@@ -237,6 +237,7 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
   rec.opnorm_S12 = c * norm(u) * std::abs(zeta_ * zr) * norm(q_);
   rec.opnorm_S2 = c * norm(p) * norm(q_);
   const RankTwoSvd R = rank_two_svd(c, u, xr, p, q_);
+  rec.opnorm_grad = e.spectrum->singular_values.at(0);
   rec.opnorm_R = R.sigma1;
   rec.sigma2_R = R.sigma2;
 

@@ -21,7 +21,7 @@ struct EpochRecord {
   double loss_weight_decay = 0, loss_gradient_penalty = 0;  // the regularisers' terms, when on
   // The decomposition (SPEC §9), NaN in epochs it does not run.
   double mu_abs_min = 0, mu_abs_max = 0, mu_norm = 0;
-  double opnorm_S1 = 0, opnorm_S12 = 0, opnorm_S2 = 0, opnorm_E = 0, opnorm_R = 0, sigma2_R = 0;
+  double opnorm_grad = 0, opnorm_S1 = 0, opnorm_S12 = 0, opnorm_S2 = 0, opnorm_E = 0, opnorm_R = 0, sigma2_R = 0;
   double decomposition_residual = 0, energy_grad_R2 = 0, energy_weights_R2 = 0;
   double effective_rank_grad = 0, effective_rank_weights = 0;
   double residual_max = 0, residual_norm = 0, cos_z_residual = 0, opnorm_sigma_prime_perp = 0;
@@ -114,6 +114,8 @@ inline constexpr SeriesInfo kSeries[] = {
     {"mu_abs_max", SeriesShape::scalar, TakenAt::entering, "max_j |mu_j|", "1", &EpochRecord::mu_abs_max, nullptr, 0,
      RecordedFor::decomposition},
     {"mu_norm", SeriesShape::scalar, TakenAt::entering, "||mu||_2", "1", &EpochRecord::mu_norm, nullptr, 0,
+     RecordedFor::decomposition},
+    {"opnorm_grad", SeriesShape::scalar, TakenAt::entering, "||grad||_2, the gradient's largest singular value", "1", &EpochRecord::opnorm_grad, nullptr, 0,
      RecordedFor::decomposition},
     {"opnorm_S1", SeriesShape::scalar, TakenAt::entering, "||S1||_2, S1 = c (a*mu)(X_B^T r)^T, c = gamma/n", "1", &EpochRecord::opnorm_S1, nullptr, 0,
      RecordedFor::decomposition},

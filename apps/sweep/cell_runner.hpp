@@ -1,0 +1,14 @@
+// One replicate of one sweep cell, trained in this process: the runs of its configuration,
+// one after the other, with the engine's own epoch (run_epoch), keeping only the gathered
+// scalar series. Pairs, refits and per-epoch files are the engine's, not a sweep's.
+#pragma once
+
+#include "config.hpp"
+#include "sweep_file.hpp"
+
+namespace lowrank {
+
+// Trains `config` (one cell's replicate) on the CPU backend, or on the GPU with `gpu`.
+CellResult run_cell(const SweepSpec& spec, const Config& config, bool gpu);
+
+}  // namespace lowrank

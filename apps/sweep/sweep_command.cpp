@@ -1,0 +1,229 @@
+// `engine sweep`: the cells of a sweep (SPEC §10) on a local pool of jobs, into one sweep file;
+// `--resume FILE` runs only the cells a killed or interrupted sweep left. Each cell runs on one
+// CPU thread (or the GPU) whatever the pool's size, so that its result is the same bits alone
+// or beside others. Exit codes as the engine's: 0 done, 1 a failure, 2 bad input, 130/143 stopped.
+#include "sweep_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "cell_runner.hpp"
+#include "cpu_backend.hpp"
+#include "cuda_backend.hpp"
+#include "file_lock.hpp"
+#include "paths.hpp"
+#include "presets.hpp"
+#include "staged_output.hpp"
+#include "stop_signals.hpp"
+#include "sweep_file.hpp"
+
+namespace lowrank {
+namespace {
+
+constexpr int kExitFailed = 1, kExitBadInput = 2;
+constexpr std::size_t kMaxConfigBytes = 4 << 20;
+
+struct Work {
+  std::int64_t cell, replicate;
+};
+
+struct Finished {
+  Work work;
+  CellResult result;
+};
+
+// The pool: `jobs` threads take the pending cells in order and hand their results to the caller,
+// who writes them (HDF5 from one thread only). A stop signal lets the cells in flight finish.
+class Pool {
+ public:
+  Pool(const SweepSpec& spec, std::vector<Work> work, int jobs, bool gpu)
+      : spec_(spec), work_(std::move(work)), running_(jobs) {
+    for (int j = 0; j < jobs; ++j) threads_.emplace_back([this, gpu] { run(gpu); });
+  }
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  ~Pool() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+  // The next finished cell, or nothing once every worker is done.
+  std::optional<Finished> next() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [this] { return !done_.empty() || running_ == 0; });
+    if (failure_) std::rethrow_exception(failure_);
+    if (done_.empty()) return std::nullopt;
+    Finished f = std::move(done_.front());
+    done_.pop_front();
+    return f;
+  }
+
+ private:
+  void run(bool gpu) {
+    for (;;) {
+      const std::size_t i = next_++;
+      if (i >= work_.size() || stop_ || stop_signal()) break;
+      try {
+        const Work w = work_[i];
+        CellResult r = run_cell(spec_, cell_config(spec_, w.cell, w.replicate), gpu);
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.push_back({w, std::move(r)});
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!failure_) failure_ = std::current_exception();
+        stop_ = true;
+      }
+      ready_.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    --running_;
+    ready_.notify_all();
+  }
+
+  const SweepSpec& spec_;
+  std::vector<Work> work_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Finished> done_;
+  std::exception_ptr failure_;
+  int running_;  // workers not yet done (set before they start)
+  std::vector<std::thread> threads_;
+};
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/=:+@") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace
+
+int sweep_main(int argc, char** argv) {
+  const auto start = std::chrono::steady_clock::now();
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  std::string exp, config_file, out, resume, device = "cpu", jobs_text = "1";
+  std::vector<std::string> sets;
+  bool force = false, quiet = false;
+  CLI::App app{"engine sweep: the cells of a [sweep] (axes x replicates) on a local pool of jobs, into one sweep file "
+               "(README, \"Sweeps\")"};
+  auto* exp_option = app.add_option("--exp", exp, "Preset with a [sweep] table");
+  auto* config_option = app.add_option("--config", config_file, "TOML file with a [sweep] table");
+  exp_option->excludes(config_option);
+  app.add_option("--set", sets, "Override a value of the base or the sweep, KEY=VALUE (e.g. sweep.replicates=30)");
+  auto* out_option = app.add_option("--out", out, "Sweep file (default: <experiment>-sweep.h5)");
+  app.add_flag("--force", force, "Replace the sweep file if it exists");
+  app.add_option("--jobs", jobs_text, "Cells run at once, each on one thread (default 1)");
+  app.add_option("--device", device, "cpu (default) or cuda (every job on the GPU)")->check(CLI::IsMember({"cpu", "cuda"}));
+  auto* resume_option = app.add_option("--resume", resume, "Run the cells an interrupted or killed sweep FILE left");
+  for (const char* other : {"--exp", "--config", "--set", "--out", "--force"}) resume_option->excludes(other);
+  app.add_flag("--quiet", quiet, "No progress lines");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitBadInput;
+  }
+  std::string command_line = "engine";
+  for (int i = 0; i < argc; ++i) command_line += " " + shell_quote(argv[i]);
+
+  install_stop_handlers();
+  std::optional<FileLock> lock;
+  std::optional<StagedOutput> staged;
+  std::optional<SweepFile> file;
+  SweepSpec spec;
+  int jobs = 1;
+  const bool gpu = device == "cuda";
+  try {
+    jobs = static_cast<int>(parse_integer("--jobs", jobs_text, 1, kMaxThreads));
+    if (gpu && cuda_device_count() == 0) throw ConfigError("--device cuda: no CUDA device is present; use --device cpu");
+    if (resume_option->count()) {
+      out = existing_output("--resume", resume).string();
+      lock.emplace("--resume", out);
+      spec = read_sweep_spec(out);
+    } else {
+      if (!exp_option->count() && !config_option->count())
+        throw ConfigError("nothing to sweep: give --exp NAME or --config FILE (with a [sweep] table), or --resume FILE");
+      const std::string text = exp_option->count() ? read_preset(exp) : read_regular_file("--config", config_file, kMaxConfigBytes);
+      spec = parse_sweep(text, exp_option->count() ? "preset " + exp : shown(config_file), sets);
+      out = new_output("--out", out_option->count() ? out : spec.experiment + "-sweep.h5", force).string();
+      lock.emplace("--out", out);
+      new_output("--out", out, force);  // again under the lock
+      staged.emplace("--out", out);
+    }
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "engine sweep: error: %s\n", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engine sweep: failed: %s\n", e.what());
+    return kExitFailed;
+  }
+
+  try {
+    if (staged) {
+      file.emplace(staged->temporary().string(), spec, LOWRANK_VERSION, command_line, gpu ? "cuda" : "cpu");
+      staged->commit(force);
+    } else {
+      file.emplace(out, spec);
+    }
+    std::vector<Work> work;
+    for (std::int64_t cell = 0; cell < spec.cells(); ++cell)
+      for (std::int64_t r = 0; r < spec.replicates; ++r)
+        if (file->statuses()[static_cast<std::size_t>(cell * spec.replicates + r)] == CellStatus::pending)
+          work.push_back({cell, r});
+    const std::size_t total = static_cast<std::size_t>(spec.cells() * spec.replicates), todo = work.size();
+    if (!quiet)
+      std::fprintf(stderr, "engine sweep: %s, %lld cells x %lld replicates (%zu to run) on %s, %d job%s, writing %s\n",
+                   spec.experiment.c_str(), static_cast<long long>(spec.cells()), static_cast<long long>(spec.replicates),
+                   todo, gpu ? "cuda" : "cpu", jobs, jobs > 1 ? "s" : "", out.c_str());
+    // One thread a cell: the same bits in a pool of any size (OpenBLAS's split of a product
+    // depends on its thread count).
+    set_cpu_threads(1);
+    std::size_t written = 0;
+    auto last = std::chrono::steady_clock::now();
+    {
+      Pool pool(spec, std::move(work), jobs, gpu);
+      while (auto finished = pool.next()) {
+        file->write(finished->work.cell, finished->work.replicate, finished->result);
+        ++written;
+        const auto now = std::chrono::steady_clock::now();
+        if (!quiet && (now - last > std::chrono::seconds(1) || written == todo)) {
+          const double s = std::chrono::duration<double>(now - start).count();
+          std::fprintf(stderr, "engine sweep: %zu/%zu cells, %.1f cells/s\n", total - todo + written, total,
+                       static_cast<double>(written) / s);
+          last = now;
+        }
+      }
+    }
+    const bool stopped = written < todo;
+    file->set_status(stopped ? "interrupted" : "complete");
+    if (!quiet)
+      std::printf("sweep %s: %zu of %zu cells in %s, %.2f s\n", stopped ? "interrupted" : "complete",
+                  total - todo + written, total, out.c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return stopped ? 128 + stop_signal() : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engine sweep: failed: %s\n", e.what());
+    try {
+      if (file) file->set_status("failed");
+    } catch (...) {
+    }
+    return kExitFailed;
+  }
+}
+
+}  // namespace lowrank

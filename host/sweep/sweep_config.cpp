@@ -1,0 +1,199 @@
+#include "sweep_config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "inputs.hpp"
+#include "series.hpp"
+#include "toml_overrides.hpp"
+
+namespace lowrank {
+namespace {
+
+[[noreturn]] void fail(const std::string& origin, const std::string& message) {
+  throw ConfigError(origin + ": " + message);
+}
+
+std::string toml_text(const toml::node& node) {
+  std::ostringstream os;
+  node.visit([&os](const auto& v) { os << v; });
+  return os.str();
+}
+
+// The dimension names the sweep file uses itself.
+const std::set<std::string> kReservedNames = {"run", "replicate", "epoch"};
+
+SweepAxis read_axis(const std::string& origin, const toml::table& t, std::size_t position) {
+  const std::string where = "sweep.axes[" + std::to_string(position) + "]";
+  for (const auto& [k, v] : t)
+    if (k.str() != "name" && k.str() != "key" && k.str() != "keys" && k.str() != "values")
+      fail(origin, "unknown key '" + where + "." + std::string(k.str()) + "'; allowed here: name, key, keys, values");
+  SweepAxis axis;
+  axis.name = t["name"].value_or(std::string());
+  if (axis.name.empty()) fail(origin, "'" + where + ".name' is missing: each axis names its dimension in the sweep file");
+  if (kReservedNames.count(axis.name)) fail(origin, "'" + where + ".name' = \"" + axis.name + "\" is the sweep file's own");
+  const bool one = t.contains("key"), several = t.contains("keys");
+  if (one == several) fail(origin, "axis '" + axis.name + "' needs exactly one of 'key' (one key) or 'keys' (keys varying together)");
+  if (one) {
+    const auto key = t["key"].value<std::string>();
+    if (!key) fail(origin, "'sweep.axes." + axis.name + ".key' must be a string, e.g. \"data.n\"");
+    axis.keys = {*key};
+  } else {
+    const toml::array* keys = t["keys"].as_array();
+    if (!keys || keys->empty()) fail(origin, "'sweep.axes." + axis.name + ".keys' must be a non-empty array of keys");
+    for (const auto& k : *keys) {
+      if (!k.is_string()) fail(origin, "'sweep.axes." + axis.name + ".keys' must hold strings, e.g. [\"data.n\", \"data.d\"]");
+      axis.keys.push_back(*k.value<std::string>());
+    }
+  }
+  const toml::array* values = t["values"].as_array();
+  if (!values || values->empty()) fail(origin, "'sweep.axes." + axis.name + ".values' must be a non-empty array (the axis is empty)");
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    const toml::node& v = *values->get(i);
+    std::vector<std::string> point;
+    if (one) {
+      point.push_back(toml_text(v));
+    } else {
+      const toml::array* tuple = v.as_array();
+      if (!tuple || tuple->size() != axis.keys.size())
+        fail(origin, "'sweep.axes." + axis.name + ".values[" + std::to_string(i) + "]' must hold " +
+                         std::to_string(axis.keys.size()) + " values, one per key of 'keys'");
+      for (const auto& x : *tuple) point.push_back(toml_text(x));
+    }
+    axis.values.push_back(std::move(point));
+  }
+  return axis;
+}
+
+std::vector<std::string> cell_overrides(const SweepSpec& spec, std::int64_t cell) {
+  const std::vector<std::int64_t> index = spec.cell_index(cell);
+  std::vector<std::string> sets;
+  for (std::size_t a = 0; a < spec.axes.size(); ++a)
+    for (std::size_t j = 0; j < spec.axes[a].keys.size(); ++j)
+      sets.push_back(spec.axes[a].keys[j] + "=" + spec.axes[a].values[static_cast<std::size_t>(index[a])][j]);
+  return sets;
+}
+
+std::string cell_origin(const SweepSpec& spec, std::int64_t cell) {
+  std::string text;
+  for (const std::string& s : cell_overrides(spec, cell)) text += (text.empty() ? "" : ", ") + s;
+  return "sweep cell " + std::to_string(cell) + " (" + text + ")";
+}
+
+}  // namespace
+
+std::int64_t SweepSpec::cells() const {
+  std::int64_t n = 1;
+  for (const auto& a : axes) n *= static_cast<std::int64_t>(a.values.size());
+  return n;
+}
+
+std::vector<std::int64_t> SweepSpec::cell_index(std::int64_t cell) const {
+  std::vector<std::int64_t> index(axes.size());
+  for (std::size_t a = axes.size(); a-- > 0;) {
+    const auto size = static_cast<std::int64_t>(axes[a].values.size());
+    index[a] = cell % size;
+    cell /= size;
+  }
+  return index;
+}
+
+std::uint64_t replicate_seed(std::uint64_t seed, std::int64_t replicate) {
+  return replicate == 0 ? seed : splitmix64(seed ^ splitmix64(static_cast<std::uint64_t>(replicate)));
+}
+
+Config cell_config(const SweepSpec& spec, std::int64_t cell, std::int64_t replicate) {
+  Config c = parse_config(spec.base_text, cell_origin(spec, cell), cell_overrides(spec, cell));
+  c.seed = replicate_seed(c.seed, replicate);
+  if (spec.at_init) set_epochs(c, 1);
+  else if (spec.epochs > 0) set_epochs(c, spec.epochs);
+  return c;
+}
+
+SweepSpec parse_sweep(const std::string& text, const std::string& origin, const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    fail(origin, "line " + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+  const toml::table* sweep = root["sweep"].as_table();
+  if (!sweep) fail(origin, "no [sweep] table: a sweep needs its axes (see README, \"Sweeps\")");
+  SweepSpec spec;
+  for (const auto& [k, v] : *sweep) {
+    const std::string key(k.str());
+    if (key != "axes" && key != "replicates" && key != "epochs" && key != "gather")
+      fail(origin, "unknown key 'sweep." + key + "'; allowed here: axes, epochs, gather, replicates");
+  }
+  const auto replicates = (*sweep)["replicates"].value_or<std::int64_t>(1);
+  if (!(*sweep)["replicates"].is_integer() && sweep->contains("replicates"))
+    fail(origin, "'sweep.replicates' must be an integer");
+  if (replicates < 1 || replicates > 1'000'000)
+    fail(origin, "'sweep.replicates' = " + std::to_string(replicates) + " must be an integer from 1 to 1000000");
+  spec.replicates = replicates;
+  if (sweep->contains("epochs")) {
+    const auto epochs = (*sweep)["epochs"].value<std::int64_t>();
+    if (!epochs || !(*sweep)["epochs"].is_integer() || *epochs < 0 || *epochs > kMaxEpochs)
+      fail(origin, "'sweep.epochs' must be an integer from 0 (the metrics at initialisation) to " + std::to_string(kMaxEpochs));
+    spec.at_init = *epochs == 0;
+    spec.epochs = *epochs;
+  }
+  const toml::array* axes = (*sweep)["axes"].as_array();
+  if (!axes || axes->empty()) fail(origin, "'sweep.axes' must list at least one axis ([[sweep.axes]] tables)");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < axes->size(); ++i) {
+    const toml::table* t = axes->get(i)->as_table();
+    if (!t) fail(origin, "'sweep.axes[" + std::to_string(i) + "]' must be a table");
+    spec.axes.push_back(read_axis(origin, *t, i));
+    if (!names.insert(spec.axes.back().name).second) fail(origin, "two axes are named '" + spec.axes.back().name + "'");
+  }
+  std::vector<std::string> wanted;
+  if (const toml::node* gather = sweep->get("gather")) {
+    const toml::array* list = gather->as_array();
+    if (!list) fail(origin, "'sweep.gather' must be an array of series names");
+    for (const auto& g : *list) {
+      if (!g.is_string()) fail(origin, "'sweep.gather' must hold series names (strings)");
+      wanted.push_back(*g.value<std::string>());
+    }
+  }
+  std::ostringstream sweep_text, base_text;
+  sweep_text << toml::table{{"sweep", *sweep}};
+  spec.sweep_text = sweep_text.str();
+  root.erase("sweep");
+  base_text << root;
+  spec.base_text = base_text.str();
+
+  // Every cell's configuration, checked now; the series any cell records; the longest run.
+  std::set<std::string> recorded_somewhere;
+  for (std::int64_t cell = 0; cell < spec.cells(); ++cell) {
+    const Config c = cell_config(spec, cell, 0);
+    if (cell == 0) {
+      spec.experiment = c.experiment;
+      for (const auto& r : c.runs) spec.runs.push_back(r.name);
+    }
+    for (const auto& r : c.runs) spec.max_epochs = std::max(spec.max_epochs, r.epochs);
+    for (const SeriesInfo& s : kSeries)
+      if (s.shape == SeriesShape::scalar && recorded(s, c) && s.taken_at != TakenAt::whole_epoch &&
+          (!spec.at_init || s.taken_at == TakenAt::entering))
+        recorded_somewhere.insert(s.name);
+  }
+  for (const std::string& w : wanted)
+    if (!recorded_somewhere.count(w)) {
+      std::string allowed;
+      for (const SeriesInfo& s : kSeries)
+        if (recorded_somewhere.count(s.name)) allowed += (allowed.empty() ? "" : ", ") + std::string(s.name);
+      fail(origin, "'sweep.gather' names '" + w + "', which no cell records" +
+                       (spec.at_init ? " at initialisation" : "") + "; recorded: " + allowed);
+    }
+  for (const SeriesInfo& s : kSeries)
+    if (recorded_somewhere.count(s.name) &&
+        (wanted.empty() || std::find(wanted.begin(), wanted.end(), s.name) != wanted.end()))
+      spec.gathered.push_back(s.name);
+  return spec;
+}
+
+}  // namespace lowrank

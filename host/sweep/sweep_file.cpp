@@ -1,0 +1,319 @@
+#include "sweep_file.hpp"
+
+#include <hdf5_hl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "config.hpp"
+#include "paths.hpp"
+#include "resume.hpp"
+#include "series.hpp"
+
+namespace lowrank {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr hsize_t kChunkBytes = 1 << 20;  // a chunk of a series: one (run, cell), replicates up to 1 MiB
+
+const SeriesInfo& series_named(const std::string& name) {
+  for (const SeriesInfo& s : kSeries)
+    if (name == s.name) return s;
+  throw std::logic_error("no series named " + name);
+}
+
+// An axis value's TOML text as a number, when it is one.
+bool as_number(const std::string& text, double& out) {
+  try {
+    std::size_t used = 0;
+    out = std::stod(text, &used);
+    return used == text.size();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string unquoted(const std::string& text) {
+  return text.size() >= 2 && (text.front() == '"' || text.front() == '\'') ? text.substr(1, text.size() - 2) : text;
+}
+
+H5Handle strings_dataset(hid_t parent, const char* name, const std::vector<std::string>& values) {
+  H5Handle type = make(H5Tcopy(H5T_C_S1), "H5Tcopy");
+  check_status(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+  check_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  std::vector<const char*> pointers;
+  for (const auto& v : values) pointers.push_back(v.c_str());
+  const hsize_t n = values.size();
+  H5Handle space = make(H5Screate_simple(1, &n, nullptr), "H5Screate_simple");
+  H5Handle ds = make(H5Dcreate2(parent, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     "H5Dcreate2");
+  check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "H5Dwrite");
+  return ds;
+}
+
+// A NaN- (or zero-) filled chunked array, rewritten in parts while the sweep runs.
+H5Handle filled_dataset(hid_t parent, const std::string& name, hid_t type, const std::vector<hsize_t>& dims,
+                        const std::vector<hsize_t>& chunk, double fill) {
+  H5Handle space = make(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple");
+  H5Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
+  check_status(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+  if (H5Tget_class(type) == H5T_FLOAT) {
+    check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &fill), "H5Pset_fill_value");
+  } else {
+    const auto zero = static_cast<std::int8_t>(fill);
+    check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_INT8, &zero), "H5Pset_fill_value");
+  }
+  return make(H5Dcreate2(parent, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), "H5Dcreate2");
+}
+
+void attach(hid_t dataset, const std::vector<hid_t>& scales) {
+  for (std::size_t i = 0; i < scales.size(); ++i)
+    check_status(H5DSattach_scale(dataset, scales[i], static_cast<unsigned>(i)), "H5DSattach_scale");
+}
+
+// Writes `count` contiguous values at `start` (the last dimension runs).
+void write_row(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start, hsize_t count, const void* data) {
+  H5Handle space = make(H5Dget_space(dataset), "H5Dget_space");
+  std::vector<hsize_t> counts(start.size(), 1);
+  counts.back() = count;
+  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, counts.data(), nullptr),
+               "H5Sselect_hyperslab");
+  H5Handle mem = make(H5Screate_simple(1, &count, nullptr), "H5Screate_simple");
+  check_status(H5Dwrite(dataset, mem_type, mem.get(), space.get(), H5P_DEFAULT, data), "H5Dwrite");
+}
+
+H5Handle open_dataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims, const std::string& path) {
+  hid_t ds = -1;
+  H5E_BEGIN_TRY { ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT); }
+  H5E_END_TRY;
+  if (ds < 0) throw ConfigError("--resume '" + shown(path) + "': no dataset '" + name + "' (damaged or not this sweep's)");
+  H5Handle handle(ds);
+  H5Handle space = make(H5Dget_space(ds), "H5Dget_space");
+  std::vector<hsize_t> have(dims.size());
+  if (H5Sget_simple_extent_ndims(space.get()) != static_cast<int>(dims.size()) ||
+      H5Sget_simple_extent_dims(space.get(), have.data(), nullptr) < 0 || have != dims)
+    throw ConfigError("--resume '" + shown(path) + "': dataset '" + name + "' has another shape than the sweep's");
+  return handle;
+}
+
+}  // namespace
+
+SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::string& version,
+                     const std::string& command_line, const std::string& device)
+    : path_(path), spec_(spec) {
+  const auto runs = static_cast<hsize_t>(spec.runs.size()), T = static_cast<hsize_t>(spec.replicates),
+             E = static_cast<hsize_t>(spec.max_epochs);
+  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  file_ = make(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), "H5Fcreate");
+  const hid_t root = file_.get();
+  attr_string(root, "format", kSweepFormat);
+  attr_string(root, "engine_version", version);
+  attr_string(root, "created_utc", utc_now());
+  attr_string(root, "command_line", command_line);
+  attr_string(root, "device", device);
+  attr_string(root, "experiment", spec.experiment);
+  attr_string(root, "config", spec.base_text + "\n" + spec.sweep_text);
+  attr_number(root, "replicates", static_cast<std::int64_t>(spec.replicates));
+  status_dataset(root, "status", "running");
+
+  // Dimensions: run, each axis (its index), replicate, epoch; each axis key's values beside it.
+  H5Handle run = strings_dataset(root, "run", spec.runs);
+  check_status(H5DSset_scale(run.get(), "run"), "H5DSset_scale");
+  std::vector<H5Handle> axis_scales;
+  std::string coordinates;
+  for (const SweepAxis& axis : spec.axes) {
+    axis_scales.push_back(index_scale(root, axis.name.c_str(), axis.values.size()));
+    for (std::size_t j = 0; j < axis.keys.size(); ++j) {
+      std::vector<double> numbers;
+      std::vector<std::string> texts;
+      bool numeric = true;
+      for (const auto& point : axis.values) {
+        double x = 0;
+        numeric = numeric && as_number(point[j], x);
+        numbers.push_back(x);
+        texts.push_back(unquoted(point[j]));
+      }
+      const hsize_t n = axis.values.size();
+      if (numeric) fixed_dataset(root, axis.keys[j].c_str(), H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, numbers.data(), {n});
+      else strings_dataset(root, axis.keys[j].c_str(), texts);
+      H5Handle key = make(H5Dopen2(root, axis.keys[j].c_str(), H5P_DEFAULT), "H5Dopen2");
+      attach(key.get(), {axis_scales.back().get()});
+      coordinates += (coordinates.empty() ? "" : " ") + axis.keys[j];
+    }
+  }
+  H5Handle replicate = index_scale(root, "replicate", T);
+  H5Handle epoch = index_scale(root, "epoch", E);
+
+  std::vector<hsize_t> dims = {runs}, mean_dims = {runs}, status_dims;
+  std::vector<hid_t> scales = {run.get()}, mean_scales = {run.get()}, status_scales;
+  for (std::size_t a = 0; a < spec.axes.size(); ++a) {
+    dims.push_back(spec.axes[a].values.size());
+    mean_dims.push_back(spec.axes[a].values.size());
+    status_dims.push_back(spec.axes[a].values.size());
+    scales.push_back(axis_scales[a].get());
+    mean_scales.push_back(axis_scales[a].get());
+    status_scales.push_back(axis_scales[a].get());
+  }
+  dims.insert(dims.end(), {T, E});
+  mean_dims.push_back(E);
+  status_dims.push_back(T);
+  scales.insert(scales.end(), {replicate.get(), epoch.get()});
+  mean_scales.push_back(epoch.get());
+  status_scales.push_back(replicate.get());
+  std::vector<hsize_t> chunk(dims.size(), 1), mean_chunk(mean_dims.size(), 1), status_chunk(status_dims.size(), 1);
+  chunk.back() = E;
+  chunk[chunk.size() - 2] = std::clamp<hsize_t>(kChunkBytes / (sizeof(double) * E), 1, T);
+  mean_chunk.back() = E;
+  status_chunk.back() = T;
+  for (const std::string& name : spec.gathered) {
+    const SeriesInfo& s = series_named(name);
+    H5Handle ds = filled_dataset(root, name, H5T_IEEE_F64LE, dims, chunk, kNaN);
+    attach(ds.get(), scales);
+    describe(ds.get(), s.meaning, s.units, taken_at_text(s.taken_at));
+    attr_string(ds.get(), "coordinates", coordinates);
+    H5Handle mean = filled_dataset(root, name + "_mean", H5T_IEEE_F64LE, mean_dims, mean_chunk, kNaN);
+    attach(mean.get(), mean_scales);
+    describe(mean.get(), ("mean over the replicates: " + std::string(s.meaning)).c_str(), s.units,
+             taken_at_text(s.taken_at));
+    attr_string(mean.get(), "coordinates", coordinates);
+    H5Handle se = filled_dataset(root, name + "_stderr", H5T_IEEE_F64LE, mean_dims, mean_chunk, kNaN);
+    attach(se.get(), mean_scales);
+    describe(se.get(), ("standard error of that mean (sample standard deviation / sqrt(replicates)): " +
+                        std::string(s.meaning)).c_str(),
+             s.units, taken_at_text(s.taken_at));
+    attr_string(se.get(), "coordinates", coordinates);
+  }
+  H5Handle status = filled_dataset(root, "cell_status", H5T_STD_I8LE, status_dims, status_chunk, 0);
+  attach(status.get(), status_scales);
+  attr_string(status.get(), "long_name", "each cell's replicate: 0 pending, 1 complete, 2 diverged");
+  attr_string(status.get(), "flag_meanings", "pending complete diverged");
+  check_status(H5Fflush(root, H5F_SCOPE_GLOBAL), "H5Fflush");
+  check_status(H5Fstart_swmr_write(root), "H5Fstart_swmr_write");
+  status_.assign(static_cast<std::size_t>(spec.cells() * spec.replicates), CellStatus::pending);
+  for (std::size_t k = 0; k < spec.gathered.size(); ++k)
+    values_.emplace_back(static_cast<std::size_t>(runs * spec.cells() * T * E), kNaN);
+  open_objects();
+}
+
+SweepFile::SweepFile(const std::string& path, const SweepSpec& spec) : path_(path), spec_(spec) {
+  clear_writer_flags(path);  // a killed sweep leaves the file marked open for writing
+  H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
+  check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
+  file_ = make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen");
+  open_objects();
+  // What the file already holds: every value, and which cells are done.
+  for (std::size_t k = 0; k < series_.size(); ++k) {
+    values_.emplace_back(static_cast<std::size_t>(spec.runs.size() * spec.cells() * spec.replicates * spec.max_epochs));
+    check_status(H5Dread(series_[k].get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values_[k].data()),
+                 "H5Dread");
+  }
+  std::vector<std::int8_t> raw(static_cast<std::size_t>(spec.cells() * spec.replicates));
+  check_status(H5Dread(cell_status_.get(), H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), "H5Dread");
+  for (std::int8_t r : raw) {
+    if (r < 0 || r > 2) throw ConfigError("--resume '" + shown(path) + "': cell_status holds " + std::to_string(r));
+    status_.push_back(static_cast<CellStatus>(r));
+  }
+  write_status(status_ds_.get(), "running");
+  check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
+  check_status(H5Fstart_swmr_write(file_.get()), "H5Fstart_swmr_write");
+}
+
+void SweepFile::open_objects() {
+  std::vector<hsize_t> dims = {spec_.runs.size()}, mean_dims = {spec_.runs.size()}, status_dims;
+  for (const SweepAxis& a : spec_.axes) {
+    dims.push_back(a.values.size());
+    mean_dims.push_back(a.values.size());
+    status_dims.push_back(a.values.size());
+  }
+  dims.insert(dims.end(), {static_cast<hsize_t>(spec_.replicates), static_cast<hsize_t>(spec_.max_epochs)});
+  mean_dims.push_back(static_cast<hsize_t>(spec_.max_epochs));
+  status_dims.push_back(static_cast<hsize_t>(spec_.replicates));
+  for (const std::string& name : spec_.gathered) {
+    series_.push_back(open_dataset(file_.get(), name, dims, path_));
+    mean_.push_back(open_dataset(file_.get(), name + "_mean", mean_dims, path_));
+    stderr_.push_back(open_dataset(file_.get(), name + "_stderr", mean_dims, path_));
+  }
+  cell_status_ = open_dataset(file_.get(), "cell_status", status_dims, path_);
+  status_ds_ = open_dataset(file_.get(), "status", {}, path_);
+}
+
+void SweepFile::write(std::int64_t cell, std::int64_t replicate, const CellResult& result) {
+  const std::int64_t runs = static_cast<std::int64_t>(spec_.runs.size()), cells = spec_.cells(), T = spec_.replicates,
+                     E = spec_.max_epochs, S = static_cast<std::int64_t>(spec_.gathered.size());
+  std::vector<hsize_t> start = {0}, mean_start = {0};
+  for (std::int64_t i : spec_.cell_index(cell)) {
+    start.push_back(static_cast<hsize_t>(i));
+    mean_start.push_back(static_cast<hsize_t>(i));
+  }
+  start.insert(start.end(), {static_cast<hsize_t>(replicate), 0});
+  mean_start.push_back(0);
+  const CellStatus done = result.diverged ? CellStatus::diverged : CellStatus::complete;
+  status_[static_cast<std::size_t>(cell * T + replicate)] = done;
+  std::vector<double> mean(static_cast<std::size_t>(E)), se(static_cast<std::size_t>(E));
+  for (std::int64_t k = 0; k < S; ++k) {
+    std::vector<double>& all = values_[static_cast<std::size_t>(k)];
+    for (std::int64_t run = 0; run < runs; ++run) {
+      const std::size_t row = static_cast<std::size_t>(((run * cells + cell) * T) * E);
+      const double* from = result.values.data() + (run * S + k) * E;
+      std::copy(from, from + E, all.begin() + static_cast<std::ptrdiff_t>(row + static_cast<std::size_t>(replicate * E)));
+      start[0] = mean_start[0] = static_cast<hsize_t>(run);
+      write_row(series_[static_cast<std::size_t>(k)].get(), H5T_NATIVE_DOUBLE, start, static_cast<hsize_t>(E), from);
+      // Mean and standard error over the replicates run so far (their finite values).
+      for (std::int64_t t = 0; t < E; ++t) {
+        double sum = 0, sum2 = 0, n = 0;
+        for (std::int64_t r = 0; r < T; ++r) {
+          const double v = all[row + static_cast<std::size_t>(r * E + t)];
+          if (status_[static_cast<std::size_t>(cell * T + r)] == CellStatus::pending || !std::isfinite(v)) continue;
+          sum += v;
+          sum2 += v * v;
+          n += 1;
+        }
+        mean[static_cast<std::size_t>(t)] = n > 0 ? sum / n : kNaN;
+        const double var = n > 1 ? std::max(sum2 - sum * sum / n, 0.0) / (n - 1) : kNaN;
+        se[static_cast<std::size_t>(t)] = std::sqrt(var / n);
+      }
+      write_row(mean_[static_cast<std::size_t>(k)].get(), H5T_NATIVE_DOUBLE, mean_start, static_cast<hsize_t>(E), mean.data());
+      write_row(stderr_[static_cast<std::size_t>(k)].get(), H5T_NATIVE_DOUBLE, mean_start, static_cast<hsize_t>(E), se.data());
+    }
+  }
+  // The values reach the file before the status that says they are there.
+  flush();
+  std::vector<hsize_t> status_start(start.begin() + 1, start.end() - 1);
+  const auto code = static_cast<std::int8_t>(done);
+  write_row(cell_status_.get(), H5T_NATIVE_INT8, status_start, 1, &code);
+}
+
+void SweepFile::set_status(const std::string& status) {
+  write_status(status_ds_.get(), status);
+  flush();
+}
+
+void SweepFile::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), "H5Fflush"); }
+
+SweepSpec read_sweep_spec(const std::string& path) {
+  hid_t f = -1;
+  H5E_BEGIN_TRY { f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT); }
+  H5E_END_TRY;
+  if (f < 0) throw ConfigError("--resume '" + shown(path) + "': not a readable HDF5 file");
+  H5Handle file(f);
+  auto text = [&](const char* name) -> std::string {
+    if (H5Aexists(f, name) <= 0) return "";
+    H5Handle attr = make(H5Aopen(f, name, H5P_DEFAULT), "H5Aopen");
+    H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
+    if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) return "";
+    char* value = nullptr;
+    check_status(H5Aread(attr.get(), type.get(), &value), "H5Aread");
+    std::string out = value ? value : "";
+    H5free_memory(value);
+    return out;
+  };
+  if (text("format") != kSweepFormat)
+    throw ConfigError("--resume '" + shown(path) + "': not a sweep file of this engine (format '" + text("format") +
+                      "', this engine writes '" + kSweepFormat + "')");
+  return parse_sweep(text("config"), "--resume '" + shown(path) + "' (its config)", {});
+}
+
+}  // namespace lowrank

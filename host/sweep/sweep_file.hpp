@@ -1,0 +1,58 @@
+// The sweep file (SPEC §10): every gathered series over (run, the axes, replicate, epoch), its
+// mean and standard error over the replicates, each cell's status, the axes' values, and the
+// whole sweep's configuration; netCDF-style dimension scales, so that
+// xarray.open_dataset(FILE, engine="h5netcdf") gives one Dataset. Written as cells finish (SWMR).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "h5_objects.hpp"
+#include "sweep_config.hpp"
+
+namespace lowrank {
+
+// What one cell's replicate gives: values[(run · series + s) · epochs + t] in the spec's order
+// (NaN where a run did not reach an epoch or does not record a series), and whether it diverged.
+struct CellResult {
+  std::vector<double> values;
+  bool diverged = false;
+};
+
+// A cell's status in `cell_status`: not yet run, complete, or stopped by a divergence.
+enum class CellStatus : std::int8_t { pending = 0, complete = 1, diverged = 2 };
+
+inline constexpr const char* kSweepFormat = "lowrank-engine-sweep/1";
+
+class SweepFile {
+ public:
+  // Creates `path` (which must not exist) for `spec`, every cell pending, and starts SWMR writing.
+  SweepFile(const std::string& path, const SweepSpec& spec, const std::string& version,
+            const std::string& command_line, const std::string& device);
+  // Opens a sweep file to go on with it (--resume): `spec` from its own `config` attribute (see
+  // read_sweep_spec); its layout is checked against it first.
+  SweepFile(const std::string& path, const SweepSpec& spec);
+
+  // Each (cell, replicate)'s status, cell-major.
+  const std::vector<CellStatus>& statuses() const { return status_; }
+  // Writes one replicate's series and its cell's mean and standard error; the status last.
+  void write(std::int64_t cell, std::int64_t replicate, const CellResult& result);
+  void set_status(const std::string& status);
+  void flush();
+
+ private:
+  void open_objects();
+  std::string path_;
+  const SweepSpec& spec_;
+  H5Handle file_, status_ds_, cell_status_;
+  std::vector<H5Handle> series_, mean_, stderr_;
+  std::vector<std::vector<double>> values_;  // per series: runs × cells × replicates × epochs
+  std::vector<CellStatus> status_;
+};
+
+// The sweep a file holds, parsed again from its `config` attribute; a ConfigError naming the file
+// when it is not a sweep file.
+SweepSpec read_sweep_spec(const std::string& path);
+
+}  // namespace lowrank

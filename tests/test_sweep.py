@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""engine sweep (SPEC §10) on the CPU: the sweep file opens in xarray as one labelled Dataset;
+replicate 0 of a cell is bit for bit the engine's own run of that cell's configuration; the
+means and standard errors are numpy's over the replicates; --jobs 2 writes the same file as
+--jobs 1; a sweep killed with SIGKILL and resumed is the uninterrupted one; epochs = 0 gathers
+the metrics at initialisation; bad sweeps are refused, nothing created. Last, a reduced
+gradient_alignment_scaling against an independent PyTorch version of the Gradient_Alignment
+notebook's create_curve, with its own draws: every mean within four standard errors.
+
+usage: test_sweep.py ENGINE
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+import torch
+import xarray as xr
+
+ENGINE = sys.argv[1]
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+BASE = """experiment = "tiny"
+seed = 42
+epochs = 3
+[data]
+d = 30
+n = 40
+[model]
+k = 50
+[[inputs]]
+name = "main"
+teacher = "sigmoid"
+[[runs]]
+name = "ntk"
+activation = "sigmoid"
+gamma = 1.0
+lr = 2.0
+[[runs]]
+name = "mf"
+activation = "sigmoid"
+gamma = 0.1
+lr = 20.0
+"""
+SWEEP = """[sweep]
+replicates = {replicates}
+[[sweep.axes]]
+name = "size"
+keys = ["data.n", "data.d", "model.k"]
+values = [[40, 30, 50], [60, 30, 40]]
+[[sweep.axes]]
+name = "act"
+key = "runs.ntk.activation"
+values = ["relu", "tanh"]
+"""
+
+
+def sweep(*args, cwd):
+    return subprocess.run([ENGINE, "sweep", "--quiet", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def same_files(a, b):
+    """The names of the numeric datasets whose values differ."""
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        return [k for k in fa if isinstance(fa[k], h5py.Dataset) and fa[k].dtype.kind in "fi"
+                and not np.array_equal(fa[k][()], fb[k][()], equal_nan=True)]
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    for name, replicates in (("sweep.toml", 3), ("long.toml", 40)):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(BASE + SWEEP.format(replicates=replicates))
+    with open(os.path.join(tmp, "base.toml"), "w") as f:
+        f.write(BASE)
+
+    r = sweep("--config", "sweep.toml", "--out", "one.h5", cwd=tmp)
+    check(r.returncode == 0, f"a 2 x 2 cell sweep, 3 replicates, runs ({r.stderr.strip()})")
+    ds = xr.open_dataset(os.path.join(tmp, "one.h5"), engine="h5netcdf")
+    check(ds.train_mse.dims == ("run", "size", "act", "replicate", "epoch") and ds.sizes["replicate"] == 3
+          and list(ds.run.values) == ["ntk", "mf"] and list(ds["runs.ntk.activation"].values) == ["relu", "tanh"]
+          and list(ds["data.n"].values) == [40, 60], "xarray opens it as one labelled Dataset")
+    check(bool((ds.cell_status == 1).all()), "every cell complete")
+    values = ds.train_mse.values
+    with np.errstate(invalid="ignore"):
+        want_mean = values.mean(axis=3)
+        want_se = values.std(axis=3, ddof=1) / np.sqrt(3)
+    check(np.allclose(ds.train_mse_mean.values, want_mean, rtol=1e-12) and
+          np.allclose(ds.train_mse_stderr.values, want_se, rtol=1e-9), "mean and standard error over the replicates")
+    # Replicate 0 of cell (size 1, act tanh) is the engine's own run of that configuration.
+    subprocess.run([ENGINE, "--config", "base.toml", "--set", "data.n=60", "--set", "model.k=40", "--set",
+                    "runs.ntk.activation=tanh", "--threads", "1", "--quiet", "--out", "cell.h5"], check=True, cwd=tmp,
+                   stdout=subprocess.DEVNULL)
+    with h5py.File(os.path.join(tmp, "cell.h5"), "r") as f:
+        check(all(np.array_equal(ds[s].sel(run=run, size=1, act=1, replicate=0).values, f[f"runs/{run}/{s}"][()])
+                  for run in ("ntk", "mf") for s in ("train_mse", "test_mse", "align_residue", "w_opnorm")),
+              "replicate 0 of a cell is bit for bit the engine's run of its configuration")
+    check(not np.array_equal(ds.train_mse.values[:, :, :, 0], ds.train_mse.values[:, :, :, 1]),
+          "replicates draw their own data")
+
+    r = sweep("--config", "sweep.toml", "--out", "two.h5", "--jobs", "2", cwd=tmp)
+    diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, "two.h5"))
+    check(r.returncode == 0 and not diff, f"--jobs 2 writes the same file as --jobs 1 {diff}")
+
+    # SIGKILL mid-sweep, then --resume: the uninterrupted sweep's file.
+    r = sweep("--config", "long.toml", "--out", "full.h5", "--jobs", "2", cwd=tmp)
+    killed = os.path.join(tmp, "killed.h5")
+    p = subprocess.Popen([ENGINE, "sweep", "--quiet", "--config", "long.toml", "--out", killed], cwd=tmp,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    done = 0
+    while time.time() < deadline and done < 20:
+        time.sleep(0.1)
+        try:
+            with h5py.File(killed, "r", libver="latest", swmr=True) as f:
+                done = int((f["cell_status"][()] > 0).sum())
+        except (OSError, KeyError):
+            pass
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    with h5py.File(killed, "r", libver="latest", swmr=True) as f:
+        left = int((f["cell_status"][()] == 0).sum())
+    check(done >= 20 and left > 0, f"killed mid-sweep ({left} of 160 cells left)")
+    r = sweep("--resume", killed, "--jobs", "2", cwd=tmp)
+    diff = same_files(os.path.join(tmp, "full.h5"), killed)
+    with h5py.File(killed, "r") as f:
+        status = f["status"][()].rstrip(b"\0").decode()
+    check(r.returncode == 0 and not diff and status == "complete",
+          f"resumed after SIGKILL: the uninterrupted sweep's file {diff} ({r.stderr.strip()})")
+    r = sweep("--resume", killed, cwd=tmp)
+    check(r.returncode == 0 and not same_files(os.path.join(tmp, "full.h5"), killed), "a complete sweep resumes to itself")
+
+    # epochs = 0: the metrics at initialisation, the series taken at W_0 only.
+    r = sweep("--config", "sweep.toml", "--set", "sweep.epochs=0", "--out", "init.h5", cwd=tmp)
+    init = xr.open_dataset(os.path.join(tmp, "init.h5"), engine="h5netcdf")
+    check(r.returncode == 0 and init.sizes["epoch"] == 1 and "train_mse" in init and "test_mse" not in init
+          and np.array_equal(init.train_mse.values[..., 0], ds.train_mse.values[..., 0]),
+          "epochs = 0: one epoch, the entering series only, the same values as epoch 0")
+
+    # Bad sweeps: exit 2, a message naming the problem, nothing created.
+    bad = {
+        "unknown key on an axis": ('[[sweep.axes]]\nname = "a"\nkey = "data.nn"\nvalues = [1]', r"unknown key 'data\.nn'"),
+        "empty axis": ('[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = []', r"'sweep\.axes\.a\.values' must be a non-empty array"),
+        "mismatched lengths": ('[[sweep.axes]]\nname = "a"\nkeys = ["data.n", "data.d"]\nvalues = [[40, 30], [50]]',
+                               r"'sweep\.axes\.a\.values\[1\]' must hold 2 values"),
+        "a bad value on an axis": ('[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40, -1]',
+                                   r"sweep cell 1 \(data\.n=-1\).*'data\.n' = -1 must be"),
+        "an unknown series": ('gather = ["nope"]\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
+                              r"'sweep\.gather' names 'nope', which no cell records"),
+        "a reserved axis name": ('[[sweep.axes]]\nname = "epoch"\nkey = "data.n"\nvalues = [40]', r"is the sweep file's own"),
+        "no axes": ("replicates = 2", r"'sweep\.axes' must list at least one axis"),
+    }
+    for what, (table, message) in bad.items():
+        with open(os.path.join(tmp, "bad.toml"), "w") as f:
+            f.write(BASE + "[sweep]\n" + table + "\n")
+        before = set(os.listdir(tmp))
+        r = sweep("--config", "bad.toml", "--out", "bad.h5", cwd=tmp)
+        check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
+              f"refused, nothing created: {what} ({r.stderr.strip()[:150]})")
+    r = subprocess.run([ENGINE, "--config", "sweep.toml", "--out", "x.h5"], capture_output=True, text=True, cwd=tmp)
+    check(r.returncode == 2 and "run it with `engine sweep`" in r.stderr, "the engine points a sweep to `engine sweep`")
+    r = sweep("--config", "base.toml", cwd=tmp)
+    check(r.returncode == 2 and "no [sweep] table" in r.stderr, "a configuration without [sweep] is refused")
+    r = sweep("--resume", "cell.h5", cwd=tmp)
+    check(r.returncode == 2 and "not a sweep file" in r.stderr, "--resume of an engine file is refused")
+
+    check_create_curve(tmp)
+    print(f"{len(failures)} check(s) failed")
+    return 1 if failures else 0
+
+
+def create_curve(ns, T, seed):
+    """The Gradient_Alignment notebook's create_curve, as written there (float32, its own draws):
+    per n, beta ~ N(0, I/d) once; per draw a ~ N(0, 1/N), W ~ N(0, 1/d), X ~ N(0, 1),
+    y = sigmoid(X beta) + N(0, 1); G (NTK) and G2 (mean field) of the relu network."""
+    torch.manual_seed(seed)
+    sigma, dsigma = (lambda x: x.relu()), (lambda x: (x > 0).float())
+    get_G = lambda a, W, X, y: X.T @ ((y - sigma(X @ W) @ a) @ a.T * dsigma(X @ W))  # noqa: E731
+    get_G2 = lambda a, W, X, y, N: X.T @ ((y - sigma(X @ W) / np.sqrt(N) @ a) @ a.T * dsigma(X @ W))  # noqa: E731
+    out = {k: np.zeros((len(ns), T)) for k in ("norms", "fnorms", "prod", "prod2", "prod3", "fprod", "fprod2", "fprod3")}
+    cos = lambda v, u: float((v * u).sum().abs() / (torch.norm(v) * torch.norm(u)))  # noqa: E731
+    for i, n in enumerate(ns):
+        d, N = n // 2, n // 3
+        beta = torch.randn(d, 1) / np.sqrt(d)
+        for t in range(T):
+            a = torch.randn(N, 1) / np.sqrt(N)
+            W = torch.randn(d, N) / np.sqrt(d)
+            X = torch.randn(n, d)
+            y = (X @ beta).sigmoid() + torch.randn(n, 1)
+            G, G2 = get_G(a, W, X, y) / n, get_G2(a, W, X, y, N) / n
+            u1, u2 = torch.linalg.svd(G)[0][:, 0], torch.linalg.svd(G2)[0][:, 0]
+            d1, d2 = (X.T @ y).flatten(), (X.T @ (y - sigma(X @ W) @ a)).flatten()
+            d4 = (X.T @ (y - sigma(X @ W) / np.sqrt(N) @ a)).flatten()
+            out["norms"][i, t] = float(torch.linalg.svdvals(G).max())
+            out["fnorms"][i, t] = float(torch.linalg.svdvals(G2).max())
+            out["prod"][i, t], out["prod2"][i, t], out["prod3"][i, t] = cos(d1, u1), cos(d2, u1), cos(beta.flatten(), u1)
+            out["fprod"][i, t], out["fprod2"][i, t], out["fprod3"][i, t] = cos(d1, u2), cos(d4, u2), cos(beta.flatten(), u2)
+    return out
+
+
+def check_create_curve(tmp):
+    ns, T = [100, 200, 300], 30
+    r = sweep("--exp", "gradient_alignment_scaling", "--set", "sweep.replicates=30", "--set",
+              "sweep.axes.size.values=[[100, 50, 33], [200, 100, 66], [300, 150, 100]]", "--jobs", "2", "--out",
+              "scaling.h5", cwd=tmp)
+    check(r.returncode == 0, f"gradient_alignment_scaling, n <= 300, 30 replicates ({r.stderr.strip()})")
+    ds = xr.open_dataset(os.path.join(tmp, "scaling.h5"), engine="h5netcdf").isel(epoch=0)
+    ref = create_curve(ns, T, seed=7)
+    k = np.array([n // 3 for n in ns])
+    pairs = {  # notebook quantity: (engine series, run, scale)
+        "norms": ("opnorm_grad", "ntk", 1), "fnorms": ("opnorm_grad", "mf", np.sqrt(k)),
+        "prod": ("align_label", "ntk", 1), "prod2": ("align_residue", "ntk", 1), "prod3": ("align_teacher", "ntk", 1),
+        "fprod": ("align_label", "mf", 1), "fprod2": ("align_residue", "mf", 1), "fprod3": ("align_teacher", "mf", 1),
+    }
+    for name, (series, run, scale) in pairs.items():
+        engine_values = ds[series].sel(run=run).values * (scale[:, None] if np.ndim(scale) else scale)
+        m1, m2 = engine_values.mean(axis=1), ref[name].mean(axis=1)
+        se = np.sqrt(engine_values.var(axis=1, ddof=1) / T + ref[name].var(axis=1, ddof=1) / T)
+        z = np.abs(m1 - m2) / se
+        check(np.all(z < 4), f"create_curve's {name} = the sweep's {series} ({run}{', x sqrt(k)' if np.ndim(scale) else ''}): "
+                             f"means {np.round(m1, 4)} vs {np.round(m2, 4)}, |z| {np.round(z, 2)} < 4")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
