@@ -93,6 +93,10 @@ def main():
           and list(ds.run.values) == ["ntk", "mf"] and list(ds["runs.ntk.activation"].values) == ["relu", "tanh"]
           and list(ds["data.n"].values) == [40, 60], "xarray opens it as one labelled Dataset")
     check(bool((ds.cell_status == 1).all()), "every cell complete")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "plot"))
+    import lowrank_plot
+    check(lowrank_plot.open(os.path.join(tmp, "one.h5")).train_mse_mean.identical(ds.train_mse_mean),
+          "lowrank_plot.open reads a sweep file too")
     values = ds.train_mse.values
     with np.errstate(invalid="ignore"):
         want_mean = values.mean(axis=3)

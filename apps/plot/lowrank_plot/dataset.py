@@ -66,9 +66,17 @@ def _run(name, group):
         {k: ("run", [v]) for k, v in settings.items()})
 
 
+SWEEP_FORMAT = "lowrank-engine-sweep/1"
+
+
 def open(path):  # noqa: A001 (the reader's verb, as xarray.open_dataset)
-    """Every run and pair of an engine file as one xarray Dataset (see the module's text)."""
+    """Every run and pair of an engine file as one xarray Dataset (see the module's text); a
+    sweep file (engine sweep) as xarray reads it: its series over (run, the axes, replicate,
+    epoch), their means and standard errors, each cell's status."""
     with _open(path) as f:
+        if _text(f.attrs.get("format", "")) == SWEEP_FORMAT:
+            f.close()
+            return xr.open_dataset(path, engine="h5netcdf")
         runs = [_run(name, g) for name, g in f["runs"].items()]
         ds = xr.concat(runs, dim="run", join="outer", combine_attrs="drop_conflicts",
                        coords="different", compat="equals", fill_value=np.nan) if runs else xr.Dataset()
