@@ -61,15 +61,6 @@ void parse_numbers(Options& o) {
   if (o.checkpoint_text) o.checkpoint_every = parse_integer("--checkpoint-every", *o.checkpoint_text, 0, kMaxEpochs);
 }
 
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/=:+@") ==
-                        std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // Reads the configuration the options name and applies every override; throws ConfigError.
 Config resolve_config(const Options& o) {
   std::string text, origin;

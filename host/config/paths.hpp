@@ -30,4 +30,7 @@ std::filesystem::path new_output(const std::string& option, const std::string& p
 // `path` as messages show it: long names shortened, with their length.
 std::string shown(const std::string& path);
 
+// `s` as a POSIX shell word: as it is when plain, else in single quotes (the file's command_line).
+std::string shell_quote(const std::string& s);
+
 }  // namespace lowrank
