@@ -2,7 +2,9 @@
 """engine sweep (SPEC §10) on the CPU: the sweep file opens in xarray as one labelled Dataset;
 replicate 0 of a cell is bit for bit the engine's own run of that cell's configuration; the
 means and standard errors are numpy's over the replicates; --jobs 2 writes the same file as
---jobs 1; a sweep killed with SIGKILL and resumed is the uninterrupted one; epochs = 0 gathers
+--jobs 1, and so do two shards merged (one run as a Slurm array task by data/slurm's script, with
+the variables Slurm sets: no Slurm daemons here); a sweep killed with SIGKILL and resumed is the
+uninterrupted one; epochs = 0 gathers
 the metrics at initialisation; bad sweeps are refused, nothing created. Last, a reduced
 gradient_alignment_scaling against an independent PyTorch version of the Gradient_Alignment
 notebook's create_curve, with its own draws: every mean within four standard errors.
@@ -117,6 +119,33 @@ def main():
     r = sweep("--config", "sweep.toml", "--out", "two.h5", "--jobs", "2", cwd=tmp)
     diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, "two.h5"))
     check(r.returncode == 0 and not diff, f"--jobs 2 writes the same file as --jobs 1 {diff}")
+
+    # Shards: a static share each (one as a Slurm array task, through the sbatch script with the
+    # variables Slurm sets), merged: the one-process file.
+    r0 = sweep("--config", "sweep.toml", "--shard", "0/2", "--out", "shard0.h5", cwd=tmp)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "slurm", "sweep_array.sbatch")
+    env = dict(os.environ, ENGINE=ENGINE, SHARDS="slurm", SLURM_ARRAY_TASK_ID="1", SLURM_ARRAY_TASK_COUNT="2",
+               SLURM_ARRAY_TASK_MIN="0", SLURM_CPUS_PER_TASK="2")
+    r1 = subprocess.run(["bash", script, "--config", "sweep.toml", "--quiet"], capture_output=True, text=True, cwd=tmp,
+                        env=env)
+    r = sweep("--merge", "--out", "merged.h5", "slurm/shard-1.h5", "shard0.h5", cwd=tmp)
+    diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, "merged.h5"))
+    check(r0.returncode == 0 and r1.returncode == 0 and r.returncode == 0 and not diff,
+          f"two shards (one a Slurm array task) merged: the one-process file {diff} ({r1.stderr.strip()})")
+    r = sweep("--config", "sweep.toml", "--set", "sweep.replicates=4", "--shard", "1/2", "--out", "other.h5", cwd=tmp)
+    for what, args, message in (
+            ("shard i >= N", ["--config", "sweep.toml", "--shard", "2/2", "--out", "bad.h5"], r"--shard 2/2: i must be below N"),
+            ("--shard auto outside Slurm", ["--config", "sweep.toml", "--shard", "auto", "--out", "bad.h5"],
+             r"SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT are not set"),
+            ("merging shards of different sweeps", ["--merge", "--out", "bad.h5", "shard0.h5", "other.h5"],
+             r"is a shard of another sweep"),
+            ("a missing shard", ["--merge", "--out", "bad.h5", "shard0.h5"], r"shard\(s\) 1 of 2 missing"),
+            ("a shard twice", ["--merge", "--out", "bad.h5", "shard0.h5", "shard0.h5"], r"shard0\.h5 is given twice")):
+        before = set(os.listdir(tmp))
+        r = subprocess.run([ENGINE, "sweep", "--quiet", *args], capture_output=True, text=True, cwd=tmp,
+                           env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")})
+        check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
+              f"refused, nothing created: {what} ({r.stderr.strip()[:120]})")
 
     # SIGKILL mid-sweep, then --resume: the uninterrupted sweep's file.
     r = sweep("--config", "long.toml", "--out", "full.h5", "--jobs", "2", cwd=tmp)

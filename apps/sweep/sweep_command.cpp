@@ -15,8 +15,10 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "cell_runner.hpp"
@@ -108,9 +110,9 @@ class Pool {
 int sweep_main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  std::string exp, config_file, out, resume, device = "cpu", jobs_text = "1";
-  std::vector<std::string> sets;
-  bool force = false, quiet = false;
+  std::string exp, config_file, out, resume, device = "cpu", jobs_text = "1", shard_text;
+  std::vector<std::string> sets, merged;
+  bool force = false, quiet = false, merge = false;
   CLI::App app{"engine sweep: the cells of a [sweep] (axes x replicates) on a local pool of jobs, into one sweep file "
                "(README, \"Sweeps\")"};
   auto* exp_option = app.add_option("--exp", exp, "Preset with a [sweep] table");
@@ -123,6 +125,12 @@ int sweep_main(int argc, char** argv) {
   app.add_option("--device", device, "cpu (default) or cuda (every job on the GPU)")->check(CLI::IsMember({"cpu", "cuda"}));
   auto* resume_option = app.add_option("--resume", resume, "Run the cells an interrupted or killed sweep FILE left");
   for (const char* other : {"--exp", "--config", "--set", "--out", "--force"}) resume_option->excludes(other);
+  auto* shard_option = app.add_option("--shard", shard_text,
+                                      "Run only share i of N of the cells (i/N, or auto: Slurm's array task); --merge joins the shares");
+  shard_option->excludes(resume_option);
+  auto* merge_option = app.add_flag("--merge", merge, "Join the shards' files SHARD... into --out (every share of one sweep)");
+  app.add_option("shards", merged, "With --merge: the shards' sweep files");
+  for (auto* other : {exp_option, config_option, resume_option, shard_option}) merge_option->excludes(other);
   app.add_flag("--quiet", quiet, "No progress lines");
   try {
     app.parse(argc, argv);
@@ -137,12 +145,54 @@ int sweep_main(int argc, char** argv) {
   std::optional<StagedOutput> staged;
   std::optional<SweepFile> file;
   SweepSpec spec;
+  Shard shard;
   int jobs = 1;
   const bool gpu = device == "cuda";
+  std::vector<std::unique_ptr<FileLock>> shard_locks;
+  std::vector<SweepSpec> shard_specs;
+  std::vector<std::unique_ptr<SweepFile>> shards;
   try {
     jobs = static_cast<int>(parse_integer("--jobs", jobs_text, 1, kMaxThreads));
     if (gpu && cuda_device_count() == 0) throw ConfigError("--device cuda: no CUDA device is present; use --device cpu");
-    if (resume_option->count()) {
+    if (shard_option->count()) shard = parse_shard(shard_text);
+    if (!merged.empty() && !merge) throw ConfigError("files " + merged.front() + "...: only --merge takes shard files");
+    if (merge) {
+      if (merged.empty() || !out_option->count())
+        throw ConfigError("--merge: give the merged file as --out and every shard's file after it");
+      shard_specs.reserve(merged.size());  // the shards' files refer to their specs
+      std::set<std::string> given;
+      for (const std::string& path : merged) {
+        const std::string p = existing_output("--merge", path).string();
+        if (!given.insert(std::filesystem::weakly_canonical(p).string()).second)
+          throw ConfigError("--merge: " + shown(path) + " is given twice");
+        shard_locks.push_back(std::make_unique<FileLock>("--merge", p));  // not a shard still being written
+        shard_specs.push_back(read_sweep_spec(p));
+        if (shard_specs.back().base_text != shard_specs.front().base_text ||
+            shard_specs.back().sweep_text != shard_specs.front().sweep_text)
+          throw ConfigError("--merge: " + shown(path) + " is a shard of another sweep than " + shown(merged.front()) +
+                            " (their config attributes differ)");
+        shards.push_back(std::make_unique<SweepFile>(p, shard_specs.back(), true));
+      }
+      std::vector<bool> seen(static_cast<std::size_t>(shards.front()->shard().count), false);
+      for (std::size_t i = 0; i < shards.size(); ++i) {
+        const Shard sh = shards[i]->shard();
+        if (sh.count != shards.front()->shard().count)
+          throw ConfigError("--merge: " + shown(merged[i]) + " is shard " + std::to_string(sh.index) + "/" +
+                            std::to_string(sh.count) + ", the first " + std::to_string(shards.front()->shard().count) + " shards");
+        if (seen[static_cast<std::size_t>(sh.index)])
+          throw ConfigError("--merge: shard " + std::to_string(sh.index) + " is given twice (" + shown(merged[i]) + ")");
+        seen[static_cast<std::size_t>(sh.index)] = true;
+      }
+      std::string missing;
+      for (std::size_t i = 0; i < seen.size(); ++i)
+        if (!seen[i]) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+      if (!missing.empty()) throw ConfigError("--merge: shard(s) " + missing + " of " + std::to_string(seen.size()) + " missing");
+      spec = shard_specs.front();
+      out = new_output("--out", out, force).string();
+      lock.emplace("--out", out);
+      new_output("--out", out, force);
+      staged.emplace("--out", out);
+    } else if (resume_option->count()) {
       out = existing_output("--resume", resume).string();
       lock.emplace("--resume", out);
       spec = read_sweep_spec(out);
@@ -166,7 +216,26 @@ int sweep_main(int argc, char** argv) {
 
   try {
     if (staged) {
-      file.emplace(staged->temporary().string(), spec, LOWRANK_VERSION, command_line, gpu ? "cuda" : "cpu");
+      file.emplace(staged->temporary().string(), spec, LOWRANK_VERSION, command_line,
+                   merge ? "merged" : gpu ? "cuda" : "cpu", shard);
+      if (merge) {  // every shard's finished cells, in the order one process writes them
+        std::size_t pending = 0;
+        for (std::int64_t cell = 0; cell < spec.cells(); ++cell)
+          for (std::int64_t r = 0; r < spec.replicates; ++r)
+            for (const auto& from : shards)
+              if (from->shard().holds(cell, r, spec.replicates)) {
+                if (from->statuses()[static_cast<std::size_t>(cell * spec.replicates + r)] == CellStatus::pending) ++pending;
+                else file->write(cell, r, from->result(cell, r));
+              }
+        file->set_status(pending ? "interrupted" : "complete");
+        staged->commit(force);
+        if (!quiet)
+          std::printf("sweep merged: %zu shards into %s%s\n", shards.size(), out.c_str(),
+                      pending ? (", " + std::to_string(pending) + " cells still pending: engine sweep --resume " + out +
+                                 " runs them").c_str()
+                              : "");
+        return 0;
+      }
       staged->commit(force);
     } else {
       file.emplace(out, spec);
@@ -174,9 +243,13 @@ int sweep_main(int argc, char** argv) {
     std::vector<Work> work;
     for (std::int64_t cell = 0; cell < spec.cells(); ++cell)
       for (std::int64_t r = 0; r < spec.replicates; ++r)
-        if (file->statuses()[static_cast<std::size_t>(cell * spec.replicates + r)] == CellStatus::pending)
+        if (file->statuses()[static_cast<std::size_t>(cell * spec.replicates + r)] == CellStatus::pending &&
+            file->shard().holds(cell, r, spec.replicates))
           work.push_back({cell, r});
-    const std::size_t total = static_cast<std::size_t>(spec.cells() * spec.replicates), todo = work.size();
+    std::size_t total = 0;  // this process's share
+    for (std::int64_t i = 0; i < spec.cells() * spec.replicates; ++i)
+      total += file->shard().holds(i / spec.replicates, i % spec.replicates, spec.replicates);
+    const std::size_t todo = work.size();
     if (!quiet)
       std::fprintf(stderr, "engine sweep: %s, %lld cells x %lld replicates (%zu to run) on %s, %d job%s, writing %s\n",
                    spec.experiment.c_str(), static_cast<long long>(spec.cells()), static_cast<long long>(spec.replicates),

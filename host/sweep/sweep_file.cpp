@@ -3,6 +3,7 @@
 #include <hdf5_hl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -100,9 +101,32 @@ H5Handle open_dataset(hid_t file, const std::string& name, const std::vector<hsi
 
 }  // namespace
 
+Shard parse_shard(const std::string& text) {
+  Shard s;
+  if (text == "auto") {
+    const char *id = std::getenv("SLURM_ARRAY_TASK_ID"), *count = std::getenv("SLURM_ARRAY_TASK_COUNT"),
+               *first = std::getenv("SLURM_ARRAY_TASK_MIN");
+    if (!id || !count)
+      throw ConfigError("--shard auto: SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT are not set (run it as a task of "
+                        "an sbatch --array job, or give --shard i/N)");
+    s.count = parse_integer("SLURM_ARRAY_TASK_COUNT", count, 1, kMaxEpochs);
+    s.index = parse_integer("SLURM_ARRAY_TASK_ID", id, 0, kMaxEpochs) -
+              (first ? parse_integer("SLURM_ARRAY_TASK_MIN", first, 0, kMaxEpochs) : 0);
+  } else {
+    const auto slash = text.find('/');
+    if (slash == std::string::npos) throw ConfigError("--shard '" + text + "' must be i/N (e.g. 0/4) or auto");
+    s.count = parse_integer("--shard's N", text.substr(slash + 1), 1, kMaxEpochs);
+    s.index = parse_integer("--shard's i", text.substr(0, slash), 0, kMaxEpochs);
+  }
+  if (s.index < 0 || s.index >= s.count)
+    throw ConfigError("--shard " + std::to_string(s.index) + "/" + std::to_string(s.count) + ": i must be below N (0 to " +
+                      std::to_string(s.count - 1) + ")");
+  return s;
+}
+
 SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::string& version,
-                     const std::string& command_line, const std::string& device)
-    : path_(path), spec_(spec) {
+                     const std::string& command_line, const std::string& device, Shard shard)
+    : path_(path), spec_(spec), shard_(shard) {
   const auto runs = static_cast<hsize_t>(spec.runs.size()), T = static_cast<hsize_t>(spec.replicates),
              E = static_cast<hsize_t>(spec.max_epochs);
   H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
@@ -117,6 +141,7 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
   attr_string(root, "experiment", spec.experiment);
   attr_string(root, "config", spec.base_text + "\n" + spec.sweep_text);
   attr_number(root, "replicates", static_cast<std::int64_t>(spec.replicates));
+  if (shard.count > 1) attr_string(root, "shard", std::to_string(shard.index) + "/" + std::to_string(shard.count));
   status_dataset(root, "status", "running");
 
   // Dimensions: run, each axis (its index), replicate, epoch; each axis key's values beside it.
@@ -198,11 +223,21 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
   open_objects();
 }
 
-SweepFile::SweepFile(const std::string& path, const SweepSpec& spec) : path_(path), spec_(spec) {
-  clear_writer_flags(path);  // a killed sweep leaves the file marked open for writing
+SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, bool read_only) : path_(path), spec_(spec) {
+  if (!read_only) clear_writer_flags(path);  // a killed sweep leaves the file marked open for writing
   H5Handle fapl = make(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-  file_ = make(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "H5Fopen");
+  file_ = make(H5Fopen(path.c_str(), read_only ? H5F_ACC_RDONLY | H5F_ACC_SWMR_READ : H5F_ACC_RDWR, fapl.get()),
+               "H5Fopen");
+  if (H5Aexists(file_.get(), "shard") > 0) {
+    H5Handle attr = make(H5Aopen(file_.get(), "shard", H5P_DEFAULT), "H5Aopen");
+    H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
+    char* value = nullptr;
+    check_status(H5Aread(attr.get(), type.get(), &value), "H5Aread");
+    const std::string text = value ? value : "";
+    H5free_memory(value);
+    shard_ = parse_shard(text);
+  }
   open_objects();
   // What the file already holds: every value, and which cells are done.
   for (std::size_t k = 0; k < series_.size(); ++k) {
@@ -216,9 +251,25 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec) : path_(pat
     if (r < 0 || r > 2) throw ConfigError("--resume '" + shown(path) + "': cell_status holds " + std::to_string(r));
     status_.push_back(static_cast<CellStatus>(r));
   }
+  if (read_only) return;
   write_status(status_ds_.get(), "running");
   check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
   check_status(H5Fstart_swmr_write(file_.get()), "H5Fstart_swmr_write");
+}
+
+CellResult SweepFile::result(std::int64_t cell, std::int64_t replicate) const {
+  const std::int64_t runs = static_cast<std::int64_t>(spec_.runs.size()), cells = spec_.cells(), T = spec_.replicates,
+                     E = spec_.max_epochs, S = static_cast<std::int64_t>(spec_.gathered.size());
+  CellResult r;
+  r.diverged = status_.at(static_cast<std::size_t>(cell * T + replicate)) == CellStatus::diverged;
+  r.values.resize(static_cast<std::size_t>(runs * S * E));
+  for (std::int64_t k = 0; k < S; ++k)
+    for (std::int64_t run = 0; run < runs; ++run) {
+      const auto from = values_[static_cast<std::size_t>(k)].begin() +
+                        static_cast<std::ptrdiff_t>(((run * cells + cell) * T + replicate) * E);
+      std::copy(from, from + E, r.values.begin() + static_cast<std::ptrdiff_t>((run * S + k) * E));
+    }
+  return r;
 }
 
 void SweepFile::open_objects() {

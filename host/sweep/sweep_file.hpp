@@ -25,17 +25,33 @@ enum class CellStatus : std::int8_t { pending = 0, complete = 1, diverged = 2 };
 
 inline constexpr const char* kSweepFormat = "lowrank-engine-sweep/1";
 
+// A static share of a sweep's cells: replicate r of cell c belongs to shard (c · replicates + r) mod count.
+struct Shard {
+  std::int64_t index = 0, count = 1;
+  bool holds(std::int64_t cell, std::int64_t replicate, std::int64_t replicates) const {
+    return (cell * replicates + replicate) % count == index;
+  }
+};
+
+// "i/N" (0 ≤ i < N), or "auto": Slurm's array task (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of
+// SLURM_ARRAY_TASK_COUNT); a ConfigError naming --shard otherwise.
+Shard parse_shard(const std::string& text);
+
 class SweepFile {
  public:
-  // Creates `path` (which must not exist) for `spec`, every cell pending, and starts SWMR writing.
+  // Creates `path` (which must not exist) for `spec`, every cell pending, and starts SWMR writing;
+  // a shard's file says which share it holds (attribute `shard`, "i/N").
   SweepFile(const std::string& path, const SweepSpec& spec, const std::string& version,
-            const std::string& command_line, const std::string& device);
-  // Opens a sweep file to go on with it (--resume): `spec` from its own `config` attribute (see
-  // read_sweep_spec); its layout is checked against it first.
-  SweepFile(const std::string& path, const SweepSpec& spec);
+            const std::string& command_line, const std::string& device, Shard shard = {});
+  // Opens a sweep file to go on with it (--resume), or only to read it (`read_only`: --merge):
+  // `spec` from its own `config` attribute (see read_sweep_spec); its layout is checked first.
+  SweepFile(const std::string& path, const SweepSpec& spec, bool read_only = false);
 
   // Each (cell, replicate)'s status, cell-major.
   const std::vector<CellStatus>& statuses() const { return status_; }
+  Shard shard() const { return shard_; }
+  // One finished (cell, replicate)'s values as `write` took them.
+  CellResult result(std::int64_t cell, std::int64_t replicate) const;
   // Writes one replicate's series and its cell's mean and standard error; the status last.
   void write(std::int64_t cell, std::int64_t replicate, const CellResult& result);
   void set_status(const std::string& status);
@@ -49,6 +65,7 @@ class SweepFile {
   std::vector<H5Handle> series_, mean_, stderr_;
   std::vector<std::vector<double>> values_;  // per series: runs × cells × replicates × epochs
   std::vector<CellStatus> status_;
+  Shard shard_;
 };
 
 // The sweep a file holds, parsed again from its `config` attribute; a ConfigError naming the file
