@@ -3,7 +3,7 @@
 replicate 0 of a cell is bit for bit the engine's own run of that cell's configuration; the
 means and standard errors are numpy's over the replicates; --jobs 2 writes the same file as
 --jobs 1, and so do two shards merged (one run as a Slurm array task by data/slurm's script, with
-the variables Slurm sets: no Slurm daemons here); a sweep killed with SIGKILL and resumed is the
+the variables Slurm sets: no Slurm daemons here), and mpirun -np 2 and 3; a sweep killed with SIGKILL and resumed is the
 uninterrupted one; epochs = 0 gathers
 the metrics at initialisation; bad sweeps are refused, nothing created. Last, a reduced
 gradient_alignment_scaling against an independent PyTorch version of the Gradient_Alignment
@@ -13,6 +13,7 @@ usage: test_sweep.py ENGINE
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,6 +147,26 @@ def main():
                            env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")})
         check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
               f"refused, nothing created: {what} ({r.stderr.strip()[:120]})")
+
+    # MPI: rank 0 hands the cells out to the other ranks; the same file (mpirun refuses root
+    # without --allow-run-as-root; --oversubscribe: more ranks than this machine's cores).
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        print("skip MPI: no mpirun (Debian's openmpi-bin) on this machine")
+    else:
+        for ranks in (2, 3):
+            r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), ENGINE, "sweep",
+                                "--quiet", "--config", "sweep.toml", "--out", f"mpi{ranks}.h5"], capture_output=True,
+                               text=True, cwd=tmp)
+            diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, f"mpi{ranks}.h5"))
+            check(r.returncode == 0 and not diff, f"mpirun -np {ranks}: the --jobs 1 file {diff} ({r.stderr.strip()[-200:]})")
+        with open(os.path.join(tmp, "bad.toml"), "w") as f:
+            f.write(BASE + '[sweep]\n[[sweep.axes]]\nname = "a"\nkey = "data.nn"\nvalues = [1]\n')
+        before = set(os.listdir(tmp))
+        r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2", ENGINE, "sweep", "--config",
+                            "bad.toml", "--out", "bad.h5"], capture_output=True, text=True, cwd=tmp)
+        check(r.returncode == 2 and "unknown key 'data.nn'" in r.stderr + r.stdout and set(os.listdir(tmp)) == before,
+              "mpirun: a bad sweep is refused by rank 0, every rank ends, nothing created")
 
     # SIGKILL mid-sweep, then --resume: the uninterrupted sweep's file.
     r = sweep("--config", "long.toml", "--out", "full.h5", "--jobs", "2", cwd=tmp)

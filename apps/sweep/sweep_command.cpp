@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "cell_runner.hpp"
+#include "mpi_cells.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
 #include "file_lock.hpp"
@@ -37,12 +38,8 @@ namespace {
 constexpr int kExitFailed = 1, kExitBadInput = 2;
 constexpr std::size_t kMaxConfigBytes = 4 << 20;
 
-struct Work {
-  std::int64_t cell, replicate;
-};
-
 struct Finished {
-  Work work;
+  CellWork work;
   CellResult result;
 };
 
@@ -50,7 +47,7 @@ struct Finished {
 // who writes them (HDF5 from one thread only). A stop signal lets the cells in flight finish.
 class Pool {
  public:
-  Pool(const SweepSpec& spec, std::vector<Work> work, int jobs, bool gpu)
+  Pool(const SweepSpec& spec, std::vector<CellWork> work, int jobs, bool gpu)
       : spec_(spec), work_(std::move(work)), running_(jobs) {
     for (int j = 0; j < jobs; ++j) threads_.emplace_back([this, gpu] { run(gpu); });
   }
@@ -77,7 +74,7 @@ class Pool {
       const std::size_t i = next_++;
       if (i >= work_.size() || stop_ || stop_signal()) break;
       try {
-        const Work w = work_[i];
+        const CellWork w = work_[i];
         CellResult r = run_cell(spec_, cell_config(spec_, w.cell, w.replicate), gpu);
         std::lock_guard<std::mutex> lock(mutex_);
         done_.push_back({w, std::move(r)});
@@ -94,7 +91,7 @@ class Pool {
   }
 
   const SweepSpec& spec_;
-  std::vector<Work> work_;
+  std::vector<CellWork> work_;
   std::atomic<std::size_t> next_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
@@ -108,6 +105,8 @@ class Pool {
 }  // namespace
 
 int sweep_main(int argc, char** argv) {
+  MpiSession mpi(argc, argv);
+  if (mpi.rank() > 0) return mpi.work();  // rank 0 reads the sweep and hands out its cells
   const auto start = std::chrono::steady_clock::now();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   std::string exp, config_file, out, resume, device = "cpu", jobs_text = "1", shard_text;
@@ -240,7 +239,7 @@ int sweep_main(int argc, char** argv) {
     } else {
       file.emplace(out, spec);
     }
-    std::vector<Work> work;
+    std::vector<CellWork> work;
     for (std::int64_t cell = 0; cell < spec.cells(); ++cell)
       for (std::int64_t r = 0; r < spec.replicates; ++r)
         if (file->statuses()[static_cast<std::size_t>(cell * spec.replicates + r)] == CellStatus::pending &&
@@ -250,28 +249,34 @@ int sweep_main(int argc, char** argv) {
     for (std::int64_t i = 0; i < spec.cells() * spec.replicates; ++i)
       total += file->shard().holds(i / spec.replicates, i % spec.replicates, spec.replicates);
     const std::size_t todo = work.size();
+    const bool ranks = mpi.size() > 1;
     if (!quiet)
-      std::fprintf(stderr, "engine sweep: %s, %lld cells x %lld replicates (%zu to run) on %s, %d job%s, writing %s\n",
+      std::fprintf(stderr, "engine sweep: %s, %lld cells x %lld replicates (%zu to run) on %s, %d %s, writing %s\n",
                    spec.experiment.c_str(), static_cast<long long>(spec.cells()), static_cast<long long>(spec.replicates),
-                   todo, gpu ? "cuda" : "cpu", jobs, jobs > 1 ? "s" : "", out.c_str());
+                   todo, gpu ? "cuda" : "cpu", ranks ? mpi.size() - 1 : jobs,
+                   ranks ? "MPI ranks besides rank 0" : jobs > 1 ? "jobs" : "job", out.c_str());
     // One thread a cell: the same bits in a pool of any size (OpenBLAS's split of a product
     // depends on its thread count).
     set_cpu_threads(1);
     std::size_t written = 0;
     auto last = std::chrono::steady_clock::now();
-    {
-      Pool pool(spec, std::move(work), jobs, gpu);
-      while (auto finished = pool.next()) {
-        file->write(finished->work.cell, finished->work.replicate, finished->result);
-        ++written;
-        const auto now = std::chrono::steady_clock::now();
-        if (!quiet && (now - last > std::chrono::seconds(1) || written == todo)) {
-          const double s = std::chrono::duration<double>(now - start).count();
-          std::fprintf(stderr, "engine sweep: %zu/%zu cells, %.1f cells/s\n", total - todo + written, total,
-                       static_cast<double>(written) / s);
-          last = now;
-        }
+    auto write = [&](const CellWork& w, const CellResult& result) {
+      file->write(w.cell, w.replicate, result);
+      ++written;
+      const auto now = std::chrono::steady_clock::now();
+      if (!quiet && (now - last > std::chrono::seconds(1) || written == todo)) {
+        const double s = std::chrono::duration<double>(now - start).count();
+        std::fprintf(stderr, "engine sweep: %zu/%zu cells, %.1f cells/s\n", total - todo + written, total,
+                     static_cast<double>(written) / s);
+        last = now;
       }
+    };
+    if (ranks) {
+      mpi.start_workers(spec.base_text + "\n" + spec.sweep_text, gpu);
+      mpi.serve(work, write);
+    } else {
+      Pool pool(spec, std::move(work), jobs, gpu);
+      while (auto finished = pool.next()) write(finished->work, finished->result);
     }
     const bool stopped = written < todo;
     file->set_status(stopped ? "interrupted" : "complete");
@@ -286,6 +291,7 @@ int sweep_main(int argc, char** argv) {
       if (file) file->set_status("failed");
     } catch (...) {
     }
+    if (mpi.size() > 1) mpi.abort_all(kExitFailed);  // ranks may wait for a cell
     return kExitFailed;
   }
 }

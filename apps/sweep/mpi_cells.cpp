@@ -1,0 +1,133 @@
+#include "mpi_cells.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "cell_runner.hpp"
+#include "stop_signals.hpp"
+
+#ifdef LOWRANK_MPI
+#include <mpi.h>
+#endif
+
+namespace lowrank {
+
+#ifdef LOWRANK_MPI
+namespace {
+
+// Message tags: a worker asks (ready) or returns a cell (result) or its failure; rank 0 answers
+// with a cell (work) or stop.
+enum Tag : int { kReady = 1, kResult = 2, kFailed = 3, kWork = 4, kStop = 5 };
+
+// Launched by mpirun (OpenMPI's, or another that sets PMI/PMIx variables).
+bool launched_by_mpirun() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+}  // namespace
+
+MpiSession::MpiSession(int& argc, char**& argv) {
+  if (!launched_by_mpirun()) return;
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  initialised_ = true;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+MpiSession::~MpiSession() {
+  if (rank_ == 0 && size_ > 1 && !started_) start_workers("", false);  // a rank-0 path that returned early
+  if (initialised_) MPI_Finalize();
+}
+
+void MpiSession::start_workers(const std::string& text, bool gpu) {
+  if (size_ == 1 || started_) return;
+  started_ = true;
+  long long header[2] = {static_cast<long long>(text.size()), gpu ? 1 : 0};
+  MPI_Bcast(header, 2, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  if (!text.empty()) MPI_Bcast(const_cast<char*>(text.data()), static_cast<int>(text.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+std::size_t MpiSession::serve(const std::vector<CellWork>& work,
+                              const std::function<void(const CellWork&, const CellResult&)>& write) {
+  std::size_t next = 0, written = 0;
+  int active = size_ - 1;
+  while (active > 0) {
+    MPI_Status status;
+    MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
+    int count = 0;
+    if (status.MPI_TAG == kFailed) {
+      MPI_Get_count(&status, MPI_CHAR, &count);
+      std::string message(static_cast<std::size_t>(count), '\0');
+      MPI_Recv(message.data(), count, MPI_CHAR, status.MPI_SOURCE, kFailed, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      throw std::runtime_error("rank " + std::to_string(status.MPI_SOURCE) + ": " + message);
+    }
+    MPI_Get_count(&status, MPI_DOUBLE, &count);
+    std::vector<double> message(static_cast<std::size_t>(count));
+    MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (status.MPI_TAG == kResult) {  // [cell, replicate, diverged, values...]
+      CellResult r;
+      r.diverged = message[2] != 0;
+      r.values.assign(message.begin() + 3, message.end());
+      write({static_cast<std::int64_t>(message[0]), static_cast<std::int64_t>(message[1])}, r);
+      ++written;
+    }
+    if (next < work.size() && !stop_signal()) {
+      const long long cell[2] = {work[next].cell, work[next].replicate};
+      ++next;
+      MPI_Send(cell, 2, MPI_LONG_LONG, status.MPI_SOURCE, kWork, MPI_COMM_WORLD);
+    } else {
+      MPI_Send(nullptr, 0, MPI_LONG_LONG, status.MPI_SOURCE, kStop, MPI_COMM_WORLD);
+      --active;
+    }
+  }
+  return written;
+}
+
+int MpiSession::work() {
+  long long header[2] = {0, 0};
+  MPI_Bcast(header, 2, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  if (header[0] == 0) return 0;  // rank 0 found nothing to do (and said why)
+  std::string text(static_cast<std::size_t>(header[0]), '\0');
+  MPI_Bcast(text.data(), static_cast<int>(header[0]), MPI_CHAR, 0, MPI_COMM_WORLD);
+  const SweepSpec spec = parse_sweep(text, "the sweep rank 0 sent", {});
+  MPI_Send(nullptr, 0, MPI_DOUBLE, 0, kReady, MPI_COMM_WORLD);
+  for (;;) {
+    MPI_Status status;
+    long long cell[2] = {0, 0};
+    MPI_Recv(cell, 2, MPI_LONG_LONG, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
+    if (status.MPI_TAG == kStop) return 0;
+    try {
+      const CellResult r = run_cell(spec, cell_config(spec, cell[0], cell[1]), header[1] != 0);
+      std::vector<double> message = {static_cast<double>(cell[0]), static_cast<double>(cell[1]), r.diverged ? 1.0 : 0.0};
+      message.insert(message.end(), r.values.begin(), r.values.end());
+      MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kResult, MPI_COMM_WORLD);
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      MPI_Send(what.data(), static_cast<int>(what.size()), MPI_CHAR, 0, kFailed, MPI_COMM_WORLD);
+      return 1;
+    }
+  }
+}
+
+void MpiSession::abort_all(int code) {
+  if (initialised_) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+#else  // built without MPI: always a session of one
+
+MpiSession::MpiSession(int&, char**&) {}
+MpiSession::~MpiSession() = default;
+void MpiSession::start_workers(const std::string&, bool) {}
+std::size_t MpiSession::serve(const std::vector<CellWork>&, const std::function<void(const CellWork&, const CellResult&)>&) {
+  return 0;
+}
+int MpiSession::work() { return 0; }
+void MpiSession::abort_all(int code) { std::exit(code); }
+
+#endif
+
+}  // namespace lowrank

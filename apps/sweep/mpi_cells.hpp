@@ -1,0 +1,48 @@
+// A sweep's cells across MPI ranks (`mpirun -np R engine sweep ...`, SPEC §10): rank 0 reads the
+// sweep, writes the one sweep file and hands cells out one at a time to ranks 1…R−1 as they ask
+// (dynamic: a slow cell holds one rank, not a share); each rank trains its cell on one thread
+// and sends the gathered values back. Built with Debian's OpenMPI when CMake finds it; without
+// MPI, or not launched by mpirun, a session of one rank and the local pool does the work.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sweep_config.hpp"
+#include "sweep_file.hpp"
+
+namespace lowrank {
+
+struct CellWork {
+  std::int64_t cell, replicate;
+};
+
+class MpiSession {
+ public:
+  MpiSession(int& argc, char**& argv);  // MPI_Init when launched by mpirun
+  ~MpiSession();                        // MPI_Finalize
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+  // Rank 0: sends the other ranks the sweep (base and [sweep] as TOML) and the device; or, with
+  // `text` empty, tells them there is nothing to do. Every rank-0 path calls one of these once.
+  void start_workers(const std::string& text, bool gpu);
+  // Rank 0: hands out `work` to ranks 1…R−1 and writes each result as it comes; stops handing out
+  // at a stop signal. Returns the number of results written.
+  std::size_t serve(const std::vector<CellWork>& work, const std::function<void(const CellWork&, const CellResult&)>& write);
+  // Ranks 1…R−1: train the cells rank 0 hands out until it says stop; the exit code.
+  int work();
+  // Rank 0, after a failure: ends every rank (MPI_Abort).
+  [[noreturn]] void abort_all(int code);
+
+ private:
+  int rank_ = 0, size_ = 1;
+  bool initialised_ = false, started_ = false;
+};
+
+}  // namespace lowrank
