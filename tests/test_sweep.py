@@ -230,6 +230,18 @@ def main():
     r = sweep("--resume", "cell.h5", cwd=tmp)
     check(r.returncode == 2 and "not a sweep file" in r.stderr, "--resume of an engine file is refused")
 
+    # relu_vs_sigmoid as a sweep: replicate 0 of each cell is the preset's run of that cell.
+    small = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=50"]
+    r = sweep("--exp", "relu_vs_sigmoid_sweep", *small, "--set", "sweep.epochs=3", "--out", "rvs_sweep.h5", cwd=tmp)
+    subprocess.run([ENGINE, "--exp", "relu_vs_sigmoid", "--cells", "sig1,relu3", *small, "--epochs", "3", "--threads", "1",
+                    "--quiet", "--out", "rvs.h5"], check=True, cwd=tmp, stdout=subprocess.DEVNULL)
+    rvs = xr.open_dataset(os.path.join(tmp, "rvs_sweep.h5"), engine="h5netcdf")
+    with h5py.File(os.path.join(tmp, "rvs.h5"), "r") as f:
+        same = all(np.array_equal(rvs[k].sel(run=run, cell=index, replicate=0).values, f[f"runs/{cell}_{run}/{k}"][()])
+                   for cell, index in (("sig1", 0), ("relu3", 6)) for run in ("relu", "sigmoid")
+                   for k in ("train_mse", "test_mse", "align_residue", "align_data", "w_opnorm", "energy"))
+    check(r.returncode == 0 and same, "relu_vs_sigmoid_sweep: cells sig1 and relu3 are the preset's runs, bit for bit")
+
     check_create_curve(tmp)
     print(f"{len(failures)} check(s) failed")
     return 1 if failures else 0

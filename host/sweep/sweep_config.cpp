@@ -17,7 +17,17 @@ namespace {
   throw ConfigError(origin + ": " + message);
 }
 
+// A value as --set takes it: TOML text on one line (tables inline, as { scale = 1.0, k_power = -0.5 }).
 std::string toml_text(const toml::node& node) {
+  std::string out;
+  if (const toml::table* t = node.as_table()) {
+    for (const auto& [k, v] : *t) out += (out.empty() ? "{ " : ", ") + std::string(k.str()) + " = " + toml_text(v);
+    return out.empty() ? "{}" : out + " }";
+  }
+  if (const toml::array* a = node.as_array()) {
+    for (const auto& v : *a) out += (out.empty() ? "[" : ", ") + toml_text(v);
+    return out.empty() ? "[]" : out + "]";
+  }
   std::ostringstream os;
   node.visit([&os](const auto& v) { os << v; });
   return os.str();
