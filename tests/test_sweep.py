@@ -117,6 +117,23 @@ def main():
     check(not np.array_equal(ds.train_mse.values[:, :, :, 0], ds.train_mse.values[:, :, :, 1]),
           "replicates draw their own data")
 
+    # engine-plot on a sweep: each series' mean ± standard error against each axis.
+    plot_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "plot")
+    r = subprocess.run([sys.executable, "-m", "lowrank_plot", os.path.join(tmp, "one.h5"), "--out",
+                        os.path.join(tmp, "figs")], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=plot_dir))
+    series = [v[: -len("_mean")] for v in ds.data_vars if v.endswith("_mean")]
+    drawn = sorted(os.listdir(os.path.join(tmp, "figs"))) if r.returncode == 0 else []
+    check(drawn == sorted(f"{s}-vs-{a}.png" for s in series for a in ("size", "act")),
+          f"engine-plot draws every series against every axis ({len(drawn)} figures) {r.stderr.strip()}")
+    from lowrank_plot import sweep_figures
+    fig = sweep_figures.series_against_axis(ds.load(), "train_mse", "size")
+    bars = fig.axes[0].containers
+    want = [(run, act) for run in ("ntk", "mf") for act in (0, 1)]
+    check(len(bars) == 4 and all(
+        np.array_equal(b.lines[0].get_xdata(), [40, 60]) and
+        np.array_equal(b.lines[0].get_ydata(), ds.train_mse_mean.sel(run=run, act=act).isel(epoch=-1).values)
+        for b, (run, act) in zip(bars, want)), "the curves are the means at the last epoch, against data.n")
+
     r = sweep("--config", "sweep.toml", "--out", "two.h5", "--jobs", "2", cwd=tmp)
     diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, "two.h5"))
     check(r.returncode == 0 and not diff, f"--jobs 2 writes the same file as --jobs 1 {diff}")

@@ -9,7 +9,7 @@ from . import figures, reader
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="engine-plot",
-                                description="Draw every figure of a lowrank-engine HDF5 file (runs and pairs).")
+                                description="Draw every figure of a lowrank-engine HDF5 file (runs and pairs, or a sweep).")
     p.add_argument("file", help="the engine's .h5 file")
     p.add_argument("--out", help="folder for the figures (default: FILE's name without .h5, plus -figures)")
     p.add_argument("--format", choices=["png", "pdf"], default="png")
@@ -25,6 +25,11 @@ def main(argv=None):
     except ValueError:
         print(f"engine-plot: --epochs '{args.epochs}': expected integers separated by commas", file=sys.stderr)
         return 2
+    if reader.is_sweep(args.file):  # engine sweep's file: the series' means against the axes
+        from . import sweep_figures
+        written = sweep_figures.draw_all(args.file, out, args.format)
+        print(f"engine-plot: {len(written)} figures in {out} (sweep)", flush=True)
+        return 0
     try:
         while True:
             f = reader.read(args.file)

@@ -90,6 +90,16 @@ def _open(path):
         raise FileError(f"{path}: not a readable HDF5 file ({e})") from None
 
 
+def is_sweep(path):
+    """Whether `path` is a sweep file (engine sweep's), which lowrank_plot.sweep_figures draws."""
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            fmt = f.attrs.get("format")
+    except OSError:
+        return False
+    return (fmt.decode() if isinstance(fmt, bytes) else fmt) == "lowrank-engine-sweep/1"
+
+
 def read(path):
     """Reads every run and pair; raises FileError naming what is wrong with a foreign file."""
     f = _open(path)

@@ -1,0 +1,60 @@
+"""A sweep file's figures: every gathered series' mean over the replicates, with its standard
+error as error bars, against each axis (the notebook's scaling plots: ‖∇‖ and the alignments
+against n), one line per run and per point of the other axes, at the last epoch gathered."""
+import itertools
+import os
+
+import numpy as np
+import xarray as xr
+
+from .figures import _save, plt
+
+
+def axis_coordinate(ds, axis):
+    """The values to plot an axis against: its first numeric key (data.n for a size axis), else its
+    index with the first key's values as tick labels."""
+    # The axis' keys in the sweep's own order (the coordinates attribute the engine writes).
+    declared = ds["cell_status"].encoding.get("coordinates", "").split()
+    for v in ds.data_vars.values():
+        declared = declared or v.encoding.get("coordinates", "").split()
+    keys = [name for name, c in ds.coords.items() if c.dims == (axis,) and name != axis]
+    keys.sort(key=lambda k: declared.index(k) if k in declared else len(declared))
+    for key in keys:
+        if np.issubdtype(ds[key].dtype, np.number):
+            return key, np.asarray(ds[key].values, dtype=float), None
+    labels = [str(v) for v in ds[keys[0]].values] if keys else None
+    return (keys[0] if keys else axis), np.arange(ds.sizes[axis], dtype=float), labels
+
+
+def series_against_axis(ds, series, axis):
+    mean, stderr = ds[f"{series}_mean"].isel(epoch=-1), ds[f"{series}_stderr"].isel(epoch=-1)
+    label, x, ticks = axis_coordinate(ds, axis)
+    others = [a for a in mean.dims if a not in ("run", axis)]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for run in ds.run.values:
+        for point in itertools.product(*(range(ds.sizes[a]) for a in others)):
+            where = {"run": run, **dict(zip(others, point))}
+            name = ", ".join([str(run)] + [f"{a}={ds[axis_coordinate(ds, a)[0]].values[i]}" for a, i in zip(others, point)])
+            ax.errorbar(x, mean.sel(where).values, yerr=stderr.sel(where).values, marker="o", capsize=3, label=name)
+    ax.set_xlabel(label)
+    if ticks:
+        ax.set_xticks(x, ticks, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(series)
+    ax.grid(True, alpha=0.4)
+    ax.legend(fontsize=8)
+    epoch = int(ds.epoch.values[-1])
+    ax.set_title(f"{ds.attrs.get('experiment', '')}: {series}, mean ± standard error over "
+                 f"{ds.sizes['replicate']} replicates (epoch {epoch})\n{ds[series].attrs.get('long_name', '')}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def draw_all(path, out_dir, fmt="png"):
+    """Every gathered series against every axis; returns the paths written."""
+    os.makedirs(out_dir, exist_ok=True)
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        ds.load()
+    axes = [d for d in ds["cell_status"].dims if d != "replicate"]
+    series = [name[: -len("_mean")] for name in ds.data_vars if name.endswith("_mean")]
+    return [_save(series_against_axis(ds, s, a), out_dir, f"{s}-vs-{a}", fmt) for s in series for a in axes]
