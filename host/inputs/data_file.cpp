@@ -6,7 +6,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 #include "config.hpp"
 #include "h5_objects.hpp"
@@ -53,22 +52,43 @@ NpyHeader npy_header(const std::string& key, const ArraySource& s, std::ifstream
   if (!in) refuse(key, s, "a truncated .npy header");
   NpyHeader h;
   h.data_offset = 8 + (major == 1 ? 2 : 4) + header_len;
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([<|>=])([fiu])(\d+)')")))
-    refuse(key, s, "the .npy element type is not a number (descr " + header.substr(0, 60) + ")");
-  if (m[1] == ">" || (m[2] == "f" && m[3] != "4" && m[3] != "8") || (m[2] != "f" && m[3] != "1" && m[3] != "2" &&
-                                                                     m[3] != "4" && m[3] != "8"))
-    refuse(key, s, "the .npy element type '" + m[1].str() + m[2].str() + m[3].str() +
-                       "' is not one read here (little-endian float32/float64 or integers)");
-  h.kind = m[2].str()[0];
-  h.bytes = std::stoi(m[3]);
-  if (std::regex_search(header, std::regex(R"('fortran_order'\s*:\s*True)")))
+  // The header is a Python dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (n, d), }
+  // (std::regex is avoided: GCC 12 warns inside it under the sanitizers).
+  auto value_after = [&](const char* field) -> std::string {
+    const auto at = header.find(std::string("'") + field + "'");
+    if (at == std::string::npos) return "";
+    const auto colon = header.find(':', at);
+    const auto end_of = header.find_first_of(",)", header.find_first_not_of(" :", colon));
+    return colon == std::string::npos ? "" : header.substr(colon + 1, end_of == std::string::npos ? std::string::npos
+                                                                                                   : end_of - colon);
+  };
+  std::string descr = value_after("descr");
+  const auto q1 = descr.find('\''), q2 = descr.rfind('\'');
+  descr = q1 != std::string::npos && q2 > q1 ? descr.substr(q1 + 1, q2 - q1 - 1) : "";
+  const bool number = descr.size() >= 3 && std::string("<|>=").find(descr[0]) != std::string::npos &&
+                      std::string("fiu").find(descr[1]) != std::string::npos &&
+                      descr.find_first_not_of("0123456789", 2) == std::string::npos;
+  if (!number) refuse(key, s, "the .npy element type is not a number (descr '" + descr + "')");
+  h.kind = descr[1];
+  h.bytes = std::stoi(descr.substr(2));
+  if (descr[0] == '>' || (h.kind == 'f' && h.bytes != 4 && h.bytes != 8) ||
+      (h.kind != 'f' && h.bytes != 1 && h.bytes != 2 && h.bytes != 4 && h.bytes != 8))
+    refuse(key, s, "the .npy element type '" + descr + "' is not one read here (little-endian float32/float64 or integers)");
+  if (value_after("fortran_order").find("True") != std::string::npos)
     refuse(key, s, "stored in Fortran order; save it with numpy.save(path, numpy.ascontiguousarray(a))");
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) refuse(key, s, "no shape in the .npy header");
-  const std::string dims = m[1];
-  const std::regex number(R"(\d+)");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
-    h.shape.push_back(std::stoll(it->str()));
+  const auto shape_at = header.find("'shape'"), open = header.find('(', shape_at), close = header.find(')', open);
+  if (shape_at == std::string::npos || open == std::string::npos || close == std::string::npos)
+    refuse(key, s, "no shape in the .npy header");
+  std::int64_t value = -1;
+  for (std::size_t i = open + 1; i <= close; ++i) {
+    const char c = header[i];
+    if (c >= '0' && c <= '9') {
+      value = (value < 0 ? 0 : value * 10) + (c - '0');
+    } else if (value >= 0) {
+      h.shape.push_back(value);
+      value = -1;
+    }
+  }
   return h;
 }
 
