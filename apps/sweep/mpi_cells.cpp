@@ -1,6 +1,8 @@
 #include "mpi_cells.hpp"
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <stdexcept>
 
 #include "cell_runner.hpp"
@@ -55,8 +57,12 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
   std::size_t next = 0, written = 0;
   int active = size_ - 1;
   while (active > 0) {
+    // Polled with pauses: a blocking probe spins, and rank 0 would take a core from the workers.
     MPI_Status status;
-    MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
+    for (int arrived = 0; !arrived;) {
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &arrived, &status);
+      if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     int count = 0;
     if (status.MPI_TAG == kFailed) {
       MPI_Get_count(&status, MPI_CHAR, &count);
@@ -67,13 +73,7 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
     MPI_Get_count(&status, MPI_DOUBLE, &count);
     std::vector<double> message(static_cast<std::size_t>(count));
     MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    if (status.MPI_TAG == kResult) {  // [cell, replicate, diverged, values...]
-      CellResult r;
-      r.diverged = message[2] != 0;
-      r.values.assign(message.begin() + 3, message.end());
-      write({static_cast<std::int64_t>(message[0]), static_cast<std::int64_t>(message[1])}, r);
-      ++written;
-    }
+    // The rank's next cell first, so that it trains while this one is written.
     if (next < work.size() && !stop_signal()) {
       const long long cell[2] = {work[next].cell, work[next].replicate};
       ++next;
@@ -81,6 +81,13 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
     } else {
       MPI_Send(nullptr, 0, MPI_LONG_LONG, status.MPI_SOURCE, kStop, MPI_COMM_WORLD);
       --active;
+    }
+    if (status.MPI_TAG == kResult) {  // [cell, replicate, diverged, values...]
+      CellResult r;
+      r.diverged = message[2] != 0;
+      r.values.assign(message.begin() + 3, message.end());
+      write({static_cast<std::int64_t>(message[0]), static_cast<std::int64_t>(message[1])}, r);
+      ++written;
     }
   }
   return written;

@@ -105,6 +105,9 @@ class Pool {
 }  // namespace
 
 int sweep_main(int argc, char** argv) {
+  // One thread a cell, on every rank: the same bits in a pool or over ranks of any size
+  // (OpenBLAS splits a product differently over more threads).
+  set_cpu_threads(1);
   MpiSession mpi(argc, argv);
   if (mpi.rank() > 0) return mpi.work();  // rank 0 reads the sweep and hands out its cells
   const auto start = std::chrono::steady_clock::now();
@@ -255,9 +258,6 @@ int sweep_main(int argc, char** argv) {
                    spec.experiment.c_str(), static_cast<long long>(spec.cells()), static_cast<long long>(spec.replicates),
                    todo, gpu ? "cuda" : "cpu", ranks ? mpi.size() - 1 : jobs,
                    ranks ? "MPI ranks besides rank 0" : jobs > 1 ? "jobs" : "job", out.c_str());
-    // One thread a cell: the same bits in a pool of any size (OpenBLAS's split of a product
-    // depends on its thread count).
-    set_cpu_threads(1);
     std::size_t written = 0;
     auto last = std::chrono::steady_clock::now();
     auto write = [&](const CellWork& w, const CellResult& result) {
