@@ -177,6 +177,15 @@ def main():
                                text=True, cwd=tmp)
             diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, f"mpi{ranks}.h5"))
             check(r.returncode == 0 and not diff, f"mpirun -np {ranks}: the --jobs 1 file {diff} ({r.stderr.strip()[-200:]})")
+        # At the preset's sizes (to n = 800) OpenBLAS would split products over threads: every rank
+        # must train on one, as the pool does.
+        scaling = ["--exp", "gradient_alignment_scaling", "--set", "sweep.replicates=2", "--quiet"]
+        r1 = sweep(*scaling[:-1], "--jobs", "2", "--out", "scaling_pool.h5", cwd=tmp)
+        r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "3", ENGINE, "sweep", *scaling,
+                            "--out", "scaling_mpi.h5"], capture_output=True, text=True, cwd=tmp)
+        diff = same_files(os.path.join(tmp, "scaling_pool.h5"), os.path.join(tmp, "scaling_mpi.h5"))
+        check(r1.returncode == 0 and r.returncode == 0 and not diff,
+              f"gradient_alignment_scaling to n = 800: mpirun -np 3 = --jobs 2 {diff}")
         with open(os.path.join(tmp, "bad.toml"), "w") as f:
             f.write(BASE + '[sweep]\n[[sweep.axes]]\nname = "a"\nkey = "data.nn"\nvalues = [1]\n')
         before = set(os.listdir(tmp))
