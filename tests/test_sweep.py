@@ -26,6 +26,7 @@ import torch
 import xarray as xr
 
 ENGINE = sys.argv[1]
+REPO_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "experiments")
 failures = []
 
 
@@ -267,6 +268,35 @@ def main():
                    for cell, index in (("sig1", 0), ("relu3", 6)) for run in ("relu", "sigmoid")
                    for k in ("train_mse", "test_mse", "align_residue", "align_data", "w_opnorm", "energy"))
     check(r.returncode == 0 and same, "relu_vs_sigmoid_sweep: cells sig1 and relu3 are the preset's runs, bit for bit")
+
+    # beta_estimation, small: beta_hat = -2 x the log-log slope of the mean |cos(z, r)| against n,
+    # per run and combination of the other axes, as numpy fits it; its histogram drawn.
+    r = sweep("--exp", "beta_estimation", "--set", "sweep.axes.size.values=[[30, 40, 50], [60, 80, 100], [90, 120, 150]]",
+              "--set", "sweep.replicates=2", "--jobs", "2", "--out", "beta.h5", cwd=tmp)
+    beta = xr.open_dataset(os.path.join(tmp, "beta.h5"), engine="h5netcdf")
+    logn = np.log(beta["data.n"].values)
+    mean = beta.cos_z_residual_mean.isel(epoch=0).transpose("run", "activation", "loss", "nu", "alpha", "size").values
+    want = -2 * np.apply_along_axis(lambda y: np.polyfit(logn, np.log(y), 1)[0], -1, mean)
+    check(r.returncode == 0 and beta.beta_hat.dims == ("run", "activation", "loss", "nu", "alpha", "epoch")
+          and np.allclose(beta.beta_hat.isel(epoch=0).values, want, rtol=1e-10),
+          f"beta_estimation: beta_hat is -2 x numpy's log-log slope for all {want.size} combinations")
+    r = subprocess.run([sys.executable, "-m", "lowrank_plot", os.path.join(tmp, "beta.h5"), "--out",
+                        os.path.join(tmp, "beta_figs")], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=plot_dir))
+    check(r.returncode == 0 and os.path.exists(os.path.join(tmp, "beta_figs", "beta_hat-histogram.png")),
+          "engine-plot draws beta_hat's histogram")
+    for what, slope, message in (
+            ("a slope of a series not gathered", 'series = "train_mse"', r"'sweep\.slopes\[0\]\.series' = \"train_mse\" is not a gathered"),
+            ("a slope along no axis", 'series = "cos_z_residual"\naxis = "width"', r"is not an axis of the sweep"),
+            ("a slope against a non-numeric key", 'series = "cos_z_residual"\naxis = "loss"',
+             r"the values of 'model\.loss' must be positive numbers")):
+        with open(os.path.join(REPO_DATA, "beta_estimation.toml")) as f:
+            text = f.read().split("[[sweep.slopes]]")[0] + '[[sweep.slopes]]\nname = "b"\n' + slope + "\n"
+        with open(os.path.join(tmp, "bad.toml"), "w") as f:
+            f.write(text)
+        before = set(os.listdir(tmp))
+        r = sweep("--config", "bad.toml", "--out", "bad.h5", cwd=tmp)
+        check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
+              f"refused, nothing created: {what} ({r.stderr.strip()[:120]})")
 
     check_create_curve(tmp)
     print(f"{len(failures)} check(s) failed")

@@ -229,6 +229,7 @@ int sweep_main(int argc, char** argv) {
                 if (from->statuses()[static_cast<std::size_t>(cell * spec.replicates + r)] == CellStatus::pending) ++pending;
                 else file->write(cell, r, from->result(cell, r));
               }
+        file->write_derived();
         file->set_status(pending ? "interrupted" : "complete");
         staged->commit(force);
         if (!quiet)
@@ -279,6 +280,7 @@ int sweep_main(int argc, char** argv) {
       while (auto finished = pool.next()) write(finished->work, finished->result);
     }
     const bool stopped = written < todo;
+    file->write_derived();
     file->set_status(stopped ? "interrupted" : "complete");
     if (!quiet)
       std::printf("sweep %s: %zu of %zu cells in %s, %.2f s\n", stopped ? "interrupted" : "complete",

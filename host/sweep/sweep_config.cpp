@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -131,13 +132,14 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
     fail(origin, "line " + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
   for (const auto& o : overrides) apply_override(root, o);
-  const toml::table* sweep = root["sweep"].as_table();
-  if (!sweep) fail(origin, "no [sweep] table: a sweep needs its axes (see README, \"Sweeps\")");
+  if (!root["sweep"].as_table()) fail(origin, "no [sweep] table: a sweep needs its axes (see README, \"Sweeps\")");
+  const toml::table sweep_table = *root["sweep"].as_table();  // a copy: [sweep] is erased from root below
+  const toml::table* sweep = &sweep_table;
   SweepSpec spec;
   for (const auto& [k, v] : *sweep) {
     const std::string key(k.str());
-    if (key != "axes" && key != "replicates" && key != "epochs" && key != "gather")
-      fail(origin, "unknown key 'sweep." + key + "'; allowed here: axes, epochs, gather, replicates");
+    if (key != "axes" && key != "replicates" && key != "epochs" && key != "gather" && key != "slopes")
+      fail(origin, "unknown key 'sweep." + key + "'; allowed here: axes, epochs, gather, replicates, slopes");
   }
   const auto replicates = (*sweep)["replicates"].value_or<std::int64_t>(1);
   if (!(*sweep)["replicates"].is_integer() && sweep->contains("replicates"))
@@ -203,6 +205,41 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
     if (recorded_somewhere.count(s.name) &&
         (wanted.empty() || std::find(wanted.begin(), wanted.end(), s.name) != wanted.end()))
       spec.gathered.push_back(s.name);
+  if (const toml::node* slopes = sweep->get("slopes")) {
+    const toml::array* list = slopes->as_array();
+    if (!list) fail(origin, "'sweep.slopes' must be an array of tables ([[sweep.slopes]])");
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const toml::table* t = list->get(i)->as_table();
+      const std::string where = "sweep.slopes[" + std::to_string(i) + "]";
+      if (!t) fail(origin, "'" + where + "' must be a table");
+      for (const auto& [k, v] : *t)
+        if (k.str() != "name" && k.str() != "series" && k.str() != "axis" && k.str() != "key" && k.str() != "scale")
+          fail(origin, "unknown key '" + where + "." + std::string(k.str()) + "'; allowed here: axis, key, name, scale, series");
+      SweepSlope slope;
+      slope.name = (*t)["name"].value_or(std::string());
+      slope.series = (*t)["series"].value_or(std::string());
+      slope.axis = (*t)["axis"].value_or(std::string());
+      slope.scale = (*t)["scale"].value_or(1.0);
+      if (slope.name.empty() || names.count(slope.name) || kReservedNames.count(slope.name))
+        fail(origin, "'" + where + ".name' must name the derived dataset, apart from the axes and the sweep file's own");
+      if (std::find(spec.gathered.begin(), spec.gathered.end(), slope.series) == spec.gathered.end())
+        fail(origin, "'" + where + ".series' = \"" + slope.series + "\" is not a gathered series");
+      const auto axis = std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& a) { return a.name == slope.axis; });
+      if (axis == spec.axes.end()) fail(origin, "'" + where + ".axis' = \"" + slope.axis + "\" is not an axis of the sweep");
+      slope.key = (*t)["key"].value_or(axis->keys.front());
+      const auto key = std::find(axis->keys.begin(), axis->keys.end(), slope.key);
+      if (key == axis->keys.end()) fail(origin, "'" + where + ".key' = \"" + slope.key + "\" is not a key of axis '" + slope.axis + "'");
+      for (const auto& point : axis->values) {
+        const std::string& value = point[static_cast<std::size_t>(key - axis->keys.begin())];
+        char* end = nullptr;
+        const double x = std::strtod(value.c_str(), &end);
+        if (end != value.c_str() + value.size() || !(x > 0))
+          fail(origin, "'" + where + "': the values of '" + slope.key + "' must be positive numbers (a log-log slope); " +
+                           value + " is not");
+      }
+      spec.slopes.push_back(slope);
+    }
+  }
   return spec;
 }
 

@@ -18,6 +18,14 @@ struct SweepAxis {
   std::vector<std::vector<std::string>> values;  // values[i][j]: key j at point i, as TOML text
 };
 
+// A derived dataset: `scale` times the least-squares slope of log(mean of `series` over the
+// replicates) against log(`key`) along `axis`, for every run, point of the other axes and epoch
+// (the β-estimation's β̂ = −2 · slope of |cos(z, r)| against n).
+struct SweepSlope {
+  std::string name, series, axis, key;
+  double scale = 1.0;
+};
+
 struct SweepSpec {
   std::string experiment;
   std::string base_text;   // the configuration without [sweep], overrides applied (TOML)
@@ -28,6 +36,7 @@ struct SweepSpec {
   std::int64_t epochs = 0;           // > 0: every run's epochs (otherwise the base's)
   std::vector<std::string> runs;     // the base's run names
   std::vector<std::string> gathered; // the scalar series gathered, in kSeries order
+  std::vector<SweepSlope> slopes;     // [[sweep.slopes]]
   std::int64_t max_epochs = 1;       // the epoch dimension: the longest run of any cell
 
   std::int64_t cells() const;        // the product of the axes' lengths

@@ -211,6 +211,26 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
              s.units, taken_at_text(s.taken_at));
     attr_string(se.get(), "coordinates", coordinates);
   }
+  // Derived datasets: over run, the other axes and epoch.
+  for (const SweepSlope& slope : spec.slopes) {
+    std::vector<hsize_t> derived_dims = {runs}, derived_chunk = {1};
+    std::vector<hid_t> derived_scales = {run.get()};
+    for (std::size_t a = 0; a < spec.axes.size(); ++a)
+      if (spec.axes[a].name != slope.axis) {
+        derived_dims.push_back(spec.axes[a].values.size());
+        derived_chunk.push_back(1);
+        derived_scales.push_back(axis_scales[a].get());
+      }
+    derived_dims.push_back(E);
+    derived_chunk.push_back(E);
+    derived_scales.push_back(epoch.get());
+    H5Handle ds = filled_dataset(root, slope.name, H5T_IEEE_F64LE, derived_dims, derived_chunk, kNaN);
+    attach(ds.get(), derived_scales);
+    const std::string meaning = std::to_string(slope.scale) + " x the least-squares slope of log(mean of " + slope.series +
+                                ") against log(" + slope.key + ") over the axis " + slope.axis;
+    describe(ds.get(), meaning.c_str(), "1", taken_at_text(series_named(slope.series).taken_at));
+    attr_string(ds.get(), "derived", "loglog_slope");
+  }
   H5Handle status = filled_dataset(root, "cell_status", H5T_STD_I8LE, status_dims, status_chunk, 0);
   attach(status.get(), status_scales);
   attr_string(status.get(), "long_name", "each cell's replicate: 0 pending, 1 complete, 2 diverged");
@@ -287,6 +307,13 @@ void SweepFile::open_objects() {
     mean_.push_back(open_dataset(file_.get(), name + "_mean", mean_dims, path_));
     stderr_.push_back(open_dataset(file_.get(), name + "_stderr", mean_dims, path_));
   }
+  for (const SweepSlope& slope : spec_.slopes) {
+    std::vector<hsize_t> derived_dims = {spec_.runs.size()};
+    for (const SweepAxis& a : spec_.axes)
+      if (a.name != slope.axis) derived_dims.push_back(a.values.size());
+    derived_dims.push_back(static_cast<hsize_t>(spec_.max_epochs));
+    derived_.push_back(open_dataset(file_.get(), slope.name, derived_dims, path_));
+  }
   cell_status_ = open_dataset(file_.get(), "cell_status", status_dims, path_);
   status_ds_ = open_dataset(file_.get(), "status", {}, path_);
 }
@@ -335,6 +362,54 @@ void SweepFile::write(std::int64_t cell, std::int64_t replicate, const CellResul
   std::vector<hsize_t> status_start(start.begin() + 1, start.end() - 1);
   const auto code = static_cast<std::int8_t>(done);
   write_row(cell_status_.get(), H5T_NATIVE_INT8, status_start, 1, &code);
+}
+
+double SweepFile::replicate_mean(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const {
+  const std::int64_t T = spec_.replicates, E = spec_.max_epochs;
+  double sum = 0, n = 0;
+  for (std::int64_t r = 0; r < T; ++r) {
+    const double v = values_[k][static_cast<std::size_t>(((run * spec_.cells() + cell) * T + r) * E + t)];
+    if (status_[static_cast<std::size_t>(cell * T + r)] == CellStatus::pending || !std::isfinite(v)) continue;
+    sum += v;
+    n += 1;
+  }
+  return n > 0 ? sum / n : kNaN;
+}
+
+void SweepFile::write_derived() {
+  const auto runs = static_cast<std::int64_t>(spec_.runs.size());
+  for (std::size_t i = 0; i < spec_.slopes.size(); ++i) {
+    const SweepSlope& slope = spec_.slopes[i];
+    const auto k = static_cast<std::size_t>(
+        std::find(spec_.gathered.begin(), spec_.gathered.end(), slope.series) - spec_.gathered.begin());
+    std::size_t along = 0;
+    while (spec_.axes[along].name != slope.axis) ++along;
+    const SweepAxis& axis = spec_.axes[along];
+    const auto key = static_cast<std::size_t>(std::find(axis.keys.begin(), axis.keys.end(), slope.key) - axis.keys.begin());
+    std::vector<double> out;  // row-major over (run, the other axes, epoch): the cells with index 0 on `axis`
+    for (std::int64_t run = 0; run < runs; ++run)
+      for (std::int64_t cell = 0; cell < spec_.cells(); ++cell) {
+        std::vector<std::int64_t> index = spec_.cell_index(cell);
+        if (index[along] != 0) continue;
+        for (std::int64_t t = 0; t < spec_.max_epochs; ++t) {
+          double sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0;
+          for (std::size_t p = 0; p < axis.values.size(); ++p) {
+            index[along] = static_cast<std::int64_t>(p);
+            std::int64_t c = 0;  // the cell at this point of the axis
+            for (std::size_t a = 0; a < spec_.axes.size(); ++a)
+              c = c * static_cast<std::int64_t>(spec_.axes[a].values.size()) + index[a];
+            const double y = replicate_mean(k, run, c, t);
+            if (!(y > 0)) continue;  // a log needs a positive mean
+            const double x = std::log(std::stod(axis.values[p][key])), ly = std::log(y);
+            sx += x, sy += ly, sxx += x * x, sxy += x * ly, n += 1;
+          }
+          const double denominator = n * sxx - sx * sx;
+          out.push_back(n >= 2 && denominator > 0 ? slope.scale * (n * sxy - sx * sy) / denominator : kNaN);
+        }
+      }
+    check_status(H5Dwrite(derived_[i].get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dwrite");
+  }
+  flush();
 }
 
 void SweepFile::set_status(const std::string& status) {

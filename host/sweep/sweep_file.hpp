@@ -54,15 +54,19 @@ class SweepFile {
   CellResult result(std::int64_t cell, std::int64_t replicate) const;
   // Writes one replicate's series and its cell's mean and standard error; the status last.
   void write(std::int64_t cell, std::int64_t replicate, const CellResult& result);
+  // Writes the derived datasets ([[sweep.slopes]]) from the replicates finished so far.
+  void write_derived();
   void set_status(const std::string& status);
   void flush();
 
  private:
   void open_objects();
+  // The mean of series k over the finished replicates of (run, cell) at epoch t; NaN without any.
+  double replicate_mean(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const;
   std::string path_;
   const SweepSpec& spec_;
   H5Handle file_, status_ds_, cell_status_;
-  std::vector<H5Handle> series_, mean_, stderr_;
+  std::vector<H5Handle> series_, mean_, stderr_, derived_;
   std::vector<std::vector<double>> values_;  // per series: runs × cells × replicates × epochs
   std::vector<CellStatus> status_;
   Shard shard_;

@@ -1,6 +1,7 @@
 """A sweep file's figures: every gathered series' mean over the replicates, with its standard
 error as error bars, against each axis (the notebook's scaling plots: ‖∇‖ and the alignments
-against n), one line per run and per point of the other axes, at the last epoch gathered."""
+against n), one line per run and per point of the other axes, at the last epoch gathered; and
+each derived slope's histogram (the notebook's histogram of β̂)."""
 import itertools
 import os
 
@@ -8,6 +9,8 @@ import numpy as np
 import xarray as xr
 
 from .figures import _save, plt
+
+MAX_LEGEND = 16  # lines a legend still names one by one
 
 
 def axis_coordinate(ds, axis):
@@ -41,7 +44,12 @@ def series_against_axis(ds, series, axis):
         ax.set_xticks(x, ticks, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(series)
     ax.grid(True, alpha=0.4)
-    ax.legend(fontsize=8)
+    lines = len(ds.run) * int(np.prod([ds.sizes[a] for a in others]))
+    if lines <= MAX_LEGEND:
+        ax.legend(fontsize=8)
+    else:  # a legend of every combination would hide the axes
+        ax.text(0.01, 0.01, f"{lines} lines: every run and point of {', '.join(others)}", transform=ax.transAxes,
+                fontsize=8)
     epoch = int(ds.epoch.values[-1])
     ax.set_title(f"{ds.attrs.get('experiment', '')}: {series}, mean ± standard error over "
                  f"{ds.sizes['replicate']} replicates (epoch {epoch})\n{ds[series].attrs.get('long_name', '')}",
@@ -50,11 +58,30 @@ def series_against_axis(ds, series, axis):
     return fig
 
 
+def derived_histogram(ds, name):
+    """A derived dataset's values (every run, point of the other axes and epoch) as a histogram:
+    the notebook's histogram of the β estimates."""
+    values = ds[name].values.ravel()
+    values = values[np.isfinite(values)]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.hist(values, bins=max(10, int(np.sqrt(len(values)))), color="tab:blue", alpha=0.8)
+    ax.set_xlabel(name)
+    ax.set_ylabel("combinations")
+    ax.grid(True, alpha=0.4)
+    ax.set_title(f"{ds.attrs.get('experiment', '')}: {name} over {len(values)} combinations "
+                 f"(mean {np.mean(values):.3g}, sd {np.std(values):.3g})\n{ds[name].attrs.get('long_name', '')}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def draw_all(path, out_dir, fmt="png"):
-    """Every gathered series against every axis; returns the paths written."""
+    """Every gathered series against every axis, and every derived dataset's histogram; returns
+    the paths written."""
     os.makedirs(out_dir, exist_ok=True)
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         ds.load()
     axes = [d for d in ds["cell_status"].dims if d != "replicate"]
     series = [name[: -len("_mean")] for name in ds.data_vars if name.endswith("_mean")]
-    return [_save(series_against_axis(ds, s, a), out_dir, f"{s}-vs-{a}", fmt) for s in series for a in axes]
+    derived = [name for name, v in ds.data_vars.items() if v.attrs.get("derived") == "loglog_slope"]
+    return ([_save(series_against_axis(ds, s, a), out_dir, f"{s}-vs-{a}", fmt) for s in series for a in axes] +
+            [_save(derived_histogram(ds, d), out_dir, f"{d}-histogram", fmt) for d in derived])
