@@ -303,6 +303,21 @@ TEST(Decomposition, SkippedEpochsAreNaNAndTheTrajectoryIsUnchanged) {
   }
 }
 
+// output.alignments records align_label, align_teacher and opnorm_grad without the decomposition:
+// the same values, and none of the decomposition's series.
+TEST(Decomposition, AlignmentsAloneAreTheDecompositionsOwn) {
+  Engine with({}), alone({"decomposition.every=0", "output.alignments=true"});
+  for (int t = 0; t < 2; ++t) {
+    const EpochRecord a = with.epoch(), b = alone.epoch();
+    EXPECT_EQ(a.align_label, b.align_label) << t;
+    EXPECT_EQ(a.align_teacher, b.align_teacher) << t;
+    EXPECT_EQ(a.opnorm_grad, b.opnorm_grad) << t;
+    EXPECT_GT(b.align_label, 0.0);
+    EXPECT_TRUE(b.mu.empty());
+  }
+  EXPECT_FALSE(alone.run.decomposition);
+}
+
 TEST(Decomposition, FreshMuAveragesTheEpochsOwnSamples) {
   Engine engine({"decomposition.n_mu=3000"});
   const Config& c = engine.config;

@@ -152,6 +152,10 @@ struct Config {
   // grad_singular_values and grad_top_right_vector are written every `heavy_every`-th epoch
   // (0, N, 2N, ...); every other series every epoch.
   std::int64_t heavy_every = 1;
+  // Also record v_t's alignments with X_Bᵀy and β₁ and ‖∇‖₂ (align_label, align_teacher,
+  // opnorm_grad) without the decomposition, which records them too.
+  bool alignments = false;
+  bool records_alignments() const { return alignments || decomposition_every > 0; }
 
   // Whether some run has the regulariser `term` (&RunSpec::weight_decay or gradient_penalty) on.
   bool any_run_has(double RunSpec::*term) const {

@@ -140,13 +140,8 @@ void skip_decomposition(EpochRecord& rec) {
 
 template <typename T>
 Decomposition<T>::Decomposition(Backend<T>& be, const Config& config, const Inputs& in, const DeviceInputs<T>& data)
-    : be_(be), config_(config), data_(data), a_(in.a), q_(in.q), beta_(in.beta), z_(in.z_train), zeta_(in.zeta) {
+    : be_(be), config_(config), data_(data), a_(in.a), q_(in.q), z_(in.z_train), zeta_(in.zeta) {
   const Index n = in.n, k = in.k, d = in.d;
-  // X_Bᵀy, as the energy basis's first vector.
-  xby_.assign(static_cast<std::size_t>(d), 0.0);
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < d; ++j)
-      xby_[static_cast<std::size_t>(j)] += in.X_bulk_train[static_cast<std::size_t>(i * d + j)] * in.y_train[static_cast<std::size_t>(i)];
   S_ = be.zeros(n, k);
   P_ = be.zeros(n, k);
   E_ = be.zeros(k, d);
@@ -237,7 +232,6 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
   rec.opnorm_S12 = c * norm(u) * std::abs(zeta_ * zr) * norm(q_);
   rec.opnorm_S2 = c * norm(p) * norm(q_);
   const RankTwoSvd R = rank_two_svd(c, u, xr, p, q_);
-  rec.opnorm_grad = e.spectrum->singular_values.at(0);
   rec.opnorm_R = R.sigma1;
   rec.sigma2_R = R.sigma2;
 
@@ -272,8 +266,6 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
   rec.residual_max = r_max;
   rec.residual_norm = norm(r);
   rec.cos_z_residual = abs_cos(z_, r);
-  rec.align_label = abs_cos(v, xby_);
-  rec.align_teacher = abs_cos(v, beta_);
   rec.align_R_u1 = std::abs(dot(v, R.v1));
   rec.align_R_u2 = std::abs(dot(v, R.v2));
   rec.R_v1_data = std::abs(dot(R.v1, q_));

@@ -73,9 +73,8 @@ class Decomposition {
   Backend<T>& be_;
   const Config& config_;
   const DeviceInputs<T>& data_;
-  std::vector<double> a_, q_, beta_, z_;  // host copies: a, q, β₁, z
+  std::vector<double> a_, q_, z_;  // host copies: a, q, z
   double zeta_;
-  std::vector<double> xby_;            // X_Bᵀy
   std::vector<double> bulk_variance_;  // i^(−α): the bulk's variance along coordinate i
   Buffer<T> S_, P_, E_, D_, samples_, samples_Z_, sample_weights_, mu_, u_, p_, V2_, V2_product_;
   Buffer<T> start_k_, start_d_;

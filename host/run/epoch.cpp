@@ -37,6 +37,13 @@ DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& conf
     di.X_B = upload_double(be, in.X_bulk_train, in.n, in.d);
     di.ones = upload_double(be, std::vector<double>(n, 1.0), in.n, 1);
   }
+  if (config.records_alignments()) {
+    std::vector<double> xby(d, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) xby[j] += in.X_bulk_train[i * d + j] * in.y_train[i];
+    di.label_direction = upload_double(be, xby, in.d, 1);
+    di.teacher_direction = upload_double(be, in.beta, in.d, 1);
+  }
   if (config.any_run_has(&RunSpec::gradient_penalty)) {
     std::vector<double> norms2(n, 0.0);
     for (std::size_t i = 0; i < n; ++i)
@@ -162,6 +169,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   rec.test_accuracy = test.accuracy;
   // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
   if (!std::isfinite(rec.test_mse) || !std::isfinite(spectrum.singular_values.at(0))) return false;
+  rec.opnorm_grad = spectrum.singular_values.at(0);
   rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
 
   rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
@@ -172,7 +180,13 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   std::vector<DotPair<T>> pairs = {{&v, &in.q}, {&v, &s.xbr}, {&v, &s.v0}};
   if (t > 0) pairs.push_back({&s.xr, &s.xr_prev});
   if (v2.size()) pairs.insert(pairs.end(), {{&v2, &in.q}, {&v2, &s.xbr}});
+  const std::size_t alignments = pairs.size();
+  if (in.label_direction.size()) pairs.insert(pairs.end(), {{&v, &in.label_direction}, {&v, &in.teacher_direction}});
   const std::vector<double> cosines = abs_cosines<T>(be, pairs);
+  if (in.label_direction.size()) {
+    rec.align_label = cosines[alignments];
+    rec.align_teacher = cosines[alignments + 1];
+  }
   rec.align_data = cosines[0];
   rec.align_residue = cosines[1];
   rec.align_initial = cosines[2];

@@ -21,8 +21,9 @@ struct DeviceInputs {
   Buffer<T> X, y, X_test, y_test, spike_latent, q, energy_basis;  // spike_latent: ζ z (n)
   const Buffer<T>* a = nullptr;  // the readout, shared by every group
   std::shared_ptr<const PreparedData> prepared;
-  // With the decomposition: X_B and a vector of n ones; with the gradient penalty: ‖x_i‖² (n).
-  Buffer<T> X_B, ones, x_norms2;
+  // With the decomposition: X_B and a vector of n ones; with the gradient penalty: ‖x_i‖² (n);
+  // with the alignments (Config::records_alignments): X_Bᵀy and β₁ (d).
+  Buffer<T> X_B, ones, x_norms2, label_direction, teacher_direction;
   // The identity I_d's factor, with which Backend::spectrum gives the spectrum of a dense k×d
   // matrix A passed as M = Aᵀ: the gradient's with weight decay (not of the form Mᵀ X).
   std::shared_ptr<const PreparedData> identity;

@@ -43,8 +43,9 @@ enum class SeriesShape { scalar, spectrum, vector, neurons };
 enum class TakenAt { entering, leaving, whole_epoch };
 
 // Which runs record a series: every run; those trained with a classification loss; with the
-// decomposition on. A regulariser's term is recorded by every run when some run has it on.
-enum class RecordedFor { every_run, classification, weight_decay, gradient_penalty, decomposition };
+// decomposition on; with it or output.alignments. A regulariser's term is recorded by every run
+// when some run has it on.
+enum class RecordedFor { every_run, classification, weight_decay, gradient_penalty, decomposition, alignments };
 
 // One series: the dataset `runs/<run>/<name>`, with attributes long_name (`meaning`), units and
 // taken_at. `summary` > 0: a column of the summary table, that many significant digits.
@@ -116,7 +117,7 @@ inline constexpr SeriesInfo kSeries[] = {
     {"mu_norm", SeriesShape::scalar, TakenAt::entering, "||mu||_2", "1", &EpochRecord::mu_norm, nullptr, 0,
      RecordedFor::decomposition},
     {"opnorm_grad", SeriesShape::scalar, TakenAt::entering, "||grad||_2, the gradient's largest singular value", "1", &EpochRecord::opnorm_grad, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::alignments},
     {"opnorm_S1", SeriesShape::scalar, TakenAt::entering, "||S1||_2, S1 = c (a*mu)(X_B^T r)^T, c = gamma/n", "1", &EpochRecord::opnorm_S1, nullptr, 0,
      RecordedFor::decomposition},
     {"opnorm_S12", SeriesShape::scalar, TakenAt::entering, "||S12||_2, S12 = c (a*mu)(X_S^T r)^T", "1", &EpochRecord::opnorm_S12, nullptr, 0,
@@ -148,9 +149,9 @@ inline constexpr SeriesInfo kSeries[] = {
     {"opnorm_sigma_prime_perp", SeriesShape::scalar, TakenAt::entering, "||sigma'(X W_t^T) - 1 mu^T||_2", "1", &EpochRecord::opnorm_sigma_prime_perp, nullptr, 0,
      RecordedFor::decomposition},
     {"align_label", SeriesShape::scalar, TakenAt::entering, "|cos(v_t, X_B^T y)|", "1", &EpochRecord::align_label, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::alignments},
     {"align_teacher", SeriesShape::scalar, TakenAt::entering, "|cos(v_t, beta)| (beta_1 of the triple index)", "1", &EpochRecord::align_teacher, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::alignments},
     {"align_R_u1", SeriesShape::scalar, TakenAt::entering, "|<v_t, V2 column 1>|", "1", &EpochRecord::align_R_u1, nullptr, 0,
      RecordedFor::decomposition},
     {"align_R_u2", SeriesShape::scalar, TakenAt::entering, "|<v_t, V2 column 2>|", "1", &EpochRecord::align_R_u2, nullptr, 0,
@@ -173,6 +174,7 @@ inline bool recorded(const SeriesInfo& s, const Config& config) {
     case RecordedFor::weight_decay: return config.any_run_has(&RunSpec::weight_decay);
     case RecordedFor::gradient_penalty: return config.any_run_has(&RunSpec::gradient_penalty);
     case RecordedFor::decomposition: return config.decomposition_every > 0;
+    case RecordedFor::alignments: return config.records_alignments();
   }
   return true;
 }
