@@ -135,6 +135,20 @@ def main():
         np.array_equal(b.lines[0].get_ydata(), ds.train_mse_mean.sel(run=run, act=act).isel(epoch=-1).values)
         for b, (run, act) in zip(bars, want)), "the curves are the means at the last epoch, against data.n")
 
+    # keep_runs: each cell's replicate also writes its engine file, referenced from the sweep file;
+    # the gathered values are the same.
+    r = sweep("--config", "sweep.toml", "--set", "sweep.keep_runs=true", "--out", "kept.h5", cwd=tmp)
+    kept = xr.open_dataset(os.path.join(tmp, "kept.h5"), engine="h5netcdf")
+    files = [os.path.join(tmp, name) for name in kept.cell_file.values.ravel()]
+    complete = all(os.path.exists(p) for p in files)
+    if complete:
+        with h5py.File(files[-1], "r") as f:
+            complete = (f["status"][()].rstrip(b"\0") == b"complete" and np.array_equal(
+                f["runs/mf/train_mse"][()], kept.train_mse.sel(run="mf").values[-1, -1, -1]))
+    check(r.returncode == 0 and len(files) == 12 and complete and not same_files(os.path.join(tmp, "one.h5"),
+                                                                                 os.path.join(tmp, "kept.h5")),
+          "keep_runs: every cell's engine file written and referenced, the same gathered values")
+
     r = sweep("--config", "sweep.toml", "--out", "two.h5", "--jobs", "2", cwd=tmp)
     diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, "two.h5"))
     check(r.returncode == 0 and not diff, f"--jobs 2 writes the same file as --jobs 1 {diff}")

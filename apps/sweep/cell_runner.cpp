@@ -1,12 +1,18 @@
 #include "cell_runner.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <memory>
 
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
+#include "driver.hpp"
 #include "epoch.hpp"
+#include "h5_objects.hpp"
+#include "h5_writer.hpp"
+#include "progress.hpp"
 #include "inputs.hpp"
 #include "series.hpp"
 
@@ -62,7 +68,61 @@ CellResult train_on(bool gpu, const SweepSpec& spec, const Config& c) {
   return train(*be, spec, c);
 }
 
+// The gathered series of the engine file at `path`, as run_cell gives them.
+CellResult read_back(const SweepSpec& spec, const std::string& path) {
+  const auto S = static_cast<std::int64_t>(spec.gathered.size()), E = spec.max_epochs;
+  CellResult out;
+  out.values.assign(static_cast<std::size_t>(static_cast<std::int64_t>(spec.runs.size()) * S * E),
+                    std::numeric_limits<double>::quiet_NaN());
+  H5Handle file = make(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "H5Fopen");
+  for (std::size_t r = 0; r < spec.runs.size(); ++r) {
+    const std::string group = "runs/" + spec.runs[r] + "/";
+    char status[kStatusLength + 1] = {};
+    H5Handle status_ds = make(H5Dopen2(file.get(), (group + "status").c_str(), H5P_DEFAULT), "H5Dopen2");
+    H5Handle type = status_type();
+    check_status(H5Dread(status_ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, status), "H5Dread");
+    out.diverged = out.diverged || std::string(status) == "diverged";
+    for (std::int64_t k = 0; k < S; ++k) {
+      const std::string name = group + spec.gathered[static_cast<std::size_t>(k)];
+      if (!exists(file.get(), name)) continue;  // a series this cell does not record
+      H5Handle ds = make(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "H5Dopen2");
+      H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+      hsize_t n = 0;
+      H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+      std::vector<double> values(n);
+      check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "H5Dread");
+      std::copy_n(values.begin(), std::min<std::int64_t>(static_cast<std::int64_t>(n), E),
+                  out.values.begin() + static_cast<std::ptrdiff_t>((static_cast<std::int64_t>(r) * S + k) * E));
+    }
+  }
+  return out;
+}
+
+template <typename T>
+CellResult keep(const SweepSpec& spec, const Config& c, bool gpu, const std::string& path) {
+  std::unique_ptr<Backend<T>> be = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
+  std::vector<Inputs> inputs;
+  for (const auto& g : c.inputs) inputs.push_back(make_inputs(c, g));
+  const std::string part = path + ".part";
+  std::filesystem::remove(part);  // a killed sweep's half-written cell
+  {
+    H5Writer writer(part, FileHeader{LOWRANK_VERSION, "engine sweep: a cell of " + spec.experiment, be->device(), 0}, c,
+                    inputs);
+    Progress quiet(stderr, false, false);
+    const Training t = train_all(*be, c, inputs, writer, quiet, 0);
+    const bool diverged = std::any_of(t.runs.begin(), t.runs.end(), [](const RunSummary& r) { return r.status == "diverged"; });
+    writer.set_status(diverged ? "diverged" : "complete");
+  }
+  std::filesystem::rename(part, path);
+  return read_back(spec, path);
+}
+
 }  // namespace
+
+CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, bool gpu, const std::string& path) {
+  return config.precision == Precision::float32 ? keep<float>(spec, config, gpu, path)
+                                                : keep<double>(spec, config, gpu, path);
+}
 
 CellResult run_cell(const SweepSpec& spec, const Config& config, bool gpu) {
   return config.precision == Precision::float32 ? train_on<float>(gpu, spec, config)

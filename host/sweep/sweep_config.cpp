@@ -138,8 +138,8 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
   SweepSpec spec;
   for (const auto& [k, v] : *sweep) {
     const std::string key(k.str());
-    if (key != "axes" && key != "replicates" && key != "epochs" && key != "gather" && key != "slopes")
-      fail(origin, "unknown key 'sweep." + key + "'; allowed here: axes, epochs, gather, replicates, slopes");
+    if (key != "axes" && key != "replicates" && key != "epochs" && key != "gather" && key != "slopes" && key != "keep_runs")
+      fail(origin, "unknown key 'sweep." + key + "'; allowed here: axes, epochs, gather, keep_runs, replicates, slopes");
   }
   const auto replicates = (*sweep)["replicates"].value_or<std::int64_t>(1);
   if (!(*sweep)["replicates"].is_integer() && sweep->contains("replicates"))
@@ -153,6 +153,11 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
       fail(origin, "'sweep.epochs' must be an integer from 0 (the metrics at initialisation) to " + std::to_string(kMaxEpochs));
     spec.at_init = *epochs == 0;
     spec.epochs = *epochs;
+  }
+  if (sweep->contains("keep_runs")) {
+    const auto keep = (*sweep)["keep_runs"].value<bool>();
+    if (!keep) fail(origin, "'sweep.keep_runs' must be true or false");
+    spec.keep_runs = *keep;
   }
   const toml::array* axes = (*sweep)["axes"].as_array();
   if (!axes || axes->empty()) fail(origin, "'sweep.axes' must list at least one axis ([[sweep.axes]] tables)");

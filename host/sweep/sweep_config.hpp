@@ -37,6 +37,7 @@ struct SweepSpec {
   std::vector<std::string> runs;     // the base's run names
   std::vector<std::string> gathered; // the scalar series gathered, in kSeries order
   std::vector<SweepSlope> slopes;     // [[sweep.slopes]]
+  bool keep_runs = false;             // each cell's replicate also writes its engine file
   std::int64_t max_epochs = 1;       // the epoch dimension: the longest run of any cell
 
   std::int64_t cells() const;        // the product of the axes' lengths

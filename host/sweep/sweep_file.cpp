@@ -40,14 +40,16 @@ std::string unquoted(const std::string& text) {
   return text.size() >= 2 && (text.front() == '"' || text.front() == '\'') ? text.substr(1, text.size() - 2) : text;
 }
 
-H5Handle strings_dataset(hid_t parent, const char* name, const std::vector<std::string>& values) {
+// Variable-length UTF-8 strings, row-major over `dims` (default: one dimension of values.size()).
+H5Handle strings_dataset(hid_t parent, const char* name, const std::vector<std::string>& values,
+                         std::vector<hsize_t> dims = {}) {
+  if (dims.empty()) dims = {values.size()};
   H5Handle type = make(H5Tcopy(H5T_C_S1), "H5Tcopy");
   check_status(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
   check_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
   std::vector<const char*> pointers;
   for (const auto& v : values) pointers.push_back(v.c_str());
-  const hsize_t n = values.size();
-  H5Handle space = make(H5Screate_simple(1, &n, nullptr), "H5Screate_simple");
+  H5Handle space = make(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple");
   H5Handle ds = make(H5Dcreate2(parent, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      "H5Dcreate2");
   check_status(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "H5Dwrite");
@@ -125,7 +127,8 @@ Shard parse_shard(const std::string& text) {
 }
 
 SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::string& version,
-                     const std::string& command_line, const std::string& device, Shard shard)
+                     const std::string& command_line, const std::string& device, Shard shard,
+                     const std::function<std::string(std::int64_t, std::int64_t)>& cell_file)
     : path_(path), spec_(spec), shard_(shard) {
   const auto runs = static_cast<hsize_t>(spec.runs.size()), T = static_cast<hsize_t>(spec.replicates),
              E = static_cast<hsize_t>(spec.max_epochs);
@@ -230,6 +233,14 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
                                 ") against log(" + slope.key + ") over the axis " + slope.axis;
     describe(ds.get(), meaning.c_str(), "1", taken_at_text(series_named(slope.series).taken_at));
     attr_string(ds.get(), "derived", "loglog_slope");
+  }
+  if (cell_file) {  // with keep_runs: where each cell's replicate's engine file is
+    std::vector<std::string> names;
+    for (std::int64_t cell = 0; cell < spec.cells(); ++cell)
+      for (std::int64_t r = 0; r < spec.replicates; ++r) names.push_back(cell_file(cell, r));
+    H5Handle ds = strings_dataset(root, "cell_file", names, status_dims);
+    attach(ds.get(), status_scales);
+    attr_string(ds.get(), "long_name", "each cell's replicate's engine file, relative to this file's folder");
   }
   H5Handle status = filled_dataset(root, "cell_status", H5T_STD_I8LE, status_dims, status_chunk, 0);
   attach(status.get(), status_scales);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,11 @@ class SweepFile {
  public:
   // Creates `path` (which must not exist) for `spec`, every cell pending, and starts SWMR writing;
   // a shard's file says which share it holds (attribute `shard`, "i/N").
+  // With keep_runs, `cell_file(cell, replicate)` names each cell's engine file, relative to the
+  // sweep file's folder (dataset `cell_file`).
   SweepFile(const std::string& path, const SweepSpec& spec, const std::string& version,
-            const std::string& command_line, const std::string& device, Shard shard = {});
+            const std::string& command_line, const std::string& device, Shard shard = {},
+            const std::function<std::string(std::int64_t, std::int64_t)>& cell_file = {});
   // Opens a sweep file to go on with it (--resume), or only to read it (`read_only`: --merge):
   // `spec` from its own `config` attribute (see read_sweep_spec); its layout is checked first.
   SweepFile(const std::string& path, const SweepSpec& spec, bool read_only = false);
