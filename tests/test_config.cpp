@@ -239,7 +239,12 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"ZeroNMu", {"decomposition.n_mu=0"}, "'decomposition.n_mu' = 0 must be a positive integer"},
                       BadValue{"UnknownMuSource", {"decomposition.mu_source=test"},
                                "'decomposition.mu_source' = \"test\" is not allowed; allowed: fresh, train"},
-                      BadValue{"UnknownDecompositionKey", {"decomposition.rank=2"}, "unknown key 'decomposition.rank'"}),
+                      BadValue{"UnknownDecompositionKey", {"decomposition.rank=2"}, "unknown key 'decomposition.rank'"},
+                      BadValue{"AlignmentsNotBoolean", {"output.alignments=maybe"}, "'output.alignments' must be true or false"},
+                      BadValue{"UnknownDataSource", {"data.source=web"}, "'data.source' = \"web\" is not allowed; allowed: model, file"},
+                      BadValue{"FileKeyWithoutFileSource", {"data.x=\"X.npy\""}, "'data.x' needs data.source = \"file\""},
+                      BadValue{"ModelKeyWithOwnData", {"data.source=file"},
+                               "'data.d' does not apply with data.source = \"file\""}),
     case_name);
 
 TEST(BadToml, SyntaxErrorNamesTheLine) {

@@ -256,6 +256,14 @@ def main():
                               r"'sweep\.gather' names 'nope', which no cell records"),
         "a reserved axis name": ('[[sweep.axes]]\nname = "epoch"\nkey = "data.n"\nvalues = [40]', r"is the sweep file's own"),
         "no axes": ("replicates = 2", r"'sweep\.axes' must list at least one axis"),
+        "no replicates": ('replicates = 0\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
+                          r"'sweep\.replicates' = 0 must be an integer from 1"),
+        "negative epochs": ('epochs = -1\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
+                            r"'sweep\.epochs' must be an integer from 0"),
+        "keep_runs not a boolean": ('keep_runs = "yes"\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
+                                    r"'sweep\.keep_runs' must be true or false"),
+        "an unknown sweep key": ('jobs = 2\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
+                                 r"unknown key 'sweep\.jobs'"),
     }
     for what, (table, message) in bad.items():
         with open(os.path.join(tmp, "bad.toml"), "w") as f:
@@ -264,6 +272,14 @@ def main():
         r = sweep("--config", "bad.toml", "--out", "bad.h5", cwd=tmp)
         check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
               f"refused, nothing created: {what} ({r.stderr.strip()[:150]})")
+    for what, args, message in (("--jobs 0", ["--config", "sweep.toml", "--jobs", "0", "--out", "bad.h5"],
+                                  r"--jobs '0' must be an integer from 1"),
+                                 ("--merge without --out", ["--merge", "one.h5"], r"--merge: give the merged file as --out"),
+                                 ("--resume of a missing file", ["--resume", "nope.h5"], r"nope\.h5")):
+        before = set(os.listdir(tmp))
+        r = sweep(*args, cwd=tmp)
+        check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
+              f"refused, nothing created: {what} ({r.stderr.strip()[:120]})")
     r = subprocess.run([ENGINE, "--config", "sweep.toml", "--out", "x.h5"], capture_output=True, text=True, cwd=tmp)
     check(r.returncode == 2 and "run it with `engine sweep`" in r.stderr, "the engine points a sweep to `engine sweep`")
     r = sweep("--config", "base.toml", cwd=tmp)

@@ -19,12 +19,6 @@
 namespace lowrank {
 namespace {
 
-const SeriesInfo& series_named(const std::string& name) {
-  for (const SeriesInfo& s : kSeries)
-    if (name == s.name) return s;
-  throw std::logic_error("no series named " + name);
-}
-
 template <typename T>
 CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
   const auto runs = static_cast<std::int64_t>(spec.runs.size()), series = static_cast<std::int64_t>(spec.gathered.size());

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -188,6 +190,13 @@ inline std::int64_t series_width(const SeriesInfo& s, const Config& config) {
     case SeriesShape::neurons: return config.k;
   }
   return 0;
+}
+
+// The series of that name (a logic_error for a name no series has: callers take names from kSeries).
+inline const SeriesInfo& series_named(const std::string& name) {
+  for (const SeriesInfo& s : kSeries)
+    if (name == s.name) return s;
+  throw std::logic_error("no series named " + name);
 }
 
 // The spectrum and the vector: written every heavy_every-th epoch only.

@@ -19,12 +19,6 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr hsize_t kChunkBytes = 1 << 20;  // a chunk of a series: one (run, cell), replicates up to 1 MiB
 
-const SeriesInfo& series_named(const std::string& name) {
-  for (const SeriesInfo& s : kSeries)
-    if (name == s.name) return s;
-  throw std::logic_error("no series named " + name);
-}
-
 // An axis value's TOML text as a number, when it is one.
 bool as_number(const std::string& text, double& out) {
   try {
@@ -350,19 +344,10 @@ void SweepFile::write(std::int64_t cell, std::int64_t replicate, const CellResul
       std::copy(from, from + E, all.begin() + static_cast<std::ptrdiff_t>(row + static_cast<std::size_t>(replicate * E)));
       start[0] = mean_start[0] = static_cast<hsize_t>(run);
       write_row(series_[static_cast<std::size_t>(k)].get(), H5T_NATIVE_DOUBLE, start, static_cast<hsize_t>(E), from);
-      // Mean and standard error over the replicates run so far (their finite values).
-      for (std::int64_t t = 0; t < E; ++t) {
-        double sum = 0, sum2 = 0, n = 0;
-        for (std::int64_t r = 0; r < T; ++r) {
-          const double v = all[row + static_cast<std::size_t>(r * E + t)];
-          if (status_[static_cast<std::size_t>(cell * T + r)] == CellStatus::pending || !std::isfinite(v)) continue;
-          sum += v;
-          sum2 += v * v;
-          n += 1;
-        }
-        mean[static_cast<std::size_t>(t)] = n > 0 ? sum / n : kNaN;
-        const double var = n > 1 ? std::max(sum2 - sum * sum / n, 0.0) / (n - 1) : kNaN;
-        se[static_cast<std::size_t>(t)] = std::sqrt(var / n);
+      for (std::int64_t t = 0; t < E; ++t) {  // over the replicates run so far
+        const Stats stats = replicate_stats(static_cast<std::size_t>(k), run, cell, t);
+        mean[static_cast<std::size_t>(t)] = stats.mean;
+        se[static_cast<std::size_t>(t)] = stats.stderr_;
       }
       write_row(mean_[static_cast<std::size_t>(k)].get(), H5T_NATIVE_DOUBLE, mean_start, static_cast<hsize_t>(E), mean.data());
       write_row(stderr_[static_cast<std::size_t>(k)].get(), H5T_NATIVE_DOUBLE, mean_start, static_cast<hsize_t>(E), se.data());
@@ -375,16 +360,18 @@ void SweepFile::write(std::int64_t cell, std::int64_t replicate, const CellResul
   write_row(cell_status_.get(), H5T_NATIVE_INT8, status_start, 1, &code);
 }
 
-double SweepFile::replicate_mean(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const {
+SweepFile::Stats SweepFile::replicate_stats(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const {
   const std::int64_t T = spec_.replicates, E = spec_.max_epochs;
-  double sum = 0, n = 0;
+  double sum = 0, sum2 = 0, n = 0;
   for (std::int64_t r = 0; r < T; ++r) {
     const double v = values_[k][static_cast<std::size_t>(((run * spec_.cells() + cell) * T + r) * E + t)];
     if (status_[static_cast<std::size_t>(cell * T + r)] == CellStatus::pending || !std::isfinite(v)) continue;
     sum += v;
+    sum2 += v * v;
     n += 1;
   }
-  return n > 0 ? sum / n : kNaN;
+  const double var = n > 1 ? std::max(sum2 - sum * sum / n, 0.0) / (n - 1) : kNaN;
+  return {n > 0 ? sum / n : kNaN, std::sqrt(var / n)};
 }
 
 void SweepFile::write_derived() {
@@ -409,7 +396,7 @@ void SweepFile::write_derived() {
             std::int64_t c = 0;  // the cell at this point of the axis
             for (std::size_t a = 0; a < spec_.axes.size(); ++a)
               c = c * static_cast<std::int64_t>(spec_.axes[a].values.size()) + index[a];
-            const double y = replicate_mean(k, run, c, t);
+            const double y = replicate_stats(k, run, c, t).mean;
             if (!(y > 0)) continue;  // a log needs a positive mean
             const double x = std::log(std::stod(axis.values[p][key])), ly = std::log(y);
             sx += x, sy += ly, sxx += x * x, sxy += x * ly, n += 1;

@@ -65,8 +65,12 @@ class SweepFile {
 
  private:
   void open_objects();
-  // The mean of series k over the finished replicates of (run, cell) at epoch t; NaN without any.
-  double replicate_mean(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const;
+  // The mean of series k over the finished replicates of (run, cell) at epoch t (their finite
+  // values; NaN without any) and its standard error (NaN with fewer than two).
+  struct Stats {
+    double mean, stderr_;
+  };
+  Stats replicate_stats(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const;
   std::string path_;
   const SweepSpec& spec_;
   H5Handle file_, status_ds_, cell_status_;
