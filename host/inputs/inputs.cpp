@@ -1,7 +1,5 @@
 #include "inputs.hpp"
 
-#include <curand.h>
-
 #include <cmath>
 #include <future>
 #include <memory>
@@ -10,38 +8,18 @@
 #include <stdexcept>
 
 #include "data_file.hpp"
+#include "philox.hpp"
 #include "spectral.hpp"
 
 namespace lowrank {
 namespace {
 
-void check(curandStatus_t status, const char* call) {
-  if (status != CURAND_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuRAND: ") + call + " failed with status " + std::to_string(status));
-}
-
-using Generator = std::unique_ptr<curandGenerator_st, void (*)(curandGenerator_t)>;
-
-Generator philox(std::uint64_t philox_seed) {
-  curandGenerator_t g = nullptr;
-  check(curandCreateGeneratorHost(&g, CURAND_RNG_PSEUDO_PHILOX4_32_10), "curandCreateGeneratorHost");
-  Generator owned(g, [](curandGenerator_t h) { curandDestroyGenerator(h); });
-  check(curandSetPseudoRandomGeneratorSeed(g, philox_seed), "curandSetPseudoRandomGeneratorSeed");
-  check(curandSetGeneratorOffset(g, 0), "curandSetGeneratorOffset");
-  return owned;
-}
-Generator philox(std::uint64_t seed, Stream stream, int group) { return philox(stream_seed(seed, stream, group)); }
-
-// n standard normals from the generator of `philox_seed`, position 0.
+// n standard normals from the Philox stream of `philox_seed`, position 0.
 std::vector<double> draw_normal_seeded(std::uint64_t philox_seed, std::size_t n) {
-  // cuRAND's normal generators produce pairs (Box–Muller): draw an even count.
-  std::vector<double> v(n + (n % 2));
-  Generator g = philox(philox_seed);
-  check(curandGenerateNormalDouble(g.get(), v.data(), v.size(), 0.0, 1.0), "curandGenerateNormalDouble");
-  v.resize(n);
+  std::vector<double> v(n);
+  philox_normal_double(philox_seed, v);
   return v;
 }
-
 
 void normalize(std::vector<double>& v, std::size_t begin, std::size_t length) {
   double s = 0;
@@ -211,8 +189,7 @@ std::vector<double> draw_normal(std::uint64_t seed, Stream stream, int group, st
 
 std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, std::size_t n) {
   std::vector<double> v(n);
-  Generator g = philox(seed, stream, group);
-  check(curandGenerateUniformDouble(g.get(), v.data(), v.size()), "curandGenerateUniformDouble");
+  philox_uniform_double(stream_seed(seed, stream, group), v);
   return v;
 }
 
