@@ -19,6 +19,18 @@
 namespace lowrank {
 namespace {
 
+// What a cell's epochs compute: everything, or at initialisation only what the sweep gathers:
+// no step, and only ‖∇‖₂ and v_t of the spectrum unless a gathered series needs v2 or the
+// decomposition runs.
+EpochScope scope_of(const SweepSpec& spec, const Config& c) {
+  if (!spec.at_init) return {};
+  auto gathers = [&](const char* name) {
+    return std::find(spec.gathered.begin(), spec.gathered.end(), name) != spec.gathered.end();
+  };
+  return {.leaving = false,
+          .full_spectrum = c.decomposes(0) || gathers("align_data_v2") || gathers("align_residue_v2")};
+}
+
 template <typename T>
 CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
   const auto runs = static_cast<std::int64_t>(spec.runs.size()), series = static_cast<std::int64_t>(spec.gathered.size());
@@ -27,10 +39,11 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
   std::vector<Inputs> inputs;
   for (const auto& g : c.inputs) inputs.push_back(make_inputs(c, g));
   const Buffer<T> a = upload_double(be, inputs.front().a, c.k, 1);
+  const EpochScope scope = scope_of(spec, c);
   std::vector<DeviceInputs<T>> data;
   data.reserve(inputs.size());  // runs point into it
   for (const auto& in : inputs) {
-    data.push_back(load_inputs(be, in, c));
+    data.push_back(load_inputs(be, in, c, scope));
     data.back().a = &a;
   }
   for (std::int64_t r = 0; r < runs; ++r) {
@@ -42,7 +55,7 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
     for (std::int64_t t = 0; t < epochs; ++t, ++s.epoch) {
       EpochRecord rec;
       // The spectrum's rows are not gathered: a heavy epoch only at t = 0.
-      if (!run_epoch(be, s, kMaxEpochs + 1, rec)) {
+      if (!run_epoch(be, s, kMaxEpochs + 1, rec, scope)) {
         out.diverged = true;
         break;
       }

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <hdf5.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -105,12 +106,23 @@ class Pool {
   std::vector<std::thread> threads_;
 };
 
+// The cells allocate and free the same arrays (megabytes each) thousands of times: kept in the
+// heap rather than handed back to the kernel, which zeroes every page again when they return
+// (gradient_alignment_scaling, 160 cells: 1.73 -> 1.25 s). The heap grows to one cell's peak per job.
+void keep_freed_memory() {
+  constexpr int kLargestHeapBlock = 32 << 20;  // glibc's ceiling for M_MMAP_THRESHOLD on 64-bit
+  constexpr int kKeptFreeTop = 1 << 30;
+  mallopt(M_MMAP_THRESHOLD, kLargestHeapBlock);
+  mallopt(M_TRIM_THRESHOLD, kKeptFreeTop);
+}
+
 }  // namespace
 
 int sweep_main(int argc, char** argv) {
   // One thread a cell, on every rank: the same bits in a pool or over ranks of any size
   // (OpenBLAS splits a product differently over more threads).
   set_cpu_threads(1);
+  keep_freed_memory();
   MpiSession mpi(argc, argv);
   if (mpi.rank() > 0) return mpi.work();  // rank 0 reads the sweep and hands out its cells
   const auto start = std::chrono::steady_clock::now();

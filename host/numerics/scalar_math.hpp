@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define LOWRANK_HD __host__ __device__ __forceinline__
@@ -40,6 +41,22 @@ LOWRANK_HD T activate(Activation act, T z) {
     case Activation::swish: return z * sigmoid(z);
   }
   return z;
+}
+
+// f(A) with A = std::integral_constant<Activation, act>: the activation as a constant of the code,
+// so that an element-wise loop calling activate(A.value, z) has no switch inside and vectorises.
+template <typename F>
+decltype(auto) with_activation(Activation act, F&& f) {
+  using A = Activation;
+  switch (act) {
+    case A::relu: return f(std::integral_constant<A, A::relu>{});
+    case A::sigmoid: return f(std::integral_constant<A, A::sigmoid>{});
+    case A::tanh: return f(std::integral_constant<A, A::tanh>{});
+    case A::softplus: return f(std::integral_constant<A, A::softplus>{});
+    case A::elu: return f(std::integral_constant<A, A::elu>{});
+    case A::swish: return f(std::integral_constant<A, A::swish>{});
+  }
+  return f(std::integral_constant<A, A::relu>{});  // not reached: every activation is a case
 }
 
 // σ'(z); relu'(0) = 0, as the seed's (x > 0).float().

@@ -17,8 +17,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
 template <typename T>
-DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config) {
-  const bool full_spectrum = config.spectrum == SpectrumMethod::full;
+DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config, const EpochScope& scope) {
+  const bool full_spectrum = config.spectrum == SpectrumMethod::full && scope.full_spectrum;
   DeviceInputs<T> di;
   di.X = upload_double(be, in.X_train, in.n, in.d);
   di.y = upload_double(be, in.y_train, in.n, 1);
@@ -87,7 +87,7 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
 }
 
 template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec) {
+bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec, const EpochScope& scope) {
   const RunSpec& spec = *s.spec;
   const Config& config = *s.config;
   const DeviceInputs<T>& in = *s.data;
@@ -96,6 +96,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   const double n = static_cast<double>(in.X.rows);
   const bool decompose = config.decomposes(t);
   const bool penalty = spec.gradient_penalty > 0, decay = spec.weight_decay > 0;
+  if (decompose && !scope.full_spectrum) throw std::logic_error("run_epoch: the decomposition needs the full spectrum");
 
   {
     nvtx3::scoped_range range("forward");
@@ -130,7 +131,10 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   {
     nvtx3::scoped_range range("spectrum");
     const Buffer<T>* previous = t > 0 ? &s.v_prev : nullptr;
-    if (s.truncated) {
+    if (!scope.full_spectrum) {
+      spectrum.top_right_vector = be.zeros(in.X.cols, 1);  // zero: Lanczos's fixed start vector
+      spectrum.singular_values = {be.operator_norm(s.G, spectrum.top_right_vector)};
+    } else if (s.truncated) {
       spectrum = s.truncated->compute(s.G, previous);
     } else if (decay) {  // ∇ = (γ/n) Mᵀ X + λ W is not of the factor's form: its dense transpose with I_d
       be.transpose(s.G, s.GT);
@@ -158,21 +162,25 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   } else if (s.decomposition) {
     skip_decomposition(rec);
   }
-  {
-    nvtx3::scoped_range range("update");
-    be.step(s.W, s.G, spec.lr, spec.normalize_rows);
-  }
   nvtx3::scoped_range metrics("metrics");
-  const Evaluation test =
-      be.evaluate(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, config.loss, s.Z_test);
-  rec.test_mse = test.loss;
-  rec.test_accuracy = test.accuracy;
-  // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
-  if (!std::isfinite(rec.test_mse) || !std::isfinite(spectrum.singular_values.at(0))) return false;
+  if (scope.leaving) {
+    {
+      nvtx3::scoped_range range("update");
+      be.step(s.W, s.G, spec.lr, spec.normalize_rows);
+    }
+    const Evaluation test =
+        be.evaluate(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, config.loss, s.Z_test);
+    rec.test_mse = test.loss;
+    rec.test_accuracy = test.accuracy;
+    // A non-finite gradient or step leaves W_{t+1} non-finite, and with it the test loss.
+    if (!std::isfinite(rec.test_mse)) return false;
+    rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
+    rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
+  } else {
+    rec.test_mse = rec.test_accuracy = rec.w_opnorm = rec.energy = kNaN;
+  }
+  if (!std::isfinite(spectrum.singular_values.at(0))) return false;
   rec.opnorm_grad = spectrum.singular_values.at(0);
-  rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
-
-  rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
   const Buffer<T>& v = spectrum.top_right_vector;
   const Buffer<T>& v2 = spectrum.second_right_vector;
   if (t == 0) be.copy(v, s.v0);
@@ -197,7 +205,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 
-  if (t % heavy_every == 0) {
+  if (t % heavy_every == 0 && scope.full_spectrum) {
     rec.singular_values = std::move(spectrum.singular_values);
     rec.top_right_vector = download_double(be, v);
     if (s.decomposition && !decompose) rec.mu.assign(static_cast<std::size_t>(config.k), kNaN);
@@ -209,10 +217,10 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
 }
 
 #define LOWRANK_INSTANTIATE(T)                                                                             \
-  template DeviceInputs<T> load_inputs<T>(Backend<T>&, const Inputs&, const Config&);                      \
+  template DeviceInputs<T> load_inputs<T>(Backend<T>&, const Inputs&, const Config&, const EpochScope&);   \
   template RunState<T> start_run<T>(Backend<T>&, const Config&, const RunSpec&, const DeviceInputs<T>&,   \
                                     const Inputs&);                                                        \
-  template bool run_epoch<T>(Backend<T>&, RunState<T>&, std::int64_t, EpochRecord&);
+  template bool run_epoch<T>(Backend<T>&, RunState<T>&, std::int64_t, EpochRecord&, const EpochScope&);
 LOWRANK_INSTANTIATE(float)
 LOWRANK_INSTANTIATE(double)
 #undef LOWRANK_INSTANTIATE

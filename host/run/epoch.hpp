@@ -15,6 +15,15 @@
 
 namespace lowrank {
 
+// What an epoch computes besides its entering losses, gradient and alignments. The driver asks
+// for everything. A sweep at initialisation gathers entering scalar series only: it takes no step
+// and, unless it gathers a series that needs more, only ‖∇‖₂ and v_t of the spectrum.
+struct EpochScope {
+  bool leaving = true;        // the step, then the series at W_{t+1}: test loss and accuracy, ‖W‖₂, energy
+  bool full_spectrum = true;  // every singular value, v_t's sign (SPEC §4), v2 and the heavy rows; else
+                              // ‖∇‖₂ and v_t by Lanczos on ∇ (Backend::operator_norm), v_t's sign not fixed
+};
+
 // One training set on the backend, with what the metrics need of it.
 template <typename T>
 struct DeviceInputs {
@@ -28,6 +37,12 @@ struct DeviceInputs {
   // matrix A passed as M = Aᵀ: the gradient's with weight decay (not of the form Mᵀ X).
   std::shared_ptr<const PreparedData> identity;
 };
+
+// The training set `in` on the backend, with what `config`'s spectrum, regularisers and
+// decomposition need of it (X's factor for the full spectrum, X_B, ‖x_i‖², I_d's factor), for
+// epochs of that scope.
+template <typename T>
+DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config, const EpochScope& scope = {});
 
 // One run's weights and work buffers, all on the backend.
 template <typename T>
@@ -47,10 +62,6 @@ struct RunState {
   RunSummary summary;
 };
 
-// The training set `in` on the backend, with what `config`'s spectrum, regularisers and
-// decomposition need of it (X's factor for the full spectrum, X_B, ‖x_i‖², I_d's factor).
-template <typename T>
-DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config);
 
 // A run at epoch 0: W0 and zeroed work buffers (and the truncated spectrum's block if chosen).
 template <typename T>
@@ -59,8 +70,9 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
 
 // One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, the heavy series when
 // t % heavy_every == 0; returns false when the run diverged: its loss, gradient or weights
-// turned non-finite. The caller advances s.epoch.
+// turned non-finite. The caller advances s.epoch (a scope without `leaving` leaves W as it was).
 template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec);
+bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec,
+               const EpochScope& scope = {});
 
 }  // namespace lowrank
