@@ -22,8 +22,9 @@ import time
 
 import h5py
 import numpy as np
-import torch
 import xarray as xr
+
+from notebook_create_curve import create_curve
 
 ENGINE = sys.argv[1]
 REPO_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "experiments")
@@ -243,6 +244,19 @@ def main():
     check(r.returncode == 0 and init.sizes["epoch"] == 1 and "train_mse" in init and "test_mse" not in init
           and np.array_equal(init.train_mse.values[..., 0], ds.train_mse.values[..., 0]),
           "epochs = 0: one epoch, the entering series only, the same values as epoch 0")
+    # Gathering only ||grad||_2 and v_t's alignments, an initialisation sweep takes them by Lanczos
+    # on the gradient (float32 here, as the default) rather than from every singular value.
+    top = ["opnorm_grad", "align_data", "align_residue", "align_label", "align_teacher"]
+    runs = {}
+    for name, gather in (("all", []), ("top", top)):
+        gather_set = ["--set", "sweep.gather=[" + ", ".join(f'"{g}"' for g in gather) + "]"] if gather else []
+        r = sweep("--config", "sweep.toml", "--set", "sweep.epochs=0", "--set", "output.alignments=true", *gather_set,
+                  "--out", f"init_{name}.h5", cwd=tmp)
+        runs[name] = xr.open_dataset(os.path.join(tmp, f"init_{name}.h5"), engine="h5netcdf") if r.returncode == 0 else None
+    both = runs["all"] is not None and runs["top"] is not None
+    check(both and all(np.allclose(runs["top"][g].values, runs["all"][g].values, rtol=1e-5, atol=1e-6) for g in top)
+          and not np.array_equal(runs["top"].opnorm_grad.values, runs["all"].opnorm_grad.values),
+          "epochs = 0 gathering ||grad||_2 and v_t's alignments only: by Lanczos, within float32 of the full spectrum's")
 
     # Bad sweeps: exit 2, a message naming the problem, nothing created.
     bad = {
@@ -331,35 +345,6 @@ def main():
     check_create_curve(tmp)
     print(f"{len(failures)} check(s) failed")
     return 1 if failures else 0
-
-
-def create_curve(ns, T, seed):
-    """The Gradient_Alignment notebook's create_curve, as written there (float32, its own draws):
-    per n, beta ~ N(0, I/d) once; per draw a ~ N(0, 1/N), W ~ N(0, 1/d), X ~ N(0, 1),
-    y = sigmoid(X beta) + N(0, 1); G (NTK) and G2 (mean field) of the relu network."""
-    torch.manual_seed(seed)
-    sigma, dsigma = (lambda x: x.relu()), (lambda x: (x > 0).float())
-    get_G = lambda a, W, X, y: X.T @ ((y - sigma(X @ W) @ a) @ a.T * dsigma(X @ W))  # noqa: E731
-    get_G2 = lambda a, W, X, y, N: X.T @ ((y - sigma(X @ W) / np.sqrt(N) @ a) @ a.T * dsigma(X @ W))  # noqa: E731
-    out = {k: np.zeros((len(ns), T)) for k in ("norms", "fnorms", "prod", "prod2", "prod3", "fprod", "fprod2", "fprod3")}
-    cos = lambda v, u: float((v * u).sum().abs() / (torch.norm(v) * torch.norm(u)))  # noqa: E731
-    for i, n in enumerate(ns):
-        d, N = n // 2, n // 3
-        beta = torch.randn(d, 1) / np.sqrt(d)
-        for t in range(T):
-            a = torch.randn(N, 1) / np.sqrt(N)
-            W = torch.randn(d, N) / np.sqrt(d)
-            X = torch.randn(n, d)
-            y = (X @ beta).sigmoid() + torch.randn(n, 1)
-            G, G2 = get_G(a, W, X, y) / n, get_G2(a, W, X, y, N) / n
-            u1, u2 = torch.linalg.svd(G)[0][:, 0], torch.linalg.svd(G2)[0][:, 0]
-            d1, d2 = (X.T @ y).flatten(), (X.T @ (y - sigma(X @ W) @ a)).flatten()
-            d4 = (X.T @ (y - sigma(X @ W) / np.sqrt(N) @ a)).flatten()
-            out["norms"][i, t] = float(torch.linalg.svdvals(G).max())
-            out["fnorms"][i, t] = float(torch.linalg.svdvals(G2).max())
-            out["prod"][i, t], out["prod2"][i, t], out["prod3"][i, t] = cos(d1, u1), cos(d2, u1), cos(beta.flatten(), u1)
-            out["fprod"][i, t], out["fprod2"][i, t], out["fprod3"][i, t] = cos(d1, u2), cos(d4, u2), cos(beta.flatten(), u2)
-    return out
 
 
 def check_create_curve(tmp):

@@ -1,0 +1,95 @@
+// EpochScope, the epoch a sweep at initialisation runs: without `leaving`, W is not stepped and
+// the series at W_(t+1) are NaN; without the full spectrum, ‖∇‖₂ and v_t come from Lanczos on ∇
+// and agree with the full spectrum's (a dense Gram eigensolve) to the Lanczos tolerance; every
+// other entering series is the full epoch's, bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cpu_backend.hpp"
+#include "epoch.hpp"
+
+namespace lowrank {
+namespace {
+
+const char* kConfig = R"(
+seed = 11
+precision = "float64"
+[data]
+d = 40
+n = 60
+n_test = 30
+nu = 0.6
+[model]
+k = 25
+loss = "half_mse"
+[output]
+alignments = true
+[[inputs]]
+name = "teacher"
+teacher = "sigmoid"
+[[runs]]
+name = "run"
+inputs = "teacher"
+activation = "relu"
+gamma = 0.5
+lr = 0.5
+)";
+
+// Epoch 0 of the configuration's run on the CPU backend in `scope`, and W after it.
+struct Epoch0 {
+  EpochRecord rec;
+  std::vector<double> W0, W1;
+};
+Epoch0 epoch0(const EpochScope& scope, const std::vector<std::string>& overrides = {}) {
+  const Config config = parse_config(kConfig, "test", overrides);
+  const Inputs in = make_inputs(config, config.inputs.front());
+  std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
+  const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
+  DeviceInputs<double> data = load_inputs(*be, in, config, scope);
+  data.a = &a;
+  RunState<double> run = start_run(*be, config, config.runs.front(), data, in);
+  Epoch0 out;
+  out.W0 = download_double(*be, run.W);
+  EXPECT_TRUE(run_epoch(*be, run, 1, out.rec, scope));
+  out.W1 = download_double(*be, run.W);
+  return out;
+}
+
+TEST(EpochScope, WithoutLeavingTheWeightsStayAndTheLeavingSeriesAreNaN) {
+  const Epoch0 lean = epoch0({.leaving = false, .full_spectrum = true});
+  EXPECT_EQ(lean.W1, lean.W0);
+  for (double v : {lean.rec.test_mse, lean.rec.w_opnorm, lean.rec.energy}) EXPECT_TRUE(std::isnan(v));
+  const Epoch0 full = epoch0({});
+  EXPECT_NE(full.W1, full.W0);
+  // The entering series are the full epoch's, bit for bit, the spectrum's too.
+  for (double EpochRecord::*s : {&EpochRecord::train_mse, &EpochRecord::opnorm_grad, &EpochRecord::align_data,
+                                 &EpochRecord::align_residue, &EpochRecord::align_label, &EpochRecord::align_teacher,
+                                 &EpochRecord::align_data_v2})
+    EXPECT_EQ(lean.rec.*s, full.rec.*s);
+}
+
+TEST(EpochScope, TopPairByLanczosAgreesWithTheFullSpectrum) {
+  for (const char* activation : {"relu", "tanh"}) {
+    const std::vector<std::string> set = {std::string("runs.run.activation=") + activation};
+    const Epoch0 lean = epoch0({.leaving = false, .full_spectrum = false}, set), full = epoch0({}, set);
+    EXPECT_EQ(lean.rec.train_mse, full.rec.train_mse);
+    EXPECT_NEAR(lean.rec.opnorm_grad, full.rec.opnorm_grad, 1e-10 * full.rec.opnorm_grad) << activation;
+    for (double EpochRecord::*s : {&EpochRecord::align_data, &EpochRecord::align_residue, &EpochRecord::align_label,
+                                   &EpochRecord::align_teacher})
+      EXPECT_NEAR(lean.rec.*s, full.rec.*s, 1e-8) << activation;
+    EXPECT_TRUE(std::isnan(lean.rec.align_data_v2));  // no v2 without the full spectrum
+    EXPECT_TRUE(lean.rec.singular_values.empty());   // nor the heavy rows
+  }
+}
+
+TEST(EpochScope, TheDecompositionNeedsTheFullSpectrum) {
+  EXPECT_THROW(epoch0({.leaving = false, .full_spectrum = false}, {"decomposition.every=1"}), std::logic_error);
+}
+
+}  // namespace
+}  // namespace lowrank
