@@ -193,6 +193,25 @@ def main():
                                text=True, cwd=tmp)
             diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, f"mpi{ranks}.h5"))
             check(r.returncode == 0 and not diff, f"mpirun -np {ranks}: the --jobs 1 file {diff} ({r.stderr.strip()[-200:]})")
+        # keep_runs under mpirun: the ranks write the cells' files (each its own process and HDF5);
+        # the same files' values and references as the one-process keep_runs sweep.
+        r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "3", ENGINE, "sweep", "--quiet",
+                            "--config", "sweep.toml", "--set", "sweep.keep_runs=true", "--out", "kept_mpi.h5"],
+                           capture_output=True, text=True, cwd=tmp)
+        diff = same_files(os.path.join(tmp, "kept.h5"), os.path.join(tmp, "kept_mpi.h5"))
+        same_cells = r.returncode == 0
+        if same_cells:
+            with h5py.File(os.path.join(tmp, "kept_mpi.h5"), "r") as f:
+                names = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
+            for name in names:
+                mine, one = os.path.join(tmp, name), os.path.join(tmp, name.replace("kept_mpi-cells", "kept-cells"))
+                with h5py.File(mine, "r") as a, h5py.File(one, "r") as b:
+                    same_cells = same_cells and a["status"][()] == b["status"][()] and all(
+                        np.array_equal(a[f"runs/{run}/{k}"][()], b[f"runs/{run}/{k}"][()], equal_nan=True)
+                        for run in ("ntk", "mf") for k in ("train_mse", "test_mse", "grad_singular_values"))
+        check(same_cells and len(names) == 12 and not diff,
+              f"keep_runs under mpirun -np 3: the ranks write every cell's file, as one process does {diff} "
+              f"({r.stderr.strip()[-200:]})")
         # At the preset's sizes (to n = 800) OpenBLAS would split products over threads: every rank
         # must train on one, as the pool does.
         scaling = ["--exp", "gradient_alignment_scaling", "--set", "sweep.replicates=2", "--quiet"]

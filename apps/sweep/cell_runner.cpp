@@ -131,6 +131,10 @@ CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, bool gp
                                                 : keep<double>(spec, config, gpu, path);
 }
 
+std::string kept_cell_name(std::int64_t cell, std::int64_t replicate) {
+  return "cell" + std::to_string(cell) + "-r" + std::to_string(replicate) + ".h5";
+}
+
 CellResult run_cell(const SweepSpec& spec, const Config& config, bool gpu) {
   return config.precision == Precision::float32 ? train_on<float>(gpu, spec, config)
                                                 : train_on<double>(gpu, spec, config);

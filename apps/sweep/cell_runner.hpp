@@ -3,6 +3,9 @@
 // scalar series. Pairs, refits and per-epoch files are the engine's, not a sweep's.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "config.hpp"
 #include "sweep_file.hpp"
 
@@ -15,5 +18,8 @@ CellResult run_cell(const SweepSpec& spec, const Config& config, bool gpu);
 // (written as `path`.part and renamed over any older copy), the gathered series read back from
 // it. HDF5 here is not thread-safe: call it from one thread, with no other HDF5 work meanwhile.
 CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, bool gpu, const std::string& path);
+
+// The name of a kept cell's file (cell<c>-r<r>.h5) in the sweep's cells folder.
+std::string kept_cell_name(std::int64_t cell, std::int64_t replicate);
 
 }  // namespace lowrank

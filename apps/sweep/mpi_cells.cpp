@@ -44,19 +44,47 @@ MpiSession::~MpiSession() {
   if (initialised_) MPI_Finalize();
 }
 
-void MpiSession::start_workers(const std::string& text, bool gpu) {
+namespace {
+
+void broadcast_text(const std::string& text) {
+  if (!text.empty()) MPI_Bcast(const_cast<char*>(text.data()), static_cast<int>(text.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+std::string receive_text(long long length) {
+  std::string text(static_cast<std::size_t>(length), '\0');
+  if (length > 0) MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD);
+  return text;
+}
+
+}  // namespace
+
+void MpiSession::start_workers(const std::string& text, bool gpu, const std::string& kept_folder) {
   if (size_ == 1 || started_) return;
   started_ = true;
-  long long header[2] = {static_cast<long long>(text.size()), gpu ? 1 : 0};
-  MPI_Bcast(header, 2, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
-  if (!text.empty()) MPI_Bcast(const_cast<char*>(text.data()), static_cast<int>(text.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
+  long long header[3] = {static_cast<long long>(text.size()), gpu ? 1 : 0, static_cast<long long>(kept_folder.size())};
+  MPI_Bcast(header, 3, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  broadcast_text(text);
+  broadcast_text(kept_folder);
 }
 
 std::size_t MpiSession::serve(const std::vector<CellWork>& work,
                               const std::function<void(const CellWork&, const CellResult&)>& write) {
   std::size_t next = 0, written = 0;
-  int active = size_ - 1;
-  while (active > 0) {
+  std::vector<int> in_flight(static_cast<std::size_t>(size_), 0);
+  int live = size_ - 1;  // ranks not yet told to stop
+  // Tops up `rank`'s queue; a rank with nothing queued and nothing left to hand out is told to stop.
+  auto refill = [&](int rank) {
+    int& queued = in_flight[static_cast<std::size_t>(rank)];
+    for (; queued < kCellsInFlight && next < work.size() && !stop_signal(); ++queued, ++next) {
+      const long long cell[2] = {work[next].cell, work[next].replicate};
+      MPI_Send(cell, 2, MPI_LONG_LONG, rank, kWork, MPI_COMM_WORLD);
+    }
+    if (queued == 0) {
+      MPI_Send(nullptr, 0, MPI_LONG_LONG, rank, kStop, MPI_COMM_WORLD);
+      --live;
+    }
+  };
+  while (live > 0) {
     // Polled with pauses: a blocking probe spins, and rank 0 would take a core from the workers.
     MPI_Status status;
     for (int arrived = 0; !arrived;) {
@@ -73,15 +101,8 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
     MPI_Get_count(&status, MPI_DOUBLE, &count);
     std::vector<double> message(static_cast<std::size_t>(count));
     MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    // The rank's next cell first, so that it trains while this one is written.
-    if (next < work.size() && !stop_signal()) {
-      const long long cell[2] = {work[next].cell, work[next].replicate};
-      ++next;
-      MPI_Send(cell, 2, MPI_LONG_LONG, status.MPI_SOURCE, kWork, MPI_COMM_WORLD);
-    } else {
-      MPI_Send(nullptr, 0, MPI_LONG_LONG, status.MPI_SOURCE, kStop, MPI_COMM_WORLD);
-      --active;
-    }
+    if (status.MPI_TAG == kResult) --in_flight[static_cast<std::size_t>(status.MPI_SOURCE)];
+    refill(status.MPI_SOURCE);  // before the write, so that the rank's queue stays full meanwhile
     if (status.MPI_TAG == kResult) {  // [cell, replicate, diverged, values...]
       CellResult r;
       r.diverged = message[2] != 0;
@@ -94,11 +115,11 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
 }
 
 int MpiSession::work() {
-  long long header[2] = {0, 0};
-  MPI_Bcast(header, 2, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  long long header[3] = {0, 0, 0};
+  MPI_Bcast(header, 3, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
   if (header[0] == 0) return 0;  // rank 0 found nothing to do (and said why)
-  std::string text(static_cast<std::size_t>(header[0]), '\0');
-  MPI_Bcast(text.data(), static_cast<int>(header[0]), MPI_CHAR, 0, MPI_COMM_WORLD);
+  const std::string text = receive_text(header[0]), kept_folder = receive_text(header[2]);
+  const bool gpu = header[1] != 0;
   const SweepSpec spec = parse_sweep(text, "the sweep rank 0 sent", {});
   MPI_Send(nullptr, 0, MPI_DOUBLE, 0, kReady, MPI_COMM_WORLD);
   for (;;) {
@@ -107,7 +128,10 @@ int MpiSession::work() {
     MPI_Recv(cell, 2, MPI_LONG_LONG, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
     if (status.MPI_TAG == kStop) return 0;
     try {
-      const CellResult r = run_cell(spec, cell_config(spec, cell[0], cell[1]), header[1] != 0);
+      const Config config = cell_config(spec, cell[0], cell[1]);
+      const CellResult r = kept_folder.empty()
+                               ? run_cell(spec, config, gpu)
+                               : run_cell_keeping(spec, config, gpu, kept_folder + "/" + kept_cell_name(cell[0], cell[1]));
       std::vector<double> message = {static_cast<double>(cell[0]), static_cast<double>(cell[1]), r.diverged ? 1.0 : 0.0};
       message.insert(message.end(), r.values.begin(), r.values.end());
       MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kResult, MPI_COMM_WORLD);
@@ -128,7 +152,7 @@ void MpiSession::abort_all(int code) {
 
 MpiSession::MpiSession(int&, char**&) {}
 MpiSession::~MpiSession() = default;
-void MpiSession::start_workers(const std::string&, bool) {}
+void MpiSession::start_workers(const std::string&, bool, const std::string&) {}
 std::size_t MpiSession::serve(const std::vector<CellWork>&, const std::function<void(const CellWork&, const CellResult&)>&) {
   return 0;
 }

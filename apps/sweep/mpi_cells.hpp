@@ -1,7 +1,7 @@
 // A sweep's cells across MPI ranks (`mpirun -np R engine sweep ...`, SPEC §10): rank 0 reads the
-// sweep, writes the one sweep file and hands cells out one at a time to ranks 1…R−1 as they ask
-// (dynamic: a slow cell holds one rank, not a share); each rank trains its cell on one thread
-// and sends the gathered values back. Built with Debian's OpenMPI when CMake finds it; without
+// sweep, writes the one sweep file and hands cells out to ranks 1…R−1 as they return theirs
+// (dynamic: a slow cell holds one rank, not a share); each rank trains its cells on one thread
+// (with keep_runs, writing each cell's engine file) and sends the gathered values back. Built with Debian's OpenMPI when CMake finds it; without
 // MPI, or not launched by mpirun, a session of one rank and the local pool does the work.
 #pragma once
 
@@ -14,6 +14,10 @@
 #include "sweep_file.hpp"
 
 namespace lowrank {
+
+// Cells queued at a rank: its next one waits there while it trains one, so that it never waits
+// for rank 0 (which polls with pauses), without holding back more than one cell from the others.
+constexpr int kCellsInFlight = 2;
 
 struct CellWork {
   std::int64_t cell, replicate;
@@ -29,11 +33,13 @@ class MpiSession {
   int rank() const { return rank_; }
   int size() const { return size_; }
 
-  // Rank 0: sends the other ranks the sweep (base and [sweep] as TOML) and the device; or, with
-  // `text` empty, tells them there is nothing to do. Every rank-0 path calls one of these once.
-  void start_workers(const std::string& text, bool gpu);
-  // Rank 0: hands out `work` to ranks 1…R−1 and writes each result as it comes; stops handing out
-  // at a stop signal. Returns the number of results written.
+  // Rank 0: sends the other ranks the sweep (base and [sweep] as TOML), the device and, with
+  // keep_runs, the folder (absolute) for the cells' own files; or, with `text` empty, tells them
+  // there is nothing to do. Every rank-0 path calls one of these once.
+  void start_workers(const std::string& text, bool gpu, const std::string& kept_folder = "");
+  // Rank 0: hands out `work` to ranks 1…R−1, kCellsInFlight at a time each, so that a rank's next
+  // cell is already there when it returns one, and writes each result as it comes; stops handing
+  // out at a stop signal. Returns the number of results written.
   std::size_t serve(const std::vector<CellWork>& work, const std::function<void(const CellWork&, const CellResult&)>& write);
   // Ranks 1…R−1: train the cells rank 0 hands out until it says stop; the exit code.
   int work();

@@ -235,25 +235,20 @@ int sweep_main(int argc, char** argv) {
     // keep_runs: each cell's engine file in <sweep>-cells/ beside the sweep file.
     const fs::path out_path(out);
     const std::string cells_folder = out_path.stem().string() + "-cells";
-    auto cell_name = [](std::int64_t cell, std::int64_t r) {
-      return "cell" + std::to_string(cell) + "-r" + std::to_string(r) + ".h5";
-    };
     std::function<std::string(std::int64_t, std::int64_t)> cell_file;
     if (spec.keep_runs && merge) {  // the shards' cell files, seen from the merged file's folder
       cell_file = [&](std::int64_t cell, std::int64_t r) {
         for (std::size_t i = 0; i < shards.size(); ++i)
           if (shards[i]->shard().holds(cell, r, spec.replicates)) {
             const fs::path from(merged[i]);
-            return fs::relative(fs::absolute(from).parent_path() / (from.stem().string() + "-cells") / cell_name(cell, r),
+            return fs::relative(fs::absolute(from).parent_path() / (from.stem().string() + "-cells") / kept_cell_name(cell, r),
                                 fs::absolute(out_path).parent_path()).string();
           }
         return std::string();
       };
     } else if (spec.keep_runs) {
-      if (mpi.size() > 1)
-        throw ConfigError("sweep.keep_runs under mpirun is not supported yet: use --jobs or --shard (each shard keeps its cells)");
       fs::create_directories(out_path.parent_path() / cells_folder);
-      cell_file = [&](std::int64_t cell, std::int64_t r) { return cells_folder + "/" + cell_name(cell, r); };
+      cell_file = [&](std::int64_t cell, std::int64_t r) { return cells_folder + "/" + kept_cell_name(cell, r); };
     }
     if (staged) {
       file.emplace(staged->temporary().string(), spec, LOWRANK_VERSION, command_line,
@@ -310,15 +305,16 @@ int sweep_main(int argc, char** argv) {
         last = now;
       }
     };
-    if (spec.keep_runs) {  // the engine's driver writes HDF5 itself: one cell at a time, on this thread
+    if (ranks) {  // with keep_runs, each rank writes its cells' files (a process of its own, its own HDF5)
+      const std::string kept = spec.keep_runs ? fs::absolute(out_path.parent_path() / cells_folder).string() : "";
+      mpi.start_workers(spec.base_text + "\n" + spec.sweep_text, gpu, kept);
+      mpi.serve(work, write);
+    } else if (spec.keep_runs) {  // the engine's driver writes HDF5 itself: one cell at a time, on this thread
       for (const CellWork& w : work) {
         if (stop_signal()) break;
         write(w, run_cell_keeping(spec, cell_config(spec, w.cell, w.replicate), gpu,
                                   (out_path.parent_path() / cell_file(w.cell, w.replicate)).string()));
       }
-    } else if (ranks) {
-      mpi.start_workers(spec.base_text + "\n" + spec.sweep_text, gpu);
-      mpi.serve(work, write);
     } else {
       Pool pool(spec, std::move(work), jobs, gpu);
       while (auto finished = pool.next()) write(finished->work, finished->result);
