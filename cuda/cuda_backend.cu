@@ -208,11 +208,18 @@ class CudaBackend final : public Backend<T> {
 
   Evaluation forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
                      Activation act, Loss loss, Buffer<T>& Z, Buffer<T>& r) override {
-    return readout(X, W, a, y, gamma, act, loss, Z, r.data.get());
+    project(X, W, Z);
+    return row_readout(Z, a, y, gamma, act, loss, r.data.get());
+  }
+  Evaluation readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
+                     Loss loss, Buffer<T>& r) override {
+    require(r.size() == Z.rows, "readout");
+    return row_readout(Z, a, y, gamma, act, loss, r.data.get());
   }
   Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
                       Activation act, Loss loss, Buffer<T>& Z) override {
-    return readout(X, W, a, y, gamma, act, loss, Z, nullptr);
+    project(X, W, Z);
+    return row_readout(Z, a, y, gamma, act, loss, nullptr);
   }
 
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
@@ -657,13 +664,18 @@ class CudaBackend final : public Backend<T> {
   }
   void check_info(const int* device_info, const char* call) { check_info(device_info, {call}); }
 
-  // Z = X Wᵀ, then the row-wise readout; the mean loss (and the accuracy of a classification
-  // loss: a second sum and synchronisation), summed on the device.
-  Evaluation readout(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
-                     Activation act, Loss loss, Buffer<T>& Z, T* r) {
-    const Index n = X.rows, k = W.rows, d = X.cols;
-    require(W.cols == d && Z.rows == n && Z.cols == k && a.size() == k && y.size() == n, "forward");
+  // Z = X Wᵀ
+  void project(const Buffer<T>& X, const Buffer<T>& W, Buffer<T>& Z) {
+    require(W.cols == X.cols && Z.rows == X.rows && Z.cols == W.rows, "forward");
     gemm_nt(X, W, Z);
+  }
+
+  // The row-wise readout of Z = X Wᵀ; the mean loss (and the accuracy of a classification loss:
+  // a second sum and synchronisation), summed on the device.
+  Evaluation row_readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
+                         Loss loss, T* r) {
+    const Index n = Z.rows, k = Z.cols;
+    require(a.size() == k && y.size() == n, "forward");
     double* row_loss = scratch_.get<double>(kRowLoss, n);
     double* row_correct = is_classification(loss) ? scratch_.get<double>(kRowCorrect, n) : nullptr;
     launch_readout(Z.data.get(), a.data.get(), y.data.get(), gamma, act, loss, n, k, r, row_loss, row_correct,

@@ -67,8 +67,12 @@ struct OpCase {
   double bound64, bound32;  // for float64 and float32
 };
 
+// forward (Z = X Wᵀ and the readout), evaluate (no r), or readout alone on a given Z.
+enum class ForwardMode { forward, evaluate, readout };
+
 template <typename T>
-double forward_op(Pair<T>& p, const Shape& s, bool keep_residual) {
+double forward_op(Pair<T>& p, const Shape& s, ForwardMode mode) {
+  const bool keep_residual = mode != ForwardMode::evaluate;
   const auto X = p.random(s.n * s.d, 1.0), W = p.random(s.k * s.d, 1.0 / std::sqrt(double(s.d))),
              a = p.random(s.k, 1.0 / std::sqrt(double(s.k))), raw = p.random(s.n, 1.0);
   double err = 0;
@@ -84,8 +88,10 @@ double forward_op(Pair<T>& p, const Shape& s, bool keep_residual) {
         Buffer<T> Z = be.zeros(s.n, s.k), r = be.zeros(s.n, 1);
         const Buffer<T> Xb = be.upload(X, s.n, s.d), Wb = be.upload(W, s.k, s.d), ab = be.upload(a, s.k, 1),
                         yb = be.upload(y, s.n, 1);
-        e[b] = keep_residual ? be.forward(Xb, Wb, ab, yb, 0.7, act, loss, Z, r)
-                             : be.evaluate(Xb, Wb, ab, yb, 0.7, act, loss, Z);
+        if (mode == ForwardMode::readout) be.gemm_nt(Xb, Wb, Z);
+        e[b] = mode == ForwardMode::forward  ? be.forward(Xb, Wb, ab, yb, 0.7, act, loss, Z, r)
+               : mode == ForwardMode::readout ? be.readout(Z, ab, yb, 0.7, act, loss, r)
+                                              : be.evaluate(Xb, Wb, ab, yb, 0.7, act, loss, Z);
         z_of[b] = p.get(be, Z);
         r_of[b] = p.get(be, r);
       }
@@ -316,8 +322,9 @@ double decomposition_ops(Pair<T>& p, const Shape& s) {
 template <typename T>
 std::vector<OpCase<T>> operations() {
   return {
-      {"forward", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, true); }, 1e-12, 1e-5},
-      {"evaluate", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, false); }, 1e-12, 1e-5},
+      {"forward", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, ForwardMode::forward); }, 1e-12, 1e-5},
+      {"evaluate", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, ForwardMode::evaluate); }, 1e-12, 1e-5},
+      {"readout", [](Pair<T>& p, const Shape& s) { return forward_op(p, s, ForwardMode::readout); }, 1e-12, 1e-5},
       {"gradient", gradient_op<T>, 1e-12, 1e-5},
       {"step", step_op<T>, 1e-12, 1e-6},
       {"products", products_op<T>, 1e-12, 1e-5},

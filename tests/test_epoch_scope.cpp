@@ -1,7 +1,8 @@
-// EpochScope, the epoch a sweep at initialisation runs: without `leaving`, W is not stepped and
-// the series at W_(t+1) are NaN; without the full spectrum, ‖∇‖₂ and v_t come from Lanczos on ∇
-// and agree with the full spectrum's (a dense Gram eigensolve) to the Lanczos tolerance; every
-// other entering series is the full epoch's, bit for bit.
+// EpochScope, the epoch a sweep at initialisation runs: short of the step, W is not stepped and
+// the series at W_(t+1) are NaN; short of the full spectrum, ‖∇‖₂ and v_t come from Lanczos on ∇
+// and agree with the full spectrum's (a dense Gram eigensolve) to the Lanczos tolerance; short of
+// the decomposition or the gradient, the residual's statistics are still the full epoch's. Every
+// series a scope computes other than by Lanczos is the full epoch's, bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -45,14 +46,15 @@ struct Epoch0 {
   EpochRecord rec;
   std::vector<double> W0, W1;
 };
-Epoch0 epoch0(const EpochScope& scope, const std::vector<std::string>& overrides = {}) {
+Epoch0 epoch0(Needs needs, const std::vector<std::string>& overrides = {}) {
+  const EpochScope scope{needs};
   const Config config = parse_config(kConfig, "test", overrides);
   const Inputs in = make_inputs(config, config.inputs.front());
   std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
   const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
   DeviceInputs<double> data = load_inputs(*be, in, config, scope);
   data.a = &a;
-  RunState<double> run = start_run(*be, config, config.runs.front(), data, in);
+  RunState<double> run = start_run(*be, config, config.runs.front(), data, in, scope);
   Epoch0 out;
   out.W0 = download_double(*be, run.W);
   EXPECT_TRUE(run_epoch(*be, run, 1, out.rec, scope));
@@ -61,10 +63,10 @@ Epoch0 epoch0(const EpochScope& scope, const std::vector<std::string>& overrides
 }
 
 TEST(EpochScope, WithoutLeavingTheWeightsStayAndTheLeavingSeriesAreNaN) {
-  const Epoch0 lean = epoch0({.leaving = false, .full_spectrum = true});
+  const Epoch0 lean = epoch0(Needs::full_spectrum);
   EXPECT_EQ(lean.W1, lean.W0);
   for (double v : {lean.rec.test_mse, lean.rec.w_opnorm, lean.rec.energy}) EXPECT_TRUE(std::isnan(v));
-  const Epoch0 full = epoch0({});
+  const Epoch0 full = epoch0(Needs::step);
   EXPECT_NE(full.W1, full.W0);
   // The entering series are the full epoch's, bit for bit, the spectrum's too.
   for (double EpochRecord::*s : {&EpochRecord::train_mse, &EpochRecord::opnorm_grad, &EpochRecord::align_data,
@@ -76,7 +78,7 @@ TEST(EpochScope, WithoutLeavingTheWeightsStayAndTheLeavingSeriesAreNaN) {
 TEST(EpochScope, TopPairByLanczosAgreesWithTheFullSpectrum) {
   for (const char* activation : {"relu", "tanh"}) {
     const std::vector<std::string> set = {std::string("runs.run.activation=") + activation};
-    const Epoch0 lean = epoch0({.leaving = false, .full_spectrum = false}, set), full = epoch0({}, set);
+    const Epoch0 lean = epoch0(Needs::top_pair, set), full = epoch0(Needs::step, set);
     EXPECT_EQ(lean.rec.train_mse, full.rec.train_mse);
     EXPECT_NEAR(lean.rec.opnorm_grad, full.rec.opnorm_grad, 1e-10 * full.rec.opnorm_grad) << activation;
     for (double EpochRecord::*s : {&EpochRecord::align_data, &EpochRecord::align_residue, &EpochRecord::align_label,
@@ -87,8 +89,47 @@ TEST(EpochScope, TopPairByLanczosAgreesWithTheFullSpectrum) {
   }
 }
 
-TEST(EpochScope, TheDecompositionNeedsTheFullSpectrum) {
-  EXPECT_THROW(epoch0({.leaving = false, .full_spectrum = false}, {"decomposition.every=1"}), std::logic_error);
+// Runs sharing X W0ᵀ (a sweep at initialisation): the readout alone gives the forward pass's bits.
+TEST(EpochScope, SharedPreactivationsGiveTheForwardPassBits) {
+  const Config config = parse_config(kConfig, "test", {});
+  const Inputs in = make_inputs(config, config.inputs.front());
+  std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
+  const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
+  DeviceInputs<double> data = load_inputs(*be, in, config);
+  data.a = &a;
+  EpochRecord rec[2];
+  std::vector<double> r[2];
+  for (int shared = 0; shared < 2; ++shared) {
+    RunState<double> run = start_run(*be, config, config.runs.front(), data, in);
+    if (shared) {
+      be->gemm_nt(data.X, run.W, run.Z);
+      run.preactivations_ready = true;
+    }
+    ASSERT_TRUE(run_epoch(*be, run, 1, rec[shared]));
+    r[shared] = download_double(*be, run.r);
+    EXPECT_FALSE(run.preactivations_ready);  // for one epoch only
+  }
+  EXPECT_EQ(rec[1].train_mse, rec[0].train_mse);
+  EXPECT_EQ(rec[1].opnorm_grad, rec[0].opnorm_grad);
+  EXPECT_EQ(rec[1].test_mse, rec[0].test_mse);
+  EXPECT_EQ(r[1], r[0]);
+}
+
+// beta_estimation's cell: cos_z_residual alone, from the forward pass.
+TEST(EpochScope, ResidualStatisticsWithoutTheDecompositionOrTheGradient) {
+  const std::vector<std::string> set = {"decomposition.every=1", "decomposition.mu_source=exact"};
+  const Epoch0 full = epoch0(Needs::step, set);
+  for (Needs needs : {Needs::forward, Needs::top_pair, Needs::full_spectrum}) {
+    const Epoch0 lean = epoch0(needs, set);
+    for (double EpochRecord::*s : {&EpochRecord::train_mse, &EpochRecord::residual_max, &EpochRecord::residual_norm,
+                                   &EpochRecord::cos_z_residual})
+      EXPECT_EQ(lean.rec.*s, full.rec.*s) << static_cast<int>(needs);
+    for (double EpochRecord::*s : {&EpochRecord::opnorm_S1, &EpochRecord::opnorm_E, &EpochRecord::mu_norm})
+      EXPECT_TRUE(std::isnan(lean.rec.*s)) << static_cast<int>(needs);
+    EXPECT_EQ(lean.W1, lean.W0);
+  }
+  EXPECT_TRUE(std::isfinite(full.rec.opnorm_S1) && std::isfinite(full.rec.cos_z_residual) &&
+              full.rec.cos_z_residual > 0);
 }
 
 }  // namespace

@@ -19,16 +19,9 @@
 namespace lowrank {
 namespace {
 
-// What a cell's epochs compute: everything, or at initialisation only what the sweep gathers:
-// no step, and only ‖∇‖₂ and v_t of the spectrum unless a gathered series needs v2 or the
-// decomposition runs.
-EpochScope scope_of(const SweepSpec& spec, const Config& c) {
-  if (!spec.at_init) return {};
-  auto gathers = [&](const char* name) {
-    return std::find(spec.gathered.begin(), spec.gathered.end(), name) != spec.gathered.end();
-  };
-  return {.leaving = false,
-          .full_spectrum = c.decomposes(0) || gathers("align_data_v2") || gathers("align_residue_v2")};
+// What a cell's epochs compute: everything, or at initialisation what its gathered series need.
+EpochScope scope_of(const SweepSpec& spec) {
+  return spec.at_init ? EpochScope{needs_of(spec.gathered)} : EpochScope{};
 }
 
 template <typename T>
@@ -39,18 +32,36 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
   std::vector<Inputs> inputs;
   for (const auto& g : c.inputs) inputs.push_back(make_inputs(c, g));
   const Buffer<T> a = upload_double(be, inputs.front().a, c.k, 1);
-  const EpochScope scope = scope_of(spec, c);
+  const EpochScope scope = scope_of(spec);
   std::vector<DeviceInputs<T>> data;
   data.reserve(inputs.size());  // runs point into it
   for (const auto& in : inputs) {
     data.push_back(load_inputs(be, in, c, scope));
     data.back().a = &a;
   }
+  // At initialisation every run starts from W0: the runs of one inputs group share X W0ᵀ, formed
+  // once (the same product, the same bits, as each run's forward pass).
+  std::vector<std::size_t> group_of, runs_of(inputs.size(), 0);
+  for (const std::string& name : spec.runs) {
+    std::size_t group = 0;
+    while (c.inputs[group].name != c.run(name).inputs) ++group;
+    group_of.push_back(group);
+    ++runs_of[group];
+  }
+  std::vector<Buffer<T>> preactivations(inputs.size());
   for (std::int64_t r = 0; r < runs; ++r) {
     const RunSpec& spec_r = c.run(spec.runs[static_cast<std::size_t>(r)]);
-    std::size_t group = 0;
-    while (c.inputs[group].name != spec_r.inputs) ++group;
-    RunState<T> s = start_run(be, c, spec_r, data[group], inputs[group]);
+    const std::size_t group = group_of[static_cast<std::size_t>(r)];
+    RunState<T> s = start_run(be, c, spec_r, data[group], inputs[group], scope);
+    if (spec.at_init && runs_of[group] > 1) {
+      Buffer<T>& Z0 = preactivations[group];
+      if (Z0.size() == 0) {
+        Z0 = be.zeros(s.Z.rows, s.Z.cols);
+        be.gemm_nt(data[group].X, s.W, Z0);
+      }
+      be.copy(Z0, s.Z);
+      s.preactivations_ready = true;
+    }
     const std::int64_t epochs = spec.at_init ? 1 : spec_r.epochs;
     for (std::int64_t t = 0; t < epochs; ++t, ++s.epoch) {
       EpochRecord rec;

@@ -71,6 +71,10 @@ class Backend {
   // the accuracy for a classification loss.
   virtual Evaluation forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
                              double gamma, Activation act, Loss loss, Buffer<T>& Z, Buffer<T>& r) = 0;
+  // forward with Z already holding X Wᵀ (left as it is): the readout, r and the loss. Runs that
+  // start from the same W and X (a sweep at initialisation) share one product this way.
+  virtual Evaluation readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
+                             Loss loss, Buffer<T>& r) = 0;
   // The same without keeping r (the test set). Z is work space of X.rows × W.rows.
   virtual Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y,
                               double gamma, Activation act, Loss loss, Buffer<T>& Z) = 0;

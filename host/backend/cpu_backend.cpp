@@ -63,13 +63,19 @@ class CpuBackend final : public Backend<T> {
   Evaluation forward(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
                      Activation act, Loss loss, Buffer<T>& Z, Buffer<T>& r) override {
     project(X, W, Z);
-    return readout(Z, a, y, gamma, act, loss, r.data.get());
+    return row_readout(Z, a, y, gamma, act, loss, r.data.get());
+  }
+
+  Evaluation readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
+                     Loss loss, Buffer<T>& r) override {
+    require(r.size() == Z.rows, "readout");
+    return row_readout(Z, a, y, gamma, act, loss, r.data.get());
   }
 
   Evaluation evaluate(const Buffer<T>& X, const Buffer<T>& W, const Buffer<T>& a, const Buffer<T>& y, double gamma,
                       Activation act, Loss loss, Buffer<T>& Z) override {
     project(X, W, Z);
-    return readout(Z, a, y, gamma, act, loss, nullptr);
+    return row_readout(Z, a, y, gamma, act, loss, nullptr);
   }
 
   void gradient(const Buffer<T>& X, const Buffer<T>& r, const Buffer<T>& a, double gamma, Activation act,
@@ -258,8 +264,8 @@ class CpuBackend final : public Backend<T> {
   }
 
   // F_i = γ Σ_j a_j σ(Z_ij), r_i = ∂ℓ/∂F when r is given; the mean loss and the accuracy.
-  Evaluation readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
-                     Loss loss_kind, T* r) {
+  Evaluation row_readout(const Buffer<T>& Z, const Buffer<T>& a, const Buffer<T>& y, double gamma, Activation act,
+                         Loss loss_kind, T* r) {
     const Index n = Z.rows, k = Z.cols;
     require(a.size() == k && y.size() == n, "forward");
     const T* z = Z.data.get();

@@ -138,6 +138,14 @@ void skip_decomposition(EpochRecord& rec) {
     if (s.recorded_for == RecordedFor::decomposition && s.scalar) rec.*s.scalar = kNaN;
 }
 
+void residual_statistics(const std::vector<double>& z, const std::vector<double>& r, EpochRecord& rec) {
+  double r_max = 0;
+  for (double x : r) r_max = std::max(r_max, std::abs(x));
+  rec.residual_max = r_max;
+  rec.residual_norm = norm(r);
+  rec.cos_z_residual = abs_cos(z, r);
+}
+
 template <typename T>
 Decomposition<T>::Decomposition(Backend<T>& be, const Config& config, const Inputs& in, const DeviceInputs<T>& data)
     : be_(be), config_(config), data_(data), a_(in.a), q_(in.q), z_(in.z_train), zeta_(in.zeta) {
@@ -261,11 +269,7 @@ void Decomposition<T>::compute(const Epoch& e, EpochRecord& rec) {
   rec.effective_rank_grad = e.full_spectrum ? effective_rank(e.spectrum->singular_values) : kNaN;
   rec.effective_rank_weights = effective_rank(be_.singular_values(*e.W));
 
-  double r_max = 0;
-  for (double x : r) r_max = std::max(r_max, std::abs(x));
-  rec.residual_max = r_max;
-  rec.residual_norm = norm(r);
-  rec.cos_z_residual = abs_cos(z_, r);
+  residual_statistics(z_, r, rec);
   rec.align_R_u1 = std::abs(dot(v, R.v1));
   rec.align_R_u2 = std::abs(dot(v, R.v2));
   rec.R_v1_data = std::abs(dot(R.v1, q_));

@@ -84,4 +84,8 @@ class Decomposition {
 // Sets every decomposition scalar of `rec` to NaN: an epoch the decomposition skips.
 void skip_decomposition(EpochRecord& rec);
 
+// The residual's statistics among the decomposition's series: residual_max (‖r‖_∞), residual_norm
+// (‖r‖₂) and cos_z_residual (|cos(z, r)|, z the spike's latent), all from the forward pass.
+void residual_statistics(const std::vector<double>& z, const std::vector<double>& r, EpochRecord& rec);
+
 }  // namespace lowrank

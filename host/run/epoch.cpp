@@ -18,7 +18,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 template <typename T>
 DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config, const EpochScope& scope) {
-  const bool full_spectrum = config.spectrum == SpectrumMethod::full && scope.full_spectrum;
+  const bool full_spectrum = config.spectrum == SpectrumMethod::full && scope.full_spectrum();
   DeviceInputs<T> di;
   di.X = upload_double(be, in.X_train, in.n, in.d);
   di.y = upload_double(be, in.y_train, in.n, 1);
@@ -33,11 +33,11 @@ DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& conf
   di.energy_basis = upload_double(be, basis, in.d, columns);
   if (full_spectrum) di.prepared = be.prepare(di.X);  // the truncated method works on the gradient alone
   const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
-  if (config.decomposition_every > 0) {
+  if (config.decomposition_every > 0 && scope.decomposition()) {
     di.X_B = upload_double(be, in.X_bulk_train, in.n, in.d);
     di.ones = upload_double(be, std::vector<double>(n, 1.0), in.n, 1);
   }
-  if (config.records_alignments()) {
+  if (config.records_alignments() && scope.gradient()) {
     std::vector<double> xby(d, 0.0);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < d; ++j) xby[j] += in.X_bulk_train[i * d + j] * in.y_train[i];
@@ -60,7 +60,7 @@ DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& conf
 
 template <typename T>
 RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
-                      const Inputs& in) {
+                      const Inputs& in, const EpochScope& scope) {
   const std::int64_t n = in.n, k = in.k, d = in.d;
   RunState<T> s;
   s.spec = &spec;
@@ -79,7 +79,8 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   if (spec.gradient_penalty > 0) s.Q = be.zeros(n, k);
   if (spec.weight_decay > 0 && config.spectrum == SpectrumMethod::full) s.GT = be.zeros(d, k);
   if (config.decomposition_every > 0) {
-    s.decomposition = std::make_unique<Decomposition<T>>(be, config, in, data);
+    s.latent = in.z_train;
+    if (scope.decomposition()) s.decomposition = std::make_unique<Decomposition<T>>(be, config, in, data);
   }
   s.summary.name = spec.name;
   s.summary.status = "running";
@@ -94,13 +95,17 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   const auto t0 = Clock::now();
   const std::int64_t t = s.epoch;
   const double n = static_cast<double>(in.X.rows);
-  const bool decompose = config.decomposes(t);
+  // An epoch of the decomposition records its series; it computes them all when in scope.
+  const bool decomposition_epoch = config.decomposes(t), decompose = decomposition_epoch && scope.decomposition();
   const bool penalty = spec.gradient_penalty > 0, decay = spec.weight_decay > 0;
-  if (decompose && !scope.full_spectrum) throw std::logic_error("run_epoch: the decomposition needs the full spectrum");
+  if (decompose && !s.decomposition) throw std::logic_error("run_epoch: a scope wider than start_run's");
 
   {
     nvtx3::scoped_range range("forward");
-    const Evaluation train = be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, config.loss, s.Z, s.r);
+    const Evaluation train =
+        s.preactivations_ready ? be.readout(s.Z, *in.a, in.y, spec.gamma, spec.activation, config.loss, s.r)
+                               : be.forward(in.X, s.W, *in.a, in.y, spec.gamma, spec.activation, config.loss, s.Z, s.r);
+    s.preactivations_ready = false;
     rec.train_mse = train.loss;
     rec.train_accuracy = train.accuracy;
   }
@@ -117,6 +122,14 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   }
   if (decompose) s.decomposition->capture(s.Z, spec.activation);
   if (!std::isfinite(rec.train_mse)) return false;
+  if (config.decomposition_every > 0 && !decompose) {
+    skip_decomposition(rec);
+    if (decomposition_epoch) residual_statistics(s.latent, download_double(be, s.r), rec);
+  }
+  if (!scope.gradient()) {  // the forward pass's series only
+    rec.epoch_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return true;
+  }
   {
     nvtx3::scoped_range range("gradient");
     be.gradient(in.X, s.r, *in.a, spec.gamma, spec.activation, s.Z, s.G, penalty ? &s.Q : nullptr);
@@ -131,7 +144,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   {
     nvtx3::scoped_range range("spectrum");
     const Buffer<T>* previous = t > 0 ? &s.v_prev : nullptr;
-    if (!scope.full_spectrum) {
+    if (!scope.full_spectrum()) {
       spectrum.top_right_vector = be.zeros(in.X.cols, 1);  // zero: Lanczos's fixed start vector
       spectrum.singular_values = {be.operator_norm(s.G, spectrum.top_right_vector)};
     } else if (s.truncated) {
@@ -159,11 +172,9 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
     e.spectrum = &spectrum;
     e.full_spectrum = !s.truncated;
     s.decomposition->compute(e, rec);
-  } else if (s.decomposition) {
-    skip_decomposition(rec);
   }
   nvtx3::scoped_range metrics("metrics");
-  if (scope.leaving) {
+  if (scope.leaving()) {
     {
       nvtx3::scoped_range range("update");
       be.step(s.W, s.G, spec.lr, spec.normalize_rows);
@@ -205,10 +216,10 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 
-  if (t % heavy_every == 0 && scope.full_spectrum) {
+  if (t % heavy_every == 0 && scope.full_spectrum()) {
     rec.singular_values = std::move(spectrum.singular_values);
     rec.top_right_vector = download_double(be, v);
-    if (s.decomposition && !decompose) rec.mu.assign(static_cast<std::size_t>(config.k), kNaN);
+    if (config.decomposition_every > 0 && !decompose) rec.mu.assign(static_cast<std::size_t>(config.k), kNaN);
   } else {
     rec.mu.clear();
   }
@@ -219,7 +230,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
 #define LOWRANK_INSTANTIATE(T)                                                                             \
   template DeviceInputs<T> load_inputs<T>(Backend<T>&, const Inputs&, const Config&, const EpochScope&);   \
   template RunState<T> start_run<T>(Backend<T>&, const Config&, const RunSpec&, const DeviceInputs<T>&,   \
-                                    const Inputs&);                                                        \
+                                    const Inputs&, const EpochScope&);                                     \
   template bool run_epoch<T>(Backend<T>&, RunState<T>&, std::int64_t, EpochRecord&, const EpochScope&);
 LOWRANK_INSTANTIATE(float)
 LOWRANK_INSTANTIATE(double)

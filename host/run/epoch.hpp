@@ -15,13 +15,18 @@
 
 namespace lowrank {
 
-// What an epoch computes besides its entering losses, gradient and alignments. The driver asks
-// for everything. A sweep at initialisation gathers entering scalar series only: it takes no step
-// and, unless it gathers a series that needs more, only ‖∇‖₂ and v_t of the spectrum.
+// What an epoch computes: everything (the driver), or what some series need (Needs, series.hpp):
+// a sweep at initialisation computes what it gathers. Short of the step, W stays W_t and the
+// series at W_(t+1) are NaN; short of the gradient, only the losses and the residual's
+// statistics are; short of the full spectrum, ‖∇‖₂ and v_t come from Lanczos on ∇
+// (Backend::operator_norm), v_t's sign not fixed and no v2 nor heavy rows; short of the
+// decomposition, its epochs record only the residual's statistics.
 struct EpochScope {
-  bool leaving = true;        // the step, then the series at W_{t+1}: test loss and accuracy, ‖W‖₂, energy
-  bool full_spectrum = true;  // every singular value, v_t's sign (SPEC §4), v2 and the heavy rows; else
-                              // ‖∇‖₂ and v_t by Lanczos on ∇ (Backend::operator_norm), v_t's sign not fixed
+  Needs needs = Needs::step;
+  bool leaving() const { return needs >= Needs::step; }
+  bool gradient() const { return needs >= Needs::top_pair; }
+  bool full_spectrum() const { return needs >= Needs::full_spectrum; }
+  bool decomposition() const { return needs >= Needs::decomposition; }
 };
 
 // One training set on the backend, with what the metrics need of it.
@@ -54,7 +59,10 @@ struct RunState {
   Buffer<T> Q;                   // with the gradient penalty: its n×k factor
   Buffer<T> GT;                  // with weight decay and the full spectrum: ∇ᵀ
   std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
-  std::unique_ptr<Decomposition<T>> decomposition;   // with [decomposition] every > 0
+  std::unique_ptr<Decomposition<T>> decomposition;   // with [decomposition] every > 0, in scope
+  std::vector<double> latent;    // with [decomposition] every > 0: z (float64), for the residual's statistics
+  bool preactivations_ready = false;  // Z holds X W_tᵀ already (set by a caller that shares it): the
+                                      // next epoch's forward pass takes the readout alone
   std::int64_t epoch = 0;        // epochs done
   std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
   bool stopped = false;
@@ -63,14 +71,15 @@ struct RunState {
 };
 
 
-// A run at epoch 0: W0 and zeroed work buffers (and the truncated spectrum's block if chosen).
+// A run at epoch 0: W0 and zeroed work buffers (and the truncated spectrum's block if chosen, and
+// the decomposition's state if in scope).
 template <typename T>
 RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
-                      const Inputs& in);
+                      const Inputs& in, const EpochScope& scope = {});
 
 // One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, the heavy series when
 // t % heavy_every == 0; returns false when the run diverged: its loss, gradient or weights
-// turned non-finite. The caller advances s.epoch (a scope without `leaving` leaves W as it was).
+// turned non-finite. The caller advances s.epoch. `scope` as start_run's.
 template <typename T>
 bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec,
                const EpochScope& scope = {});

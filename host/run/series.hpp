@@ -4,6 +4,7 @@
 // iterate. Readers (engine-plot, the tests) discover the series from the file.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,12 @@ enum class TakenAt { entering, leaving, whole_epoch };
 // when some run has it on.
 enum class RecordedFor { every_run, classification, weight_decay, gradient_penalty, decomposition, alignments };
 
+// What of an epoch a series needs, each more than the one before: the forward pass (the losses
+// and the residual), the gradient with its top singular pair, every singular value (and v2), the
+// decomposition, the step (the series at W_(t+1), and the whole epoch's time). A sweep at
+// initialisation computes what its gathered series need (EpochScope).
+enum class Needs { forward, top_pair, full_spectrum, decomposition, step };
+
 // One series: the dataset `runs/<run>/<name>`, with attributes long_name (`meaning`), units and
 // taken_at. `summary` > 0: a column of the summary table, that many significant digits.
 struct SeriesInfo {
@@ -60,7 +67,8 @@ struct SeriesInfo {
   double EpochRecord::*scalar;                // where a scalar series lives in the record
   std::vector<double> EpochRecord::*row;      // where a spectrum or vector row lives
   int summary;
-  RecordedFor recorded_for = RecordedFor::every_run;
+  RecordedFor recorded_for;
+  Needs needs;
 };
 
 // SPEC §4's series in its order, then the engine's additions.
@@ -68,104 +76,105 @@ inline constexpr SeriesInfo kSeries[] = {
     {"train_mse", SeriesShape::scalar, TakenAt::entering,
      "the loss on the training set, the one the step descends (the mean squared error unless model.loss says "
      "otherwise)",
-     "1", &EpochRecord::train_mse, nullptr, 5},
+     "1", &EpochRecord::train_mse, nullptr, 5, RecordedFor::every_run, Needs::forward},
     {"test_mse", SeriesShape::scalar, TakenAt::leaving,
      "the loss on the test set (the mean squared error unless model.loss says otherwise)", "1",
-     &EpochRecord::test_mse, nullptr, 5},
+     &EpochRecord::test_mse, nullptr, 5, RecordedFor::every_run, Needs::step},
     {"w_opnorm", SeriesShape::scalar, TakenAt::leaving, "largest singular value of W", "1", &EpochRecord::w_opnorm,
-     nullptr, 5},
+     nullptr, 5, RecordedFor::every_run, Needs::step},
     {"grad_singular_values", SeriesShape::spectrum, TakenAt::entering,
-     "singular values of the gradient of the loss in W, descending", "1", nullptr, &EpochRecord::singular_values, 0},
+     "singular values of the gradient of the loss in W, descending", "1", nullptr, &EpochRecord::singular_values, 0, RecordedFor::every_run, Needs::full_spectrum},
     {"grad_top_right_vector", SeriesShape::vector, TakenAt::entering,
      "leading right singular vector v_t of the gradient, unit, sign following v_(t-1)", "1", nullptr,
-     &EpochRecord::top_right_vector, 0},
+     &EpochRecord::top_right_vector, 0, RecordedFor::every_run, Needs::full_spectrum},
     {"energy", SeriesShape::scalar, TakenAt::leaving,
-     "||W Q||_F / ||W||_F, Q an orthonormal basis of span(X_B^T y, q)", "1", &EpochRecord::energy, nullptr, 4},
+     "||W Q||_F / ||W||_F, Q an orthonormal basis of span(X_B^T y, q)", "1", &EpochRecord::energy, nullptr, 4, RecordedFor::every_run, Needs::step},
     {"align_data", SeriesShape::scalar, TakenAt::entering, "|<v_t, q>|: alignment of v_t with the data spike q", "1",
-     &EpochRecord::align_data, nullptr, 4},
+     &EpochRecord::align_data, nullptr, 4, RecordedFor::every_run, Needs::top_pair},
     {"align_residue", SeriesShape::scalar, TakenAt::entering,
-     "|cos(v_t, X_B^T r_t)|: alignment of v_t with the data residue", "1", &EpochRecord::align_residue, nullptr, 4},
+     "|cos(v_t, X_B^T r_t)|: alignment of v_t with the data residue", "1", &EpochRecord::align_residue, nullptr, 4, RecordedFor::every_run, Needs::top_pair},
     {"align_initial", SeriesShape::scalar, TakenAt::entering, "|<v_t, v_0>|: alignment of v_t with v_0", "1",
-     &EpochRecord::align_initial, nullptr, 0},
+     &EpochRecord::align_initial, nullptr, 0, RecordedFor::every_run, Needs::top_pair},
     {"align_residue_step", SeriesShape::scalar, TakenAt::entering,
      "|cos(X^T r_t, X^T r_(t-1))|: alignment of successive residues, NaN at t = 0", "1",
-     &EpochRecord::align_residue_step, nullptr, 0},
+     &EpochRecord::align_residue_step, nullptr, 0, RecordedFor::every_run, Needs::top_pair},
     {"epoch_seconds", SeriesShape::scalar, TakenAt::whole_epoch, "wall time of the epoch with its metrics", "s",
-     &EpochRecord::epoch_seconds, nullptr, 0},
+     &EpochRecord::epoch_seconds, nullptr, 0, RecordedFor::every_run, Needs::step},
     {"align_data_v2", SeriesShape::scalar, TakenAt::entering,
      "|<v2_t, q>|, v2_t the second right singular vector of the gradient", "1", &EpochRecord::align_data_v2, nullptr,
-     0},
+     0, RecordedFor::every_run, Needs::full_spectrum},
     {"align_residue_v2", SeriesShape::scalar, TakenAt::entering,
      "|cos(v2_t, X_B^T r_t)|, v2_t the second right singular vector of the gradient", "1",
-     &EpochRecord::align_residue_v2, nullptr, 0},
+     &EpochRecord::align_residue_v2, nullptr, 0, RecordedFor::every_run, Needs::full_spectrum},
     {"train_accuracy", SeriesShape::scalar, TakenAt::entering,
      "fraction of training samples whose class F predicts (bce: sign of F - 1/2 against y - 1/2; hinge: sign of F "
      "against y)",
-     "1", &EpochRecord::train_accuracy, nullptr, 4, RecordedFor::classification},
+     "1", &EpochRecord::train_accuracy, nullptr, 4, RecordedFor::classification, Needs::forward},
     {"test_accuracy", SeriesShape::scalar, TakenAt::leaving, "fraction of test samples whose class F predicts", "1",
-     &EpochRecord::test_accuracy, nullptr, 4, RecordedFor::classification},
+     &EpochRecord::test_accuracy, nullptr, 4, RecordedFor::classification, Needs::step},
     {"loss_weight_decay", SeriesShape::scalar, TakenAt::entering, "the weight decay term (lambda/2) ||W_t||_F^2 of the training loss", "1", &EpochRecord::loss_weight_decay, nullptr, 0,
-     RecordedFor::weight_decay},
+     RecordedFor::weight_decay, Needs::forward},
     {"loss_gradient_penalty", SeriesShape::scalar, TakenAt::entering, "the gradient penalty term (lambda gamma^2/2n) sum_i ||x_i||^2 sum_j a_j^2 sigma'(w_j^T x_i)^2 of the training loss", "1", &EpochRecord::loss_gradient_penalty, nullptr, 0,
-     RecordedFor::gradient_penalty},
+     RecordedFor::gradient_penalty, Needs::forward},
     {"mu", SeriesShape::neurons, TakenAt::entering,
      "mu_j: mean of sigma'(w_j^T x) over decomposition.n_mu fresh samples (or the training X); NaN rows in epochs "
      "without the decomposition",
-     "1", nullptr, &EpochRecord::mu, 0, RecordedFor::decomposition},
+     "1", nullptr, &EpochRecord::mu, 0, RecordedFor::decomposition, Needs::decomposition},
     {"mu_abs_min", SeriesShape::scalar, TakenAt::entering, "min_j |mu_j|", "1", &EpochRecord::mu_abs_min, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"mu_abs_max", SeriesShape::scalar, TakenAt::entering, "max_j |mu_j|", "1", &EpochRecord::mu_abs_max, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"mu_norm", SeriesShape::scalar, TakenAt::entering, "||mu||_2", "1", &EpochRecord::mu_norm, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"opnorm_grad", SeriesShape::scalar, TakenAt::entering, "||grad||_2, the gradient's largest singular value", "1", &EpochRecord::opnorm_grad, nullptr, 0,
-     RecordedFor::alignments},
+     RecordedFor::alignments, Needs::top_pair},
     {"opnorm_S1", SeriesShape::scalar, TakenAt::entering, "||S1||_2, S1 = c (a*mu)(X_B^T r)^T, c = gamma/n", "1", &EpochRecord::opnorm_S1, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"opnorm_S12", SeriesShape::scalar, TakenAt::entering, "||S12||_2, S12 = c (a*mu)(X_S^T r)^T", "1", &EpochRecord::opnorm_S12, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"opnorm_S2", SeriesShape::scalar, TakenAt::entering, "||S2||_2, S2 = c [(r a^T)*sigma'_perp]^T X_S", "1", &EpochRecord::opnorm_S2, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"opnorm_E", SeriesShape::scalar, TakenAt::entering, "||E||_2, E = c [(r a^T)*sigma'_perp]^T X_B", "1", &EpochRecord::opnorm_E, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"opnorm_R", SeriesShape::scalar, TakenAt::entering, "||R||_2, R = S1 + S12 + S2", "1", &EpochRecord::opnorm_R, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"sigma2_R", SeriesShape::scalar, TakenAt::entering, "second singular value of R", "1", &EpochRecord::sigma2_R, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"decomposition_residual", SeriesShape::scalar, TakenAt::entering, "||grad - R - E - (the regularisers' gradients)||_F / ||grad||_F: rounding level, a check", "1", &EpochRecord::decomposition_residual, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"energy_grad_R2", SeriesShape::scalar, TakenAt::entering, "||grad V2||_F / ||grad||_F, V2 the top two right singular vectors of R", "1", &EpochRecord::energy_grad_R2, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"energy_weights_R2", SeriesShape::scalar, TakenAt::entering, "||W_t V2||_F / ||W_t||_F", "1", &EpochRecord::energy_weights_R2, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"effective_rank_grad", SeriesShape::scalar, TakenAt::entering, "exp(-sum p_i log(p_i + 1e-8)), p_i = sigma_i / sum sigma over the gradient's singular values (NaN with the truncated spectrum)", "1", &EpochRecord::effective_rank_grad, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"effective_rank_weights", SeriesShape::scalar, TakenAt::entering, "the same over the singular values of W_t", "1", &EpochRecord::effective_rank_weights, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"residual_max", SeriesShape::scalar, TakenAt::entering, "||r||_inf", "1", &EpochRecord::residual_max, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::forward},
     {"residual_norm", SeriesShape::scalar, TakenAt::entering, "||r||_2", "1", &EpochRecord::residual_norm, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::forward},
     {"cos_z_residual", SeriesShape::scalar, TakenAt::entering, "|z^T r| / (||z|| ||r||), z the spike's latent", "1", &EpochRecord::cos_z_residual, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::forward},
     {"opnorm_sigma_prime_perp", SeriesShape::scalar, TakenAt::entering, "||sigma'(X W_t^T) - 1 mu^T||_2", "1", &EpochRecord::opnorm_sigma_prime_perp, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"align_label", SeriesShape::scalar, TakenAt::entering, "|cos(v_t, X_B^T y)|", "1", &EpochRecord::align_label, nullptr, 0,
-     RecordedFor::alignments},
+     RecordedFor::alignments, Needs::top_pair},
     {"align_teacher", SeriesShape::scalar, TakenAt::entering, "|cos(v_t, beta)| (beta_1 of the triple index)", "1", &EpochRecord::align_teacher, nullptr, 0,
-     RecordedFor::alignments},
+     RecordedFor::alignments, Needs::top_pair},
     {"align_R_u1", SeriesShape::scalar, TakenAt::entering, "|<v_t, V2 column 1>|", "1", &EpochRecord::align_R_u1, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"align_R_u2", SeriesShape::scalar, TakenAt::entering, "|<v_t, V2 column 2>|", "1", &EpochRecord::align_R_u2, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"R_v1_data", SeriesShape::scalar, TakenAt::entering, "|<V2 column 1, q>|: R's top direction as the data spike", "1", &EpochRecord::R_v1_data, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"R_v1_residue", SeriesShape::scalar, TakenAt::entering, "|cos(V2 column 1, X_B^T r)|: R's top direction as the residue", "1", &EpochRecord::R_v1_residue, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"R_v2_data", SeriesShape::scalar, TakenAt::entering, "|<V2 column 2, q>|", "1", &EpochRecord::R_v2_data, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
     {"R_v2_residue", SeriesShape::scalar, TakenAt::entering, "|cos(V2 column 2, X_B^T r)|", "1", &EpochRecord::R_v2_residue, nullptr, 0,
-     RecordedFor::decomposition},
+     RecordedFor::decomposition, Needs::decomposition},
+
 };
 
 // Whether the runs of `config` record series `s`.
@@ -197,6 +206,13 @@ inline const SeriesInfo& series_named(const std::string& name) {
   for (const SeriesInfo& s : kSeries)
     if (name == s.name) return s;
   throw std::logic_error("no series named " + name);
+}
+
+// The most any of the named series needs (Needs::forward for none).
+inline Needs needs_of(const std::vector<std::string>& names) {
+  Needs most = Needs::forward;
+  for (const std::string& name : names) most = std::max(most, series_named(name).needs);
+  return most;
 }
 
 // The spectrum and the vector: written every heavy_every-th epoch only.
