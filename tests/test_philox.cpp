@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "philox.hpp"
@@ -48,23 +49,20 @@ constexpr std::uint64_t kSeeds[] = {0, 42, 0x00000000ffffffffULL, 0xfedcba987654
 constexpr std::size_t kTurn = 4 * 65536;
 constexpr std::size_t kLengths[] = {1, 2, 3, 5, 8, 63, 1001, kTurn - 1, kTurn + 3, 3 * kTurn + 7};
 
-TEST(Philox, NormalsAreCuRandsBits) {
+// Ours against cuRAND's for every seed and length of the table.
+void expect_curand_bits(void (*ours)(std::uint64_t, std::span<double>),
+                        std::vector<double> (*curand)(std::uint64_t, std::size_t)) {
   for (std::uint64_t seed : kSeeds)
     for (std::size_t n : kLengths) {
-      std::vector<double> ours(n);
-      lowrank::philox_normal_double(seed, ours);
-      EXPECT_EQ(first_difference(ours, curand_normals(seed, n)), n) << "seed " << seed << ", n " << n;
+      std::vector<double> values(n);
+      ours(seed, values);
+      EXPECT_EQ(first_difference(values, curand(seed, n)), n) << "seed " << seed << ", n " << n;
     }
 }
 
-TEST(Philox, UniformsAreCuRandsBits) {
-  for (std::uint64_t seed : kSeeds)
-    for (std::size_t n : kLengths) {
-      std::vector<double> ours(n);
-      lowrank::philox_uniform_double(seed, ours);
-      EXPECT_EQ(first_difference(ours, curand_uniforms(seed, n)), n) << "seed " << seed << ", n " << n;
-    }
-}
+TEST(Philox, NormalsAreCuRandsBits) { expect_curand_bits(lowrank::philox_normal_double, curand_normals); }
+
+TEST(Philox, UniformsAreCuRandsBits) { expect_curand_bits(lowrank::philox_uniform_double, curand_uniforms); }
 
 // A prefix is the same whatever the length drawn (the inputs rely on it: n + 1 is never drawn).
 TEST(Philox, PrefixDoesNotDependOnLength) {
