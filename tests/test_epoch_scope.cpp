@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -57,15 +58,22 @@ Epoch0 epoch0(Needs needs, const std::vector<std::string>& overrides = {}) {
   RunState<double> run = start_run(*be, config, config.runs.front(), data, in, scope);
   Epoch0 out;
   out.W0 = download_double(*be, run.W);
-  EXPECT_TRUE(run_epoch(*be, run, 1, out.rec, scope));
+  EXPECT_TRUE(run_epoch(*be, run, 1, out.rec));
   out.W1 = download_double(*be, run.W);
   return out;
 }
 
 TEST(EpochScope, WithoutLeavingTheWeightsStayAndTheLeavingSeriesAreNaN) {
-  const Epoch0 lean = epoch0(Needs::full_spectrum);
+  const Epoch0 lean = epoch0(Needs::spectrum);
   EXPECT_EQ(lean.W1, lean.W0);
   for (double v : {lean.rec.test_mse, lean.rec.w_opnorm, lean.rec.energy}) EXPECT_TRUE(std::isnan(v));
+  // Short of the gradient, every series but the forward pass's is NaN.
+  const Epoch0 forward = epoch0(Needs::forward);
+  EXPECT_EQ(forward.W1, forward.W0);
+  for (double v : {forward.rec.opnorm_grad, forward.rec.align_data, forward.rec.align_residue, forward.rec.align_label,
+                   forward.rec.test_mse, forward.rec.w_opnorm})
+    EXPECT_TRUE(std::isnan(v));
+  EXPECT_TRUE(std::isfinite(forward.rec.train_mse));
   const Epoch0 full = epoch0(Needs::step);
   EXPECT_NE(full.W1, full.W0);
   // The entering series are the full epoch's, bit for bit, the spectrum's too.
@@ -77,7 +85,9 @@ TEST(EpochScope, WithoutLeavingTheWeightsStayAndTheLeavingSeriesAreNaN) {
 
 TEST(EpochScope, TopPairByLanczosAgreesWithTheFullSpectrum) {
   for (const char* activation : {"relu", "tanh"}) {
-    const std::vector<std::string> set = {std::string("runs.run.activation=") + activation};
+    // min(k, d) beyond Lanczos's kLanczosSteps: its restarts and its stopping rule at work.
+    const std::vector<std::string> set = {std::string("runs.run.activation=") + activation, "data.n=300", "data.d=200",
+                                          "model.k=150"};
     const Epoch0 lean = epoch0(Needs::top_pair, set), full = epoch0(Needs::step, set);
     EXPECT_EQ(lean.rec.train_mse, full.rec.train_mse);
     EXPECT_NEAR(lean.rec.opnorm_grad, full.rec.opnorm_grad, 1e-10 * full.rec.opnorm_grad) << activation;
@@ -104,22 +114,52 @@ TEST(EpochScope, SharedPreactivationsGiveTheForwardPassBits) {
     if (shared) {
       be->gemm_nt(data.X, run.W, run.Z);
       run.preactivations_ready = true;
+      be->step(run.W, run.W, -1.0, false);  // W ← 2W: a forward pass that ignored Z would differ
     }
     ASSERT_TRUE(run_epoch(*be, run, 1, rec[shared]));
     r[shared] = download_double(*be, run.r);
     EXPECT_FALSE(run.preactivations_ready);  // for one epoch only
   }
   EXPECT_EQ(rec[1].train_mse, rec[0].train_mse);
-  EXPECT_EQ(rec[1].opnorm_grad, rec[0].opnorm_grad);
-  EXPECT_EQ(rec[1].test_mse, rec[0].test_mse);
+  EXPECT_EQ(rec[1].opnorm_grad, rec[0].opnorm_grad);  // the gradient takes σ'(Z), r and X: not W
   EXPECT_EQ(r[1], r[0]);
+}
+
+TEST(EpochScope, ARunComputesNoMoreThanItsInputsWereLoadedFor) {
+  const Config config = parse_config(kConfig, "test", {});
+  const Inputs in = make_inputs(config, config.inputs.front());
+  std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
+  const DeviceInputs<double> data = load_inputs(*be, in, config, {Needs::top_pair});
+  EXPECT_THROW(start_run(*be, config, config.runs.front(), data, in, {Needs::spectrum}), std::logic_error);
+}
+
+// A non-finite gradient is the run's divergence (false), as in the full epoch, not an error.
+TEST(EpochScope, ANonFiniteGradientIsADivergence) {
+  for (Needs needs : {Needs::top_pair, Needs::step}) {
+    const Config config = parse_config(kConfig, "test", {});
+    const Inputs in = make_inputs(config, config.inputs.front());
+    std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
+    const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
+    DeviceInputs<double> data = load_inputs(*be, in, config, {needs});
+    data.a = &a;
+    RunState<double> run = start_run(*be, config, config.runs.front(), data, in, {needs});
+    // A finite loss (Z formed from the clean X) and an infinite gradient (from X with an ∞).
+    be->gemm_nt(data.X, run.W, run.Z);
+    run.preactivations_ready = true;
+    std::vector<double> X = download_double(*be, data.X);
+    X[3] = std::numeric_limits<double>::infinity();
+    be->upload_to(X, data.X);
+    EpochRecord rec;
+    EXPECT_FALSE(run_epoch(*be, run, 1, rec)) << static_cast<int>(needs);
+    EXPECT_TRUE(std::isfinite(rec.train_mse));
+  }
 }
 
 // beta_estimation's cell: cos_z_residual alone, from the forward pass.
 TEST(EpochScope, ResidualStatisticsWithoutTheDecompositionOrTheGradient) {
   const std::vector<std::string> set = {"decomposition.every=1", "decomposition.mu_source=exact"};
   const Epoch0 full = epoch0(Needs::step, set);
-  for (Needs needs : {Needs::forward, Needs::top_pair, Needs::full_spectrum}) {
+  for (Needs needs : {Needs::forward, Needs::top_pair, Needs::spectrum}) {
     const Epoch0 lean = epoch0(needs, set);
     for (double EpochRecord::*s : {&EpochRecord::train_mse, &EpochRecord::residual_max, &EpochRecord::residual_norm,
                                    &EpochRecord::cos_z_residual})

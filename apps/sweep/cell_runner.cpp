@@ -66,7 +66,7 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
     for (std::int64_t t = 0; t < epochs; ++t, ++s.epoch) {
       EpochRecord rec;
       // The spectrum's rows are not gathered: a heavy epoch only at t = 0.
-      if (!run_epoch(be, s, kMaxEpochs + 1, rec, scope)) {
+      if (!run_epoch(be, s, kMaxEpochs + 1, rec)) {
         out.diverged = true;
         break;
       }

@@ -21,6 +21,10 @@ namespace {
 // with a cell (work) or stop.
 enum Tag : int { kReady = 1, kResult = 2, kFailed = 3, kWork = 4, kStop = 5 };
 
+// Cells queued at a rank: its next one waits there while it trains one, so that it never waits
+// for rank 0 (which polls with pauses).
+constexpr int kCellsInFlight = 2;
+
 // Launched by mpirun (OpenMPI's, or another that sets PMI/PMIx variables).
 bool launched_by_mpirun() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
@@ -72,10 +76,14 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
   std::size_t next = 0, written = 0;
   std::vector<int> in_flight(static_cast<std::size_t>(size_), 0);
   int live = size_ - 1;  // ranks not yet told to stop
-  // Tops up `rank`'s queue; a rank with nothing queued and nothing left to hand out is told to stop.
+  // Tops up `rank`'s queue: a first cell always, a second only while there are cells for every
+  // rank (a short sweep or its tail goes one a rank); a rank with nothing queued and nothing left
+  // to hand out is told to stop.
   auto refill = [&](int rank) {
     int& queued = in_flight[static_cast<std::size_t>(rank)];
-    for (; queued < kCellsInFlight && next < work.size() && !stop_signal(); ++queued, ++next) {
+    auto plenty = [&] { return work.size() - next >= static_cast<std::size_t>(live); };
+    for (; queued < kCellsInFlight && next < work.size() && (queued == 0 || plenty()) && !stop_signal();
+         ++queued, ++next) {
       const long long cell[2] = {work[next].cell, work[next].replicate};
       MPI_Send(cell, 2, MPI_LONG_LONG, rank, kWork, MPI_COMM_WORLD);
     }

@@ -15,10 +15,6 @@
 
 namespace lowrank {
 
-// Cells queued at a rank: its next one waits there while it trains one, so that it never waits
-// for rank 0 (which polls with pauses), without holding back more than one cell from the others.
-constexpr int kCellsInFlight = 2;
-
 struct CellWork {
   std::int64_t cell, replicate;
 };
@@ -37,9 +33,10 @@ class MpiSession {
   // keep_runs, the folder (absolute) for the cells' own files; or, with `text` empty, tells them
   // there is nothing to do. Every rank-0 path calls one of these once.
   void start_workers(const std::string& text, bool gpu, const std::string& kept_folder = "");
-  // Rank 0: hands out `work` to ranks 1…R−1, kCellsInFlight at a time each, so that a rank's next
-  // cell is already there when it returns one, and writes each result as it comes; stops handing
-  // out at a stop signal. Returns the number of results written.
+  // Rank 0: hands out `work` to ranks 1…R−1, two cells queued at each while there are enough for
+  // every rank, so that a rank's next cell is already there when it returns one, and writes each
+  // result as it comes. At a stop signal it hands out no more; the cells already queued are still
+  // trained and written. Returns the number of results written.
   std::size_t serve(const std::vector<CellWork>& work, const std::function<void(const CellWork&, const CellResult&)>& write);
   // Ranks 1…R−1: train the cells rank 0 hands out until it says stop; the exit code.
   int work();

@@ -111,7 +111,7 @@ class Pool {
 // (gradient_alignment_scaling, 160 cells: 1.73 -> 1.25 s). The heap grows to one cell's peak per job.
 void keep_freed_memory() {
   constexpr int kLargestHeapBlock = 32 << 20;  // glibc's ceiling for M_MMAP_THRESHOLD on 64-bit
-  constexpr int kKeptFreeTop = 1 << 30;
+  constexpr int kKeptFreeTop = 1 << 30;        // above any cell's peak that the heap serves
   mallopt(M_MMAP_THRESHOLD, kLargestHeapBlock);
   mallopt(M_TRIM_THRESHOLD, kKeptFreeTop);
 }

@@ -273,8 +273,8 @@ class CpuBackend final : public Backend<T> {
     // Per-row losses summed in a fixed order: the result does not depend on the thread count.
     std::vector<double> loss(static_cast<std::size_t>(n));
     Index correct = 0;
-    // F_i = γ Σ_j a_j σ(Z_ij), each sum in float64 in the order of j, as the CUDA backend's: a
-    // block of rows at a time, whose sums are independent chains of additions the core overlaps.
+    // F_i = γ Σ_j a_j σ(Z_ij), each sum in float64 in the order of j: a block of rows at a time,
+    // whose sums are independent chains of additions the core overlaps.
     // The block's σ(Z) first, in a loop of its own that vectorises.
     constexpr Index kRows = 8;
     double sum[kRows];

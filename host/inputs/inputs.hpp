@@ -31,7 +31,7 @@ std::uint64_t stream_seed(std::uint64_t seed, Stream stream, int group);
 
 // n standard normals (float64) from the stream's generator, position 0.
 std::vector<double> draw_normal(std::uint64_t seed, Stream stream, int group, std::size_t n);
-// n uniforms in (0, 1) (float64) from the stream's generator, position 0.
+// n uniforms in (0, 1] (float64) from the stream's generator, position 0.
 std::vector<double> draw_uniform(std::uint64_t seed, Stream stream, int group, std::size_t n);
 
 // Row-major matrices and vectors of one inputs group, in float64.

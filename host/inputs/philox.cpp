@@ -46,12 +46,12 @@ void philox_rounds(std::uint32_t* c0, std::uint32_t* c1, std::uint32_t* c2, std:
   }
 }
 
-// 53 random bits, x0's 32 and x1's low 21 (cuRAND's _curand_uniform_double_hq's integer).
+// 53 random bits, x0 ^ (x1 << 21) (cuRAND's _curand_uniform_double_hq's integer).
 std::uint64_t bits53(std::uint32_t x0, std::uint32_t x1) {
   return static_cast<std::uint64_t>(x0) ^ (static_cast<std::uint64_t>(x1) << (53 - 32));
 }
 
-// cuRAND's _curand_uniform_double_hq: a uniform in (0, 1).
+// cuRAND's _curand_uniform_double_hq: a uniform in (0, 1].
 double uniform(std::uint32_t x0, std::uint32_t x1) {
   return static_cast<double>(bits53(x0, x1)) * kTwoPow53Inv + kTwoPow53Inv / 2.0;
 }

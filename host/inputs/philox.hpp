@@ -14,7 +14,11 @@ namespace lowrank {
 // against cuRAND itself.
 void philox_normal_double(std::uint64_t seed, std::span<double> out);
 
-// What curandGenerateUniformDouble writes for the same generator: uniforms in (0, 1), 53 bits.
+// What curandGenerateUniformDouble writes for the same generator: uniforms in (0, 1], 53 bits
+// (the largest rounds to 1).
+//
+// Both match cuRAND's bits where the C library's log, sin and cos round as glibc's do: cuRAND's
+// host generator calls them too.
 void philox_uniform_double(std::uint64_t seed, std::span<double> out);
 
 }  // namespace lowrank

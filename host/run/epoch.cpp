@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include <nvtx3/nvtx3.hpp>
 
@@ -18,8 +19,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 template <typename T>
 DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config, const EpochScope& scope) {
-  const bool full_spectrum = config.spectrum == SpectrumMethod::full && scope.full_spectrum();
+  const bool full_spectrum = config.spectrum == SpectrumMethod::full && scope.spectrum();
   DeviceInputs<T> di;
+  di.scope = scope;
   di.X = upload_double(be, in.X_train, in.n, in.d);
   di.y = upload_double(be, in.y_train, in.n, 1);
   di.X_test = upload_double(be, in.X_test, in.n_test, in.d);
@@ -61,11 +63,13 @@ DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& conf
 template <typename T>
 RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
                       const Inputs& in, const EpochScope& scope) {
+  if (scope.needs > data.scope.needs) throw std::logic_error("start_run: a scope wider than its inputs were loaded for");
   const std::int64_t n = in.n, k = in.k, d = in.d;
   RunState<T> s;
   s.spec = &spec;
   s.data = &data;
   s.config = &config;
+  s.scope = scope;
   s.W = upload_double(be, in.W0, k, d);
   s.Z = be.zeros(n, k);
   s.r = be.zeros(n, 1);
@@ -74,10 +78,10 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
   for (Buffer<T>* v : {&s.xr, &s.xr_prev, &s.v0, &s.v_prev, &s.opnorm_start}) *v = be.zeros(d, 1);
   s.xbr = be.zeros(1, d);
   s.WQ = be.zeros(k, data.energy_basis.cols);
-  if (config.spectrum == SpectrumMethod::truncated)
+  if (config.spectrum == SpectrumMethod::truncated && scope.spectrum())
     s.truncated = std::make_unique<TruncatedSpectrum<T>>(be, k, d, config.spectrum_rank, config.seed);
   if (spec.gradient_penalty > 0) s.Q = be.zeros(n, k);
-  if (spec.weight_decay > 0 && config.spectrum == SpectrumMethod::full) s.GT = be.zeros(d, k);
+  if (spec.weight_decay > 0 && config.spectrum == SpectrumMethod::full && scope.spectrum()) s.GT = be.zeros(d, k);
   if (config.decomposition_every > 0) {
     s.latent = in.z_train;
     if (scope.decomposition()) s.decomposition = std::make_unique<Decomposition<T>>(be, config, in, data);
@@ -88,7 +92,8 @@ RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec,
 }
 
 template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec, const EpochScope& scope) {
+bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec) {
+  const EpochScope& scope = s.scope;
   const RunSpec& spec = *s.spec;
   const Config& config = *s.config;
   const DeviceInputs<T>& in = *s.data;
@@ -98,7 +103,8 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   // An epoch of the decomposition records its series; it computes them all when in scope.
   const bool decomposition_epoch = config.decomposes(t), decompose = decomposition_epoch && scope.decomposition();
   const bool penalty = spec.gradient_penalty > 0, decay = spec.weight_decay > 0;
-  if (decompose && !s.decomposition) throw std::logic_error("run_epoch: a scope wider than start_run's");
+  for (const SeriesInfo& info : kSeries)  // what the scope does not compute
+    if (info.scalar && info.needs > scope.needs) rec.*info.scalar = kNaN;
 
   {
     nvtx3::scoped_range range("forward");
@@ -140,11 +146,14 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
     be.copy(s.xr, s.xbr);
     be.step(s.xbr, in.q, be.dot(in.spike_latent, s.r), false);
   }
+  // A non-finite ∇ is the run's divergence. It must be caught here: relu maps NaN to 0, so weights
+  // stepped with it can leave the test loss finite, and the Lanczos steps would fail on it.
+  if (!std::isfinite(be.norm(s.G))) return false;
   Spectrum<T> spectrum;
   {
     nvtx3::scoped_range range("spectrum");
     const Buffer<T>* previous = t > 0 ? &s.v_prev : nullptr;
-    if (!scope.full_spectrum()) {
+    if (!scope.spectrum()) {
       spectrum.top_right_vector = be.zeros(in.X.cols, 1);  // zero: Lanczos's fixed start vector
       spectrum.singular_values = {be.operator_norm(s.G, spectrum.top_right_vector)};
     } else if (s.truncated) {
@@ -173,12 +182,12 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
     e.full_spectrum = !s.truncated;
     s.decomposition->compute(e, rec);
   }
+  if (scope.leaving()) {
+    nvtx3::scoped_range range("update");
+    be.step(s.W, s.G, spec.lr, spec.normalize_rows);
+  }
   nvtx3::scoped_range metrics("metrics");
   if (scope.leaving()) {
-    {
-      nvtx3::scoped_range range("update");
-      be.step(s.W, s.G, spec.lr, spec.normalize_rows);
-    }
     const Evaluation test =
         be.evaluate(in.X_test, s.W, *in.a, in.y_test, spec.gamma, spec.activation, config.loss, s.Z_test);
     rec.test_mse = test.loss;
@@ -187,8 +196,6 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
     if (!std::isfinite(rec.test_mse)) return false;
     rec.w_opnorm = be.operator_norm(s.W, s.opnorm_start);
     rec.energy = energy_ratio(be, s.W, in.energy_basis, s.WQ);
-  } else {
-    rec.test_mse = rec.test_accuracy = rec.w_opnorm = rec.energy = kNaN;
   }
   if (!std::isfinite(spectrum.singular_values.at(0))) return false;
   rec.opnorm_grad = spectrum.singular_values.at(0);
@@ -216,7 +223,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   be.copy(v, s.v_prev);
   be.copy(s.xr, s.xr_prev);
 
-  if (t % heavy_every == 0 && scope.full_spectrum()) {
+  if (t % heavy_every == 0 && scope.spectrum()) {
     rec.singular_values = std::move(spectrum.singular_values);
     rec.top_right_vector = download_double(be, v);
     if (config.decomposition_every > 0 && !decompose) rec.mu.assign(static_cast<std::size_t>(config.k), kNaN);
@@ -231,7 +238,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRe
   template DeviceInputs<T> load_inputs<T>(Backend<T>&, const Inputs&, const Config&, const EpochScope&);   \
   template RunState<T> start_run<T>(Backend<T>&, const Config&, const RunSpec&, const DeviceInputs<T>&,   \
                                     const Inputs&, const EpochScope&);                                     \
-  template bool run_epoch<T>(Backend<T>&, RunState<T>&, std::int64_t, EpochRecord&, const EpochScope&);
+  template bool run_epoch<T>(Backend<T>&, RunState<T>&, std::int64_t, EpochRecord&);
 LOWRANK_INSTANTIATE(float)
 LOWRANK_INSTANTIATE(double)
 #undef LOWRANK_INSTANTIATE

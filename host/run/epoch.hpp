@@ -11,21 +11,22 @@
 #include "decomposition.hpp"
 #include "driver.hpp"
 #include "inputs.hpp"
+#include "series.hpp"
 #include "truncated_spectrum.hpp"
 
 namespace lowrank {
 
-// What an epoch computes: everything (the driver), or what some series need (Needs, series.hpp):
-// a sweep at initialisation computes what it gathers. Short of the step, W stays W_t and the
-// series at W_(t+1) are NaN; short of the gradient, only the losses and the residual's
-// statistics are; short of the full spectrum, ‖∇‖₂ and v_t come from Lanczos on ∇
-// (Backend::operator_norm), v_t's sign not fixed and no v2 nor heavy rows; short of the
+// What a run's epochs compute: everything (the driver), or what some series need (Needs,
+// series.hpp): a sweep at initialisation computes what it gathers. Every scalar series beyond the
+// scope is NaN (but epoch_seconds, the time of what was computed): short of the step, W stays W_t; short of the gradient, only the losses and the
+// residual's statistics are computed; short of the spectrum, ‖∇‖₂ and v_t come from Lanczos on ∇
+// (Backend::operator_norm), v_t's sign not fixed, with no v2 nor heavy rows; short of the
 // decomposition, its epochs record only the residual's statistics.
 struct EpochScope {
   Needs needs = Needs::step;
   bool leaving() const { return needs >= Needs::step; }
   bool gradient() const { return needs >= Needs::top_pair; }
-  bool full_spectrum() const { return needs >= Needs::full_spectrum; }
+  bool spectrum() const { return needs >= Needs::spectrum; }
   bool decomposition() const { return needs >= Needs::decomposition; }
 };
 
@@ -41,6 +42,7 @@ struct DeviceInputs {
   // The identity I_d's factor, with which Backend::spectrum gives the spectrum of a dense k×d
   // matrix A passed as M = Aᵀ: the gradient's with weight decay (not of the form Mᵀ X).
   std::shared_ptr<const PreparedData> identity;
+  EpochScope scope;  // what it was loaded for: a run on it computes no more
 };
 
 // The training set `in` on the backend, with what `config`'s spectrum, regularisers and
@@ -63,6 +65,7 @@ struct RunState {
   std::vector<double> latent;    // with [decomposition] every > 0: z (float64), for the residual's statistics
   bool preactivations_ready = false;  // Z holds X W_tᵀ already (set by a caller that shares it): the
                                       // next epoch's forward pass takes the readout alone
+  EpochScope scope;              // what its epochs compute (start_run's)
   std::int64_t epoch = 0;        // epochs done
   std::int64_t first_epoch = 0;  // where this process started it (a resumed run's checkpoint)
   bool stopped = false;
@@ -70,18 +73,16 @@ struct RunState {
   RunSummary summary;
 };
 
-
-// A run at epoch 0: W0 and zeroed work buffers (and the truncated spectrum's block if chosen, and
-// the decomposition's state if in scope).
+// A run at epoch 0 whose epochs compute `scope` (at most what `data` was loaded for): W0 and
+// zeroed work buffers, and what the scope needs of the truncated spectrum and the decomposition.
 template <typename T>
 RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
                       const Inputs& in, const EpochScope& scope = {});
 
-// One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, the heavy series when
-// t % heavy_every == 0; returns false when the run diverged: its loss, gradient or weights
-// turned non-finite. The caller advances s.epoch. `scope` as start_run's.
+// One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, in the run's scope, the heavy
+// series when t % heavy_every == 0; returns false when the run diverged: its loss, gradient or
+// weights turned non-finite. The caller advances s.epoch.
 template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec,
-               const EpochScope& scope = {});
+bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec);
 
 }  // namespace lowrank

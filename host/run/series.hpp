@@ -51,10 +51,11 @@ enum class TakenAt { entering, leaving, whole_epoch };
 enum class RecordedFor { every_run, classification, weight_decay, gradient_penalty, decomposition, alignments };
 
 // What of an epoch a series needs, each more than the one before: the forward pass (the losses
-// and the residual), the gradient with its top singular pair, every singular value (and v2), the
-// decomposition, the step (the series at W_(t+1), and the whole epoch's time). A sweep at
+// and the residual), the gradient with its top singular pair, the spectrum of [spectrum] (every
+// singular value, or the truncated top; v2), the decomposition, the step (the series at W_(t+1),
+// and the whole epoch's time). A sweep at
 // initialisation computes what its gathered series need (EpochScope).
-enum class Needs { forward, top_pair, full_spectrum, decomposition, step };
+enum class Needs { forward, top_pair, spectrum, decomposition, step };
 
 // One series: the dataset `runs/<run>/<name>`, with attributes long_name (`meaning`), units and
 // taken_at. `summary` > 0: a column of the summary table, that many significant digits.
@@ -83,10 +84,10 @@ inline constexpr SeriesInfo kSeries[] = {
     {"w_opnorm", SeriesShape::scalar, TakenAt::leaving, "largest singular value of W", "1", &EpochRecord::w_opnorm,
      nullptr, 5, RecordedFor::every_run, Needs::step},
     {"grad_singular_values", SeriesShape::spectrum, TakenAt::entering,
-     "singular values of the gradient of the loss in W, descending", "1", nullptr, &EpochRecord::singular_values, 0, RecordedFor::every_run, Needs::full_spectrum},
+     "singular values of the gradient of the loss in W, descending", "1", nullptr, &EpochRecord::singular_values, 0, RecordedFor::every_run, Needs::spectrum},
     {"grad_top_right_vector", SeriesShape::vector, TakenAt::entering,
      "leading right singular vector v_t of the gradient, unit, sign following v_(t-1)", "1", nullptr,
-     &EpochRecord::top_right_vector, 0, RecordedFor::every_run, Needs::full_spectrum},
+     &EpochRecord::top_right_vector, 0, RecordedFor::every_run, Needs::spectrum},
     {"energy", SeriesShape::scalar, TakenAt::leaving,
      "||W Q||_F / ||W||_F, Q an orthonormal basis of span(X_B^T y, q)", "1", &EpochRecord::energy, nullptr, 4, RecordedFor::every_run, Needs::step},
     {"align_data", SeriesShape::scalar, TakenAt::entering, "|<v_t, q>|: alignment of v_t with the data spike q", "1",
@@ -102,10 +103,10 @@ inline constexpr SeriesInfo kSeries[] = {
      &EpochRecord::epoch_seconds, nullptr, 0, RecordedFor::every_run, Needs::step},
     {"align_data_v2", SeriesShape::scalar, TakenAt::entering,
      "|<v2_t, q>|, v2_t the second right singular vector of the gradient", "1", &EpochRecord::align_data_v2, nullptr,
-     0, RecordedFor::every_run, Needs::full_spectrum},
+     0, RecordedFor::every_run, Needs::spectrum},
     {"align_residue_v2", SeriesShape::scalar, TakenAt::entering,
      "|cos(v2_t, X_B^T r_t)|, v2_t the second right singular vector of the gradient", "1",
-     &EpochRecord::align_residue_v2, nullptr, 0, RecordedFor::every_run, Needs::full_spectrum},
+     &EpochRecord::align_residue_v2, nullptr, 0, RecordedFor::every_run, Needs::spectrum},
     {"train_accuracy", SeriesShape::scalar, TakenAt::entering,
      "fraction of training samples whose class F predicts (bce: sign of F - 1/2 against y - 1/2; hinge: sign of F "
      "against y)",
