@@ -106,6 +106,15 @@ class Pool {
   std::vector<std::thread> threads_;
 };
 
+// "40 s", "12 min", "1.5 h": a time left, to the precision a progress line wants.
+std::string duration_text(double seconds) {
+  char text[32];
+  if (seconds < 60) std::snprintf(text, sizeof text, "%.0f s", std::max(1.0, seconds));
+  else if (seconds < 3600) std::snprintf(text, sizeof text, "%.0f min", seconds / 60);
+  else std::snprintf(text, sizeof text, "%.1f h", seconds / 3600);
+  return text;
+}
+
 // The cells allocate and free the same arrays (megabytes each) thousands of times: kept in the
 // heap rather than handed back to the kernel, which zeroes every page again when they return
 // (gradient_alignment_scaling, 160 cells: 1.73 -> 1.25 s). The heap grows to one cell's peak per job.
@@ -299,9 +308,10 @@ int sweep_main(int argc, char** argv) {
       ++written;
       const auto now = std::chrono::steady_clock::now();
       if (!quiet && (now - last > std::chrono::seconds(1) || written == todo)) {
-        const double s = std::chrono::duration<double>(now - start).count();
-        std::fprintf(stderr, "engine sweep: %zu/%zu cells, %.1f cells/s\n", total - todo + written, total,
-                     static_cast<double>(written) / s);
+        const double s = std::chrono::duration<double>(now - start).count(), rate = static_cast<double>(written) / s;
+        std::fprintf(stderr, "engine sweep: %zu/%zu cells, %.1f cells/s%s\n", total - todo + written, total, rate,
+                     written < todo ? (", about " + duration_text(static_cast<double>(todo - written) / rate) + " left").c_str()
+                                    : "");
         last = now;
       }
     };
