@@ -3,6 +3,7 @@
 #include <hdf5_hl.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cmath>
 #include <limits>
@@ -223,7 +224,9 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
     derived_scales.push_back(epoch.get());
     H5Handle ds = filled_dataset(root, slope.name, H5T_IEEE_F64LE, derived_dims, derived_chunk, kNaN);
     attach(ds.get(), derived_scales);
-    const std::string meaning = std::to_string(slope.scale) + " x the least-squares slope of log(mean of " + slope.series +
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%g", slope.scale);  // -2, not -2.000000
+    const std::string meaning = std::string(scale) + " x the least-squares slope of log(mean of " + slope.series +
                                 ") against log(" + slope.key + ") over the axis " + slope.axis;
     describe(ds.get(), meaning.c_str(), "1", taken_at_text(series_named(slope.series).taken_at));
     attr_string(ds.get(), "derived", "loglog_slope");

@@ -59,17 +59,24 @@ def series_against_axis(ds, series, axis):
 
 
 def derived_histogram(ds, name):
-    """A derived dataset's values (every run, point of the other axes and epoch) as a histogram:
-    the notebook's histogram of the β estimates."""
-    values = ds[name].values.ravel()
-    values = values[np.isfinite(values)]
+    """A derived dataset's values (every point of the other axes and epoch) as a histogram, one
+    per run on shared bins: the notebook's histograms of the β estimates, one per scaling."""
+    runs = list(ds["run"].values) if "run" in ds[name].dims else [None]
+    per_run = {run: ds[name].sel(run=run).values.ravel() if run is not None else ds[name].values.ravel() for run in runs}
+    per_run = {run: v[np.isfinite(v)] for run, v in per_run.items()}
+    every = np.concatenate(list(per_run.values()))
+    bins = np.histogram_bin_edges(every, bins=max(10, int(np.sqrt(len(every)))))
     fig, ax = plt.subplots(figsize=(9, 6))
-    ax.hist(values, bins=max(10, int(np.sqrt(len(values)))), color="tab:blue", alpha=0.8)
+    for run, values in per_run.items():
+        label = f"{run}: mean {np.mean(values):.3g}, sd {np.std(values):.3g}" if run is not None else None
+        ax.hist(values, bins=bins, alpha=0.6, label=label)
     ax.set_xlabel(name)
     ax.set_ylabel("combinations")
     ax.grid(True, alpha=0.4)
-    ax.set_title(f"{ds.attrs.get('experiment', '')}: {name} over {len(values)} combinations "
-                 f"(mean {np.mean(values):.3g}, sd {np.std(values):.3g})\n{ds[name].attrs.get('long_name', '')}", fontsize=9)
+    if runs[0] is not None:
+        ax.legend(fontsize=8)
+    ax.set_title(f"{ds.attrs.get('experiment', '')}: {name} over {len(every)} combinations "
+                 f"(mean {np.mean(every):.3g}, sd {np.std(every):.3g})\n{ds[name].attrs.get('long_name', '')}", fontsize=9)
     fig.tight_layout()
     return fig
 
