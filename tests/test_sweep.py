@@ -150,6 +150,26 @@ def main():
                                                                                  os.path.join(tmp, "kept.h5")),
           "keep_runs: every cell's engine file written and referenced, the same gathered values")
 
+    # keep_runs in shards: each shard keeps its cells; the merged file references them, from its
+    # own folder, and holds the one-process values.
+    os.makedirs(os.path.join(tmp, "shards"), exist_ok=True)
+    rs = [sweep("--config", "sweep.toml", "--set", "sweep.keep_runs=true", "--shard", f"{i}/2", "--out",
+                f"shards/kshard{i}.h5", cwd=tmp) for i in (0, 1)]
+    r = sweep("--merge", "--out", "kmerged.h5", "shards/kshard0.h5", "shards/kshard1.h5", cwd=tmp)
+    diff = same_files(os.path.join(tmp, "kept.h5"), os.path.join(tmp, "kmerged.h5"))
+    same_cells, names = r.returncode == 0 and all(x.returncode == 0 for x in rs), []
+    if same_cells:
+        with h5py.File(os.path.join(tmp, "kmerged.h5"), "r") as f:
+            names = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
+        with h5py.File(os.path.join(tmp, "kept.h5"), "r") as f:
+            ones = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
+        for name, one in zip(names, ones):
+            with h5py.File(os.path.join(tmp, name), "r") as a, h5py.File(os.path.join(tmp, one), "r") as b:
+                same_cells = same_cells and all(np.array_equal(a[f"runs/{run}/{k}"][()], b[f"runs/{run}/{k}"][()])
+                                                for run in ("ntk", "mf") for k in ("train_mse", "grad_singular_values"))
+    check(same_cells and len(names) == 12 and all(n.startswith("shards/kshard") for n in names) and not diff,
+          f"keep_runs in two shards, merged: references to the shards' cell files, the one-process values {diff}")
+
     r = sweep("--config", "sweep.toml", "--out", "two.h5", "--jobs", "2", cwd=tmp)
     diff = same_files(os.path.join(tmp, "one.h5"), os.path.join(tmp, "two.h5"))
     check(r.returncode == 0 and not diff, f"--jobs 2 writes the same file as --jobs 1 {diff}")
@@ -199,7 +219,7 @@ def main():
                             "--config", "sweep.toml", "--set", "sweep.keep_runs=true", "--out", "kept_mpi.h5"],
                            capture_output=True, text=True, cwd=tmp)
         diff = same_files(os.path.join(tmp, "kept.h5"), os.path.join(tmp, "kept_mpi.h5"))
-        same_cells = r.returncode == 0
+        same_cells, names = r.returncode == 0, []
         if same_cells:
             with h5py.File(os.path.join(tmp, "kept_mpi.h5"), "r") as f:
                 names = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
