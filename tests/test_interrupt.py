@@ -20,19 +20,13 @@ import time
 import h5py
 import numpy as np
 
+from checks import check, summary
+
 ENGINE = sys.argv[1]
 # On the CPU: under a second for the 60 epochs on 2 cores; the kills below land mid-run (checked).
 ARGS = ["--exp", "ntk_vs_mf", "--set", "data.n=150", "--set", "data.d=200", "--set", "model.k=250", "--epochs", "60",
         "--device", "cpu", "--threads", "2", "--quiet", "--checkpoint-every", "4"]
 SKIP = ("epoch_seconds",)
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
 
 def text(ds):
     return ds[()].decode().rstrip("\0")
@@ -289,8 +283,7 @@ def main():
               "divergence: mf, the other run of the pair, completes")
         check(f["pairs/ntk__mf/pair_mean_angle_deg"].shape[0] == at, "divergence: the pair's angles stop with ntk")
         check(not same_prefix(f, ref, "runs/mf", 60), "divergence: mf equals its uninterrupted run")
-    print(f"{len(failures)} check(s) failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

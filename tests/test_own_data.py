@@ -16,15 +16,9 @@ import tempfile
 import h5py
 import numpy as np
 
+from checks import check, summary
+
 ENGINE, REPO = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
 
 BASE = """experiment = "own"
 seed = 3
@@ -175,8 +169,7 @@ def main():
     with h5py.File(os.path.join(tmp, "digits_run.h5"), "r") as f:
         x = f["inputs/digits/X_train"][()]
         check(x.shape == (1500, 64) and np.allclose(np.linalg.norm(x, axis=1), 1), "digits: 1500 x 64, unit rows")
-    print(f"{len(failures)} check(s) failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

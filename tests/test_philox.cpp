@@ -64,13 +64,4 @@ TEST(Philox, NormalsAreCuRandsBits) { expect_curand_bits(lowrank::philox_normal_
 
 TEST(Philox, UniformsAreCuRandsBits) { expect_curand_bits(lowrank::philox_uniform_double, curand_uniforms); }
 
-// A prefix is the same whatever the length drawn (the inputs rely on it: n + 1 is never drawn).
-TEST(Philox, PrefixDoesNotDependOnLength) {
-  std::vector<double> shorter(kTurn + 1), longer(2 * kTurn + 5);
-  lowrank::philox_normal_double(7, shorter);
-  lowrank::philox_normal_double(7, longer);
-  longer.resize(shorter.size());
-  EXPECT_EQ(first_difference(shorter, longer), shorter.size());
-}
-
 }  // namespace

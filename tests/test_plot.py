@@ -17,19 +17,13 @@ import h5py
 import matplotlib.image
 import numpy as np
 
+from checks import check, summary
+
 ENGINE, PACKAGE = sys.argv[1], sys.argv[2]
 SMALL = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=50"]
 SIZES = {"loss": (500, 1200), "norms": (500, 1200), "alignment": (900, 1200), "energy": (600, 1000),
          "spectrum": (600, 1100), "singular-values": (600, 1100)}
 DECOMPOSITION_SIZES = {"decomposition-spectrum": (600, 1000), "decomposition": (900, 2000)}
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
 
 def plot(*args, **kw):
     env = dict(os.environ, PYTHONPATH=PACKAGE)
@@ -322,8 +316,7 @@ def main():
                   f"{os.path.basename(path)}: exit {r.returncode}, '{r.stderr.strip()}'")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(failures)} check(s) failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

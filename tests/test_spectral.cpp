@@ -6,6 +6,7 @@
 #include <lapacke.h>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <sstream>
 
@@ -172,6 +173,17 @@ std::vector<double> with_spectrum(std::mt19937_64& rng, std::int64_t k, std::int
     for (std::int64_t j = 0; j < d; ++j)
       for (std::size_t l = 0; l < s.size(); ++l) W[i * d + j] += U[i * k + l] * s[l] * V[j * d + l];
   return W;
+}
+
+// As the spectrum: a non-finite matrix (a diverged W or ∇) gives NaN, not a LAPACK error.
+TEST(OperatorNorm, NonFiniteMatrixIsNaNNotAnError) {
+  auto be = make_cpu_backend<double>();
+  for (double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    std::vector<double> W(12 * 9, 0.5);
+    W[7] = bad;
+    Buffer<double> start = be->zeros(9, 1);
+    EXPECT_TRUE(std::isnan(be->operator_norm(be->upload(W, 12, 9), start))) << bad;
+  }
 }
 
 TEST(OperatorNorm, KnownSpectraWithinOneInHundredThousand) {

@@ -24,18 +24,11 @@ import h5py
 import numpy as np
 import xarray as xr
 
+from checks import check, summary
 from notebook_create_curve import create_curve
 
 ENGINE = sys.argv[1]
 REPO_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "experiments")
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-
 
 BASE = """experiment = "tiny"
 seed = 42
@@ -81,6 +74,22 @@ def same_files(a, b):
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
         return [k for k in fa if isinstance(fa[k], h5py.Dataset) and fa[k].dtype.kind in "fi"
                 and not np.array_equal(fa[k][()], fb[k][()], equal_nan=True)]
+
+
+def kept_cells(tmp, sweep_file, reference="kept.h5"):
+    """The cell files `sweep_file` references, and whether each holds the same status and series
+    as the one-process keep_runs sweep's file of the same cell."""
+    def names(path):
+        with h5py.File(os.path.join(tmp, path), "r") as f:
+            return [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
+    mine, ones = names(sweep_file), names(reference)
+    same = len(mine) == len(ones)
+    for name, one in zip(mine, ones):
+        with h5py.File(os.path.join(tmp, name), "r") as a, h5py.File(os.path.join(tmp, one), "r") as b:
+            same = same and a["status"][()] == b["status"][()] and all(
+                np.array_equal(a[f"runs/{run}/{k}"][()], b[f"runs/{run}/{k}"][()], equal_nan=True)
+                for run in ("ntk", "mf") for k in ("train_mse", "test_mse", "grad_singular_values"))
+    return mine, same
 
 
 def main():
@@ -157,16 +166,8 @@ def main():
                 f"shards/kshard{i}.h5", cwd=tmp) for i in (0, 1)]
     r = sweep("--merge", "--out", "kmerged.h5", "shards/kshard0.h5", "shards/kshard1.h5", cwd=tmp)
     diff = same_files(os.path.join(tmp, "kept.h5"), os.path.join(tmp, "kmerged.h5"))
-    same_cells, names = r.returncode == 0 and all(x.returncode == 0 for x in rs), []
-    if same_cells:
-        with h5py.File(os.path.join(tmp, "kmerged.h5"), "r") as f:
-            names = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
-        with h5py.File(os.path.join(tmp, "kept.h5"), "r") as f:
-            ones = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
-        for name, one in zip(names, ones):
-            with h5py.File(os.path.join(tmp, name), "r") as a, h5py.File(os.path.join(tmp, one), "r") as b:
-                same_cells = same_cells and all(np.array_equal(a[f"runs/{run}/{k}"][()], b[f"runs/{run}/{k}"][()])
-                                                for run in ("ntk", "mf") for k in ("train_mse", "grad_singular_values"))
+    ran = r.returncode == 0 and all(x.returncode == 0 for x in rs)
+    names, same_cells = kept_cells(tmp, "kmerged.h5") if ran else ([], False)
     check(same_cells and len(names) == 12 and all(n.startswith("shards/kshard") for n in names) and not diff,
           f"keep_runs in two shards, merged: references to the shards' cell files, the one-process values {diff}")
 
@@ -219,17 +220,8 @@ def main():
                             "--config", "sweep.toml", "--set", "sweep.keep_runs=true", "--out", "kept_mpi.h5"],
                            capture_output=True, text=True, cwd=tmp)
         diff = same_files(os.path.join(tmp, "kept.h5"), os.path.join(tmp, "kept_mpi.h5"))
-        same_cells, names = r.returncode == 0, []
-        if same_cells:
-            with h5py.File(os.path.join(tmp, "kept_mpi.h5"), "r") as f:
-                names = [n.decode() if isinstance(n, bytes) else n for n in f["cell_file"][()].ravel()]
-            for name in names:
-                mine, one = os.path.join(tmp, name), os.path.join(tmp, name.replace("kept_mpi-cells", "kept-cells"))
-                with h5py.File(mine, "r") as a, h5py.File(one, "r") as b:
-                    same_cells = same_cells and a["status"][()] == b["status"][()] and all(
-                        np.array_equal(a[f"runs/{run}/{k}"][()], b[f"runs/{run}/{k}"][()], equal_nan=True)
-                        for run in ("ntk", "mf") for k in ("train_mse", "test_mse", "grad_singular_values"))
-        check(same_cells and len(names) == 12 and not diff,
+        names, same_cells = kept_cells(tmp, "kept_mpi.h5") if r.returncode == 0 else ([], False)
+        check(same_cells and all(n.startswith("kept_mpi-cells/") for n in names) and len(names) == 12 and not diff,
               f"keep_runs under mpirun -np 3: the ranks write every cell's file, as one process does {diff} "
               f"({r.stderr.strip()[-200:]})")
         # At the preset's sizes (to n = 800) OpenBLAS would split products over threads: every rank
@@ -382,8 +374,7 @@ def main():
               f"refused, nothing created: {what} ({r.stderr.strip()[:120]})")
 
     check_create_curve(tmp)
-    print(f"{len(failures)} check(s) failed")
-    return 1 if failures else 0
+    return summary()
 
 
 def check_create_curve(tmp):

@@ -142,6 +142,10 @@ CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, bool gp
                                                 : keep<double>(spec, config, gpu, path);
 }
 
+std::filesystem::path kept_cells_folder(const std::filesystem::path& sweep_file) {
+  return sweep_file.parent_path() / (sweep_file.stem().string() + "-cells");
+}
+
 std::string kept_cell_name(std::int64_t cell, std::int64_t replicate) {
   return "cell" + std::to_string(cell) + "-r" + std::to_string(replicate) + ".h5";
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "config.hpp"
@@ -19,7 +20,9 @@ CellResult run_cell(const SweepSpec& spec, const Config& config, bool gpu);
 // it. HDF5 here is not thread-safe: call it from one thread, with no other HDF5 work meanwhile.
 CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, bool gpu, const std::string& path);
 
-// The name of a kept cell's file (cell<c>-r<r>.h5) in the sweep's cells folder.
+// Where keep_runs puts a sweep file's cells: the folder <stem>-cells beside it, and in it a
+// cell's replicate's file cell<c>-r<r>.h5.
+std::filesystem::path kept_cells_folder(const std::filesystem::path& sweep_file);
 std::string kept_cell_name(std::int64_t cell, std::int64_t replicate);
 
 }  // namespace lowrank

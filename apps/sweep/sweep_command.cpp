@@ -243,22 +243,22 @@ int sweep_main(int argc, char** argv) {
 
   try {
     // keep_runs: each cell's engine file in <sweep>-cells/ beside the sweep file.
-    const fs::path out_path(out);
-    const std::string cells_folder = out_path.stem().string() + "-cells";
+    const fs::path out_path(out), cells_folder = kept_cells_folder(out_path);
     std::function<std::string(std::int64_t, std::int64_t)> cell_file;
     if (spec.keep_runs && merge) {  // the shards' cell files, seen from the merged file's folder
       cell_file = [&](std::int64_t cell, std::int64_t r) {
         for (std::size_t i = 0; i < shards.size(); ++i)
           if (shards[i]->shard().holds(cell, r, spec.replicates)) {
-            const fs::path from(merged[i]);
-            return fs::relative(fs::absolute(from).parent_path() / (from.stem().string() + "-cells") / kept_cell_name(cell, r),
+            return fs::relative(fs::absolute(kept_cells_folder(merged[i])) / kept_cell_name(cell, r),
                                 fs::absolute(out_path).parent_path()).string();
           }
         return std::string();
       };
     } else if (spec.keep_runs) {
-      fs::create_directories(out_path.parent_path() / cells_folder);
-      cell_file = [&](std::int64_t cell, std::int64_t r) { return cells_folder + "/" + kept_cell_name(cell, r); };
+      fs::create_directories(cells_folder);
+      cell_file = [&](std::int64_t cell, std::int64_t r) {  // relative to the sweep file's folder
+        return (cells_folder.filename() / kept_cell_name(cell, r)).string();
+      };
     }
     if (staged) {
       file.emplace(staged->temporary().string(), spec, LOWRANK_VERSION, command_line,
@@ -317,7 +317,7 @@ int sweep_main(int argc, char** argv) {
       }
     };
     if (ranks) {  // with keep_runs, each rank writes its cells' files (a process of its own, its own HDF5)
-      const std::string kept = spec.keep_runs ? fs::absolute(out_path.parent_path() / cells_folder).string() : "";
+      const std::string kept = spec.keep_runs ? fs::absolute(cells_folder).string() : "";
       mpi.start_workers(spec.base_text + "\n" + spec.sweep_text, gpu, kept);
       mpi.serve(work, write);
     } else if (spec.keep_runs) {  // the engine's driver writes HDF5 itself: one cell at a time, on this thread

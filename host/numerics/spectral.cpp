@@ -277,6 +277,9 @@ template std::vector<double> singular_values<float>(const float*, Index, Index);
 template std::vector<double> singular_values<double>(const double*, Index, Index);
 
 TopRitz top_ritz(const std::vector<double>& alpha, const std::vector<double>& beta, Index used, double rel_tol) {
+  const auto finite = [](double x) { return std::isfinite(x); };
+  if (!std::all_of(alpha.begin(), alpha.begin() + used, finite) || !std::all_of(beta.begin(), beta.begin() + used, finite))
+    return {std::numeric_limits<double>::quiet_NaN(), std::vector<double>(sz(used), 0.0), true};
   std::vector<double> diag(alpha.begin(), alpha.begin() + used), off(beta.begin(), beta.begin() + used);
   std::vector<double> z(sz(used * used));
   check(LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', i32(used), diag.data(), off.data(), z.data(), i32(used)), "dstev");

@@ -44,7 +44,9 @@ std::vector<double> tridiagonal_top_vectors(const std::vector<double>& diag, con
 
 // The top Ritz pair of the Lanczos tridiagonal T (diagonal alpha, off-diagonal beta, `used`
 // steps) and whether it has converged: the residual bound β_last·|s_last| ≤ rel_tol·θ, or an
-// invariant subspace (β_last ≈ 0). `s` is the Ritz vector in the Lanczos basis.
+// invariant subspace (β_last ≈ 0). `s` is the Ritz vector in the Lanczos basis. Non-finite
+// coefficients (a non-finite matrix) give θ = NaN, converged: the Lanczos result is NaN, which
+// callers read as a divergence, not an error.
 struct TopRitz {
   double theta = 0;
   std::vector<double> s;

@@ -62,7 +62,7 @@ struct RunState {
   Buffer<T> GT;                  // with weight decay and the full spectrum: ∇ᵀ
   std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
   std::unique_ptr<Decomposition<T>> decomposition;   // with [decomposition] every > 0, in scope
-  std::vector<double> latent;    // with [decomposition] every > 0: z (float64), for the residual's statistics
+  std::vector<double> latent;    // with [decomposition] every > 0 out of scope: z (float64), for the residual's statistics
   bool preactivations_ready = false;  // Z holds X W_tᵀ already (set by a caller that shares it): the
                                       // next epoch's forward pass takes the readout alone
   EpochScope scope;              // what its epochs compute (start_run's)
