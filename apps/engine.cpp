@@ -20,6 +20,7 @@
 #include "file_lock.hpp"
 #include "h5_writer.hpp"
 #include "inputs.hpp"
+#include "device_choice.hpp"
 #include "memory_estimate.hpp"
 #include "paths.hpp"
 #include "presets.hpp"
@@ -81,6 +82,9 @@ Config resolve_config(const Options& o) {
 
 using Clock = std::chrono::steady_clock;
 
+// The GPU of a run: by the process's local rank where several engines share a node (srun, mpirun).
+int process_cuda_device() { return choose_cuda_device(cuda_device_count(), 0, 1, process_environment); }
+
 // Seconds since `start`, and `start` moved to now.
 double lap(Clock::time_point& start) {
   const Clock::time_point now = Clock::now();
@@ -116,7 +120,7 @@ int run(const Config& config, const Options& o, const std::string& command_line,
   set_cpu_threads(o.threads);
   const bool gpu = o.device == "cuda";
   Clock::time_point start = Clock::now();
-  std::unique_ptr<Backend<T>> backend = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
+  std::unique_ptr<Backend<T>> backend = gpu ? make_cuda_backend<T>(process_cuda_device()) : make_cpu_backend<T>();
   const double backend_seconds = lap(start);
   const bool terminal = ::isatty(::fileno(stderr));
   const std::string where =
@@ -286,6 +290,7 @@ int main(int argc, char** argv) {
       throw ConfigError("nothing to run: give --exp NAME, --config FILE or --resume FILE");
     } else {
       config = resolve_config(o);
+      for (const std::string& w : config_warnings(config)) std::fprintf(stderr, "engine: warning: %s\n", w.c_str());
       o.out = new_output("--out", o.out_given ? o.out : config.experiment + ".h5", o.force).string();
     }
     if (o.device == "cuda" && cuda_device_count() == 0)
@@ -296,7 +301,7 @@ int main(int argc, char** argv) {
     Clock::time_point check_start = Clock::now();
     const MemoryEstimate need = estimate_memory(config, gpu, plan.has_value());
     check_fits("host", need.host_bytes, available_host_memory());
-    if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory());  // the first CUDA call: starts the context
+    if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory(process_cuda_device()));  // the first CUDA call: starts the context
     started.memory_check = lap(check_start);
     if (plan) {
       draw_resume_inputs(*plan, o.out);

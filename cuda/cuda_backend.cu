@@ -156,11 +156,15 @@ struct CudaPrepared final : PreparedData {
 template <typename T>
 class CudaBackend final : public Backend<T> {
  public:
-  CudaBackend() {
-    if (cuda_device_count() == 0) throw std::runtime_error("--device cuda: no CUDA device is present");
-    LOWRANK_CHECK(cudaSetDevice(0));
+  explicit CudaBackend(int device) {
+    const int count = cuda_device_count();
+    if (count == 0) throw std::runtime_error("--device cuda: no CUDA device is present");
+    if (device < 0 || device >= count)
+      throw std::runtime_error("CUDA device " + std::to_string(device) + " asked for; " + std::to_string(count) +
+                               " present");
+    LOWRANK_CHECK(cudaSetDevice(device));  // for this thread, which the backend is used from
     cudaDeviceProp prop{};
-    LOWRANK_CHECK(cudaGetDeviceProperties(&prop, 0));
+    LOWRANK_CHECK(cudaGetDeviceProperties(&prop, device));
     name_ = std::string("cuda:") + prop.name;
     LOWRANK_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     scratch_.use_stream(stream_);
@@ -850,19 +854,19 @@ int cuda_device_count() {
   return count;
 }
 
-double cuda_free_memory() {
-  if (cuda_device_count() == 0) return 0;
+double cuda_free_memory(int device) {
+  if (cuda_device_count() <= device) return 0;
   std::size_t free_bytes = 0, total = 0;
-  LOWRANK_CHECK(cudaSetDevice(0));
+  LOWRANK_CHECK(cudaSetDevice(device));
   LOWRANK_CHECK(cudaMemGetInfo(&free_bytes, &total));
   return static_cast<double>(free_bytes);
 }
 
 template <typename T>
-std::unique_ptr<Backend<T>> make_cuda_backend() {
-  return std::make_unique<CudaBackend<T>>();
+std::unique_ptr<Backend<T>> make_cuda_backend(int device) {
+  return std::make_unique<CudaBackend<T>>(device);
 }
-template std::unique_ptr<Backend<float>> make_cuda_backend<float>();
-template std::unique_ptr<Backend<double>> make_cuda_backend<double>();
+template std::unique_ptr<Backend<float>> make_cuda_backend<float>(int);
+template std::unique_ptr<Backend<double>> make_cuda_backend<double>(int);
 
 }  // namespace lowrank

@@ -16,11 +16,13 @@ namespace lowrank {
 // Number of usable CUDA devices (0 where there is no driver or no GPU).
 int cuda_device_count();
 
-// Free memory on device 0, in bytes (0 when there is no device).
-double cuda_free_memory();
+// Free memory on `device`, in bytes (0 when there is no such device).
+double cuda_free_memory(int device = 0);
 
-// The backend on device 0; throws when there is none.
+// The backend on `device` (an index among the visible devices: choose_cuda_device), made current
+// for the calling thread, which then uses the backend (the runtime's current device is per
+// thread); throws when there is no such device.
 template <typename T>
-std::unique_ptr<Backend<T>> make_cuda_backend();
+std::unique_ptr<Backend<T>> make_cuda_backend(int device = 0);
 
 }  // namespace lowrank

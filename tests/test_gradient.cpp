@@ -33,6 +33,17 @@ double direct_loss(Loss loss, double f, double y) {
   return 0;
 }
 
+// The fraction of samples whose class F predicts, counted directly: bce's F is a logit, its class
+// 1 where p = 1/(1 + e^−F) > ½, against y > ½; hinge's the sign of F against y = ±1.
+double direct_accuracy(Loss loss, const std::vector<double>& F, const std::vector<double>& y) {
+  double right = 0;
+  for (std::size_t i = 0; i < F.size(); ++i) {
+    const bool predicted = loss == Loss::bce ? 1 / (1 + std::exp(-F[i])) > 0.5 : F[i] > 0;
+    right += predicted == (y[i] > (loss == Loss::bce ? 0.5 : 0.0));
+  }
+  return right / double(F.size());
+}
+
 struct Problem {
   std::int64_t n = 7, k = 5, d = 4;
   std::vector<double> X, W, a, y;
@@ -86,11 +97,7 @@ TEST_P(GradientTest, MatchesFiniteDifferencesOfTheLoss) {
   const Evaluation evaluation = be->forward(X, W, a, y, gamma, act, loss_kind, Z, r);
   EXPECT_NEAR(evaluation.loss, p.loss_of(p.W, gamma, act, loss_kind), 1e-12);
   if (is_classification(loss_kind)) {
-    const std::vector<double> F = p.outputs(p.W, gamma, act);
-    const double cut = loss_kind == Loss::bce ? 0.5 : 0.0;
-    double right = 0;
-    for (std::size_t i = 0; i < F.size(); ++i) right += (F[i] > cut) == (p.y[i] > cut);
-    EXPECT_DOUBLE_EQ(evaluation.accuracy, right / double(p.n));
+    EXPECT_DOUBLE_EQ(evaluation.accuracy, direct_accuracy(loss_kind, p.outputs(p.W, gamma, act), p.y));
   } else {
     EXPECT_TRUE(std::isnan(evaluation.accuracy));
   }
@@ -116,6 +123,26 @@ std::vector<Case> every_case() {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, GradientTest, ::testing::ValuesIn(every_case()), case_name);
+
+// The digits case of the bce accuracy's bug: small logits (|F| < ½), where reading F as a
+// probability (class 1 for F > ½) predicts class 0 for every sample and the logit's sign does not.
+TEST(Accuracy, BceReadsFAsALogit) {
+  Problem p(5, Loss::bce);
+  const double gamma = 0.05;
+  auto be = make_cpu_backend<double>();
+  Buffer<double> X = be->upload(p.X, p.n, p.d), W = be->upload(p.W, p.k, p.d), a = be->upload(p.a, p.k, 1),
+                 y = be->upload(p.y, p.n, 1);
+  Buffer<double> Z = be->zeros(p.n, p.k), r = be->zeros(p.n, 1);
+  const std::vector<double> F = p.outputs(p.W, gamma, Activation::relu);
+  double as_probability = 0;  // the old rule's count: it must differ here, or the case proves nothing
+  for (std::size_t i = 0; i < F.size(); ++i) {
+    ASSERT_LT(std::abs(F[i]), 0.5);
+    as_probability += (F[i] > 0.5) == (p.y[i] > 0.5);
+  }
+  const double accuracy = be->forward(X, W, a, y, gamma, Activation::relu, Loss::bce, Z, r).accuracy;
+  EXPECT_DOUBLE_EQ(accuracy, direct_accuracy(Loss::bce, F, p.y));
+  EXPECT_NE(accuracy, as_probability / double(p.n));
+}
 
 TEST(Step, DescendsThenRenormalisesRows) {
   auto be = make_cpu_backend<double>();

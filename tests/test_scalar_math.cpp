@@ -112,9 +112,11 @@ TEST(ScalarMath, ClassesOfTheClassificationLosses) {
   EXPECT_TRUE(predicts_class(Loss::hinge, 0.3, 1.0));
   EXPECT_FALSE(predicts_class(Loss::hinge, -0.3, 1.0));
   EXPECT_TRUE(predicts_class(Loss::hinge, -0.3, -1.0));
-  EXPECT_TRUE(predicts_class(Loss::bce, 0.7, 0.9));   // F − ½ and y − ½ both positive
-  EXPECT_FALSE(predicts_class(Loss::bce, 0.3, 0.9));
-  EXPECT_TRUE(predicts_class(Loss::bce, 0.3, 0.1));
+  // bce: F is a logit, so F = 0.3 means p = 0.574, class 1; F = −0.3, class 0.
+  EXPECT_TRUE(predicts_class(Loss::bce, 0.3, 0.9));
+  EXPECT_FALSE(predicts_class(Loss::bce, 0.3, 0.1));
+  EXPECT_TRUE(predicts_class(Loss::bce, -0.3, 0.1));
+  EXPECT_FALSE(predicts_class(Loss::bce, -0.3, 0.9));
 }
 
 }  // namespace

@@ -289,6 +289,24 @@ def main():
           and not np.array_equal(runs["top"].opnorm_grad.values, runs["all"].opnorm_grad.values),
           "epochs = 0 gathering ||grad||_2 and v_t's alignments only: by Lanczos, within float32 of the full spectrum's")
 
+    # A sweep over a regulariser's strength gathers its term as 0 where it is off (not NaN: the
+    # series is not recorded there), in a pool and from the kept cells' files alike.
+    wd = BASE + '[sweep]\ngather = ["loss_weight_decay", "train_mse"]\nepochs = 2\n[[sweep.axes]]\nname = "wd"\n' \
+                'key = "runs.mf.weight_decay"\nvalues = [0.0, 0.001]\n'
+    with open(os.path.join(tmp, "wd.toml"), "w") as f:
+        f.write(wd)
+    terms = {}
+    for name, extra in (("pool", []), ("kept", ["--set", "sweep.keep_runs=true"])):
+        r = sweep("--config", "wd.toml", *extra, "--out", f"wd_{name}.h5", cwd=tmp)
+        terms[name] = (xr.open_dataset(os.path.join(tmp, f"wd_{name}.h5"), engine="h5netcdf").loss_weight_decay
+                       if r.returncode == 0 else None)
+    ok = all(t is not None for t in terms.values())
+    if ok:
+        t = terms["pool"].isel(replicate=0)
+        ok = (bool((t.sel(run="ntk") == 0).all()) and bool((t.sel(run="mf").isel(wd=0) == 0).all())
+              and bool((t.sel(run="mf").isel(wd=1) > 0).all()) and terms["pool"].identical(terms["kept"]))
+    check(ok, "a sweep over weight_decay gathers its term as 0 where it is off, in a pool and from kept cells")
+
     # Bad sweeps: exit 2, a message naming the problem, nothing created.
     bad = {
         "unknown key on an axis": ('[[sweep.axes]]\nname = "a"\nkey = "data.nn"\nvalues = [1]', r"unknown key 'data\.nn'"),

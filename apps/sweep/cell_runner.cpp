@@ -72,7 +72,7 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
       }
       for (std::int64_t k = 0; k < series; ++k) {
         const SeriesInfo& info = series_named(spec.gathered[static_cast<std::size_t>(k)]);
-        if (recorded(info, c))
+        if (recorded(info, c) || zero_where_not_recorded(info))
           out.values[static_cast<std::size_t>((r * series + k) * spec.max_epochs + t)] = rec.*info.scalar;
       }
     }
@@ -81,9 +81,15 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
 }
 
 template <typename T>
-CellResult train_on(bool gpu, const SweepSpec& spec, const Config& c) {
-  std::unique_ptr<Backend<T>> be = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
-  return train(*be, spec, c);
+std::unique_ptr<Backend<T>> backend_on(int device) {
+  return device == kCpuDevice ? make_cpu_backend<T>() : make_cuda_backend<T>(device);
+}
+
+template <typename T>
+CellResult train_on(int device, const SweepSpec& spec, const Config& c) {
+  CellResult out = train(*backend_on<T>(device), spec, c);
+  out.device = device;
+  return out;
 }
 
 // The gathered series of the engine file at `path`, as run_cell gives them.
@@ -102,13 +108,16 @@ CellResult read_back(const SweepSpec& spec, const std::string& path) {
     out.diverged = out.diverged || std::string(status) == "diverged";
     for (std::int64_t k = 0; k < S; ++k) {
       const std::string name = group + spec.gathered[static_cast<std::size_t>(k)];
-      if (!exists(file.get(), name)) continue;  // a series this cell does not record
-      H5Handle ds = make(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "H5Dopen2");
+      // A series this cell does not record: NaN, or 0 for an epoch of the run (as train_mse's).
+      const bool zero = !exists(file.get(), name);
+      if (zero && !zero_where_not_recorded(series_named(spec.gathered[static_cast<std::size_t>(k)]))) continue;
+      H5Handle ds = make(H5Dopen2(file.get(), (zero ? group + "train_mse" : name).c_str(), H5P_DEFAULT), "H5Dopen2");
       H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
       hsize_t n = 0;
       H5Sget_simple_extent_dims(space.get(), &n, nullptr);
       std::vector<double> values(n);
-      check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "H5Dread");
+      if (!zero)
+        check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "H5Dread");
       std::copy_n(values.begin(), std::min<std::int64_t>(static_cast<std::int64_t>(n), E),
                   out.values.begin() + static_cast<std::ptrdiff_t>((static_cast<std::int64_t>(r) * S + k) * E));
     }
@@ -117,8 +126,8 @@ CellResult read_back(const SweepSpec& spec, const std::string& path) {
 }
 
 template <typename T>
-CellResult keep(const SweepSpec& spec, const Config& c, bool gpu, const std::string& path) {
-  std::unique_ptr<Backend<T>> be = gpu ? make_cuda_backend<T>() : make_cpu_backend<T>();
+CellResult keep(const SweepSpec& spec, const Config& c, int device, const std::string& path) {
+  std::unique_ptr<Backend<T>> be = backend_on<T>(device);
   std::vector<Inputs> inputs;
   for (const auto& g : c.inputs) inputs.push_back(make_inputs(c, g));
   const std::string part = path + ".part";
@@ -132,14 +141,16 @@ CellResult keep(const SweepSpec& spec, const Config& c, bool gpu, const std::str
     writer.set_status(diverged ? "diverged" : "complete");
   }
   std::filesystem::rename(part, path);
-  return read_back(spec, path);
+  CellResult out = read_back(spec, path);
+  out.device = device;
+  return out;
 }
 
 }  // namespace
 
-CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, bool gpu, const std::string& path) {
-  return config.precision == Precision::float32 ? keep<float>(spec, config, gpu, path)
-                                                : keep<double>(spec, config, gpu, path);
+CellResult run_cell_keeping(const SweepSpec& spec, const Config& config, int device, const std::string& path) {
+  return config.precision == Precision::float32 ? keep<float>(spec, config, device, path)
+                                                : keep<double>(spec, config, device, path);
 }
 
 std::filesystem::path kept_cells_folder(const std::filesystem::path& sweep_file) {
@@ -150,9 +161,9 @@ std::string kept_cell_name(std::int64_t cell, std::int64_t replicate) {
   return "cell" + std::to_string(cell) + "-r" + std::to_string(replicate) + ".h5";
 }
 
-CellResult run_cell(const SweepSpec& spec, const Config& config, bool gpu) {
-  return config.precision == Precision::float32 ? train_on<float>(gpu, spec, config)
-                                                : train_on<double>(gpu, spec, config);
+CellResult run_cell(const SweepSpec& spec, const Config& config, int device) {
+  return config.precision == Precision::float32 ? train_on<float>(device, spec, config)
+                                                : train_on<double>(device, spec, config);
 }
 
 }  // namespace lowrank

@@ -6,6 +6,8 @@
 #include <stdexcept>
 
 #include "cell_runner.hpp"
+#include "cuda_backend.hpp"
+#include "device_choice.hpp"
 #include "stop_signals.hpp"
 
 #ifdef LOWRANK_MPI
@@ -111,10 +113,11 @@ std::size_t MpiSession::serve(const std::vector<CellWork>& work,
     MPI_Recv(message.data(), count, MPI_DOUBLE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (status.MPI_TAG == kResult) --in_flight[static_cast<std::size_t>(status.MPI_SOURCE)];
     refill(status.MPI_SOURCE);  // before the write, so that the rank's queue stays full meanwhile
-    if (status.MPI_TAG == kResult) {  // [cell, replicate, diverged, values...]
+    if (status.MPI_TAG == kResult) {  // [cell, replicate, diverged, device, values...]
       CellResult r;
       r.diverged = message[2] != 0;
-      r.values.assign(message.begin() + 3, message.end());
+      r.device = static_cast<int>(message[3]);
+      r.values.assign(message.begin() + 4, message.end());
       write({static_cast<std::int64_t>(message[0]), static_cast<std::int64_t>(message[1])}, r);
       ++written;
     }
@@ -127,7 +130,8 @@ int MpiSession::work() {
   MPI_Bcast(header, 3, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
   if (header[0] == 0) return 0;  // rank 0 found nothing to do (and said why)
   const std::string text = receive_text(header[0]), kept_folder = receive_text(header[2]);
-  const bool gpu = header[1] != 0;
+  // This rank's GPU: by its rank on the node, so that the ranks of a node spread over its GPUs.
+  const int device = header[1] != 0 ? choose_cuda_device(cuda_device_count(), 0, 1, process_environment) : kCpuDevice;
   const SweepSpec spec = parse_sweep(text, "the sweep rank 0 sent", {});
   MPI_Send(nullptr, 0, MPI_DOUBLE, 0, kReady, MPI_COMM_WORLD);
   for (;;) {
@@ -138,9 +142,10 @@ int MpiSession::work() {
     try {
       const Config config = cell_config(spec, cell[0], cell[1]);
       const CellResult r = kept_folder.empty()
-                               ? run_cell(spec, config, gpu)
-                               : run_cell_keeping(spec, config, gpu, kept_folder + "/" + kept_cell_name(cell[0], cell[1]));
-      std::vector<double> message = {static_cast<double>(cell[0]), static_cast<double>(cell[1]), r.diverged ? 1.0 : 0.0};
+                               ? run_cell(spec, config, device)
+                               : run_cell_keeping(spec, config, device, kept_folder + "/" + kept_cell_name(cell[0], cell[1]));
+      std::vector<double> message = {static_cast<double>(cell[0]), static_cast<double>(cell[1]), r.diverged ? 1.0 : 0.0,
+                                     static_cast<double>(r.device)};
       message.insert(message.end(), r.values.begin(), r.values.end());
       MPI_Send(message.data(), static_cast<int>(message.size()), MPI_DOUBLE, 0, kResult, MPI_COMM_WORLD);
     } catch (const std::exception& e) {

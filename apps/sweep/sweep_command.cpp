@@ -28,6 +28,7 @@
 #include "mpi_cells.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
+#include "device_choice.hpp"
 #include "file_lock.hpp"
 #include "paths.hpp"
 #include "presets.hpp"
@@ -52,9 +53,13 @@ struct Finished {
 // who writes them (HDF5 from one thread only). A stop signal lets the cells in flight finish.
 class Pool {
  public:
+  // On the GPU, worker j takes its own device of the node's (choose_cuda_device).
   Pool(const SweepSpec& spec, std::vector<CellWork> work, int jobs, bool gpu)
       : spec_(spec), work_(std::move(work)), running_(jobs) {
-    for (int j = 0; j < jobs; ++j) threads_.emplace_back([this, gpu] { run(gpu); });
+    for (int j = 0; j < jobs; ++j) {
+      const int device = gpu ? choose_cuda_device(cuda_device_count(), j, jobs, process_environment) : kCpuDevice;
+      threads_.emplace_back([this, device] { run(device); });
+    }
   }
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -74,13 +79,13 @@ class Pool {
   }
 
  private:
-  void run(bool gpu) {
+  void run(int device) {
     for (;;) {
       const std::size_t i = next_++;
       if (i >= work_.size() || stop_ || stop_signal()) break;
       try {
         const CellWork w = work_[i];
-        CellResult r = run_cell(spec_, cell_config(spec_, w.cell, w.replicate), gpu);
+        CellResult r = run_cell(spec_, cell_config(spec_, w.cell, w.replicate), device);
         std::lock_guard<std::mutex> lock(mutex_);
         done_.push_back({w, std::move(r)});
       } catch (...) {
@@ -228,6 +233,7 @@ int sweep_main(int argc, char** argv) {
         throw ConfigError("nothing to sweep: give --exp NAME or --config FILE (with a [sweep] table), or --resume FILE");
       const std::string text = exp_option->count() ? read_preset(exp) : read_regular_file("--config", config_file, kMaxConfigBytes);
       spec = parse_sweep(text, exp_option->count() ? "preset " + exp : shown(config_file), sets);
+      for (const std::string& w : spec.warnings) std::fprintf(stderr, "engine sweep: warning: %s\n", w.c_str());
       out = new_output("--out", out_option->count() ? out : spec.experiment + "-sweep.h5", force).string();
       lock.emplace("--out", out);
       new_output("--out", out, force);  // again under the lock
@@ -323,7 +329,8 @@ int sweep_main(int argc, char** argv) {
     } else if (spec.keep_runs) {  // the engine's driver writes HDF5 itself: one cell at a time, on this thread
       for (const CellWork& w : work) {
         if (stop_signal()) break;
-        write(w, run_cell_keeping(spec, cell_config(spec, w.cell, w.replicate), gpu,
+        const int on = gpu ? choose_cuda_device(cuda_device_count(), 0, 1, process_environment) : kCpuDevice;
+        write(w, run_cell_keeping(spec, cell_config(spec, w.cell, w.replicate), on,
                                   (out_path.parent_path() / cell_file(w.cell, w.replicate)).string()));
       }
     } else {

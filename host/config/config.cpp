@@ -577,6 +577,26 @@ void set_epochs(Config& config, std::int64_t epochs) {
   for (auto& r : config.runs) r.epochs = epochs;
 }
 
+std::vector<std::string> config_warnings(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& r : config.runs) {
+    if (!(r.weight_decay > 0) || !r.normalize_rows) continue;
+    // W − η(∇ + λW) = (1 − ηλ)(W − η/(1 − ηλ) ∇), and the renormalisation forgets the factor.
+    const double factor = 1 - r.lr * r.weight_decay;
+    std::ostringstream line;
+    line << "run '" << r.name << "': weight_decay = " << r.weight_decay
+         << " with normalize_rows = true: the rows are renormalised to unit norm after every step, so the decay "
+            "does not shrink W; it only scales the step, ";
+    if (factor > 0)
+      line << "as lr = " << r.lr / factor << " in place of " << r.lr << " would (eta / (1 - eta lambda))";
+    else
+      line << "and with lr x weight_decay = " << r.lr * r.weight_decay << " >= 1 it reverses W before the renormalisation";
+    line << "; its term, and lambda W in the gradient's spectrum, are recorded as asked";
+    out.push_back(line.str());
+  }
+  return out;
+}
+
 std::int64_t parse_integer(const std::string& what, const std::string& text, std::int64_t lo, std::int64_t hi) {
   std::int64_t value = 0;
   const char* end = text.data() + text.size();

@@ -15,7 +15,7 @@ namespace lowrank {
 MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   const double n = double(c.n), nt = double(c.n_test), d = double(c.d), k = double(c.k);
   const double s = c.precision == Precision::float32 ? 4 : 8, f64 = 8;
-  const double r = std::min(n, d), p = std::min(r, k);
+  const double r = std::min(n, d);
   // Host, float64, per inputs group: X, X_bulk, X_test and W0 (each group holds its own copy).
   const double draws = f64 * (2 * n * d + nt * d + k * d) * double(c.inputs.size());
   // Per inputs group on the backend: X and X_test in the working precision, and for the full
@@ -29,20 +29,27 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   // The most runs trained side by side at once: the largest group of paired runs.
   std::size_t side_by_side = 0;
   for (const auto& g : side_by_side_groups(c)) side_by_side = std::max(side_by_side, g.size());
-  // Work arrays in float64: the full spectrum's copy of M, B and the Gram matrix; the operator
-  // norm's copy of W; with pairs, the angles' copies of W and two bases.
-  const double work = (full ? f64 * (2 * n * k + k * r + p * p) : 0) + f64 * k * d +
-                      (c.pairs.empty() ? 0 : f64 * 5 * k * d);
   // The regularisers: the penalty's Q (n×k) and, with weight decay, ∇ᵀ for the full spectrum;
   // the decomposition: X_B, σ'_⊥ and P (n×k), E and the check (k×d), μ's samples and their
   // products in the working precision (drawn on the host in it); with weight decay, I_d's factor.
-  const bool decomposition = c.decomposition_every > 0;
+  const bool decomposition = c.decomposition_every > 0, decay = c.any_run_has(&RunSpec::weight_decay) && full;
   const double samples = decomposition && c.mu_source == MuSource::fresh ? double(c.n_mu) : 0;
   const double extra_group = decomposition ? s * n * d : 0;
-  const double extra_run = (c.any_run_has(&RunSpec::gradient_penalty) ? s * n * k : 0) +
-                           (c.any_run_has(&RunSpec::weight_decay) && full ? s * k * d : 0) +
+  const double extra_run = (c.any_run_has(&RunSpec::gradient_penalty) ? s * n * k : 0) + (decay ? s * k * d : 0) +
                            (decomposition ? s * (2 * n * k + 2 * k * d + samples * (d + k)) : 0);
-  const double identity = c.any_run_has(&RunSpec::weight_decay) && full ? f64 * 2 * d * d : 0;
+  const double identity = decay ? f64 * 2 * d * d : 0;
+  // Work arrays in float64, the largest use of each (the CUDA backend keeps them as scratch slots;
+  // the CPU backend's temporaries are of the same sizes, its copy of M twice): the spectrum's copy
+  // of M (n'×k, with n' = d for a weight-decayed ∇, whose dense transpose goes through I_d's
+  // factor), which the operator norm's and the weights' singular values' copy of W (k×d) share;
+  // B (k×r', r' = min(n', d)); the Gram matrix (p'×p', p' = min(r', k), and with the
+  // decomposition W's min(k, d)² for its singular values); with pairs, the angles' copies of W and
+  // two bases.
+  const double n_spectrum = decay ? d : n, r_spectrum = std::min(n_spectrum, d), p_spectrum = std::min(r_spectrum, k);
+  const double copy_of_m = full ? (gpu ? 1 : 2) * n_spectrum * k : 0;
+  const double gram = std::max(full ? p_spectrum * p_spectrum : 0, decomposition ? std::min(k, d) * std::min(k, d) : 0);
+  const double work = f64 * (std::max(copy_of_m, k * d) + (full ? k * r_spectrum : 0) + gram) +
+                      (c.pairs.empty() ? 0 : f64 * 5 * k * d);
   const double backend = double(c.inputs.size()) * (group + extra_group) + double(side_by_side) * (run + extra_run) +
                          work + identity;
   // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.

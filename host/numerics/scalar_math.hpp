@@ -147,12 +147,12 @@ LOWRANK_HD T sample_residual(Loss loss, T prediction, T target) {
 // Whether the loss is a classifier's, whose accuracy the file records.
 LOWRANK_HD bool is_classification(Loss loss) { return loss == Loss::bce || loss == Loss::hinge; }
 
-// Whether F predicts the label's class (SPEC §9): bce, the sign of F − ½ against that of y − ½ (its
-// labels f*(x) are in [0, 1] for the sigmoid teacher); hinge, the sign of F against y = ±1.
+// Whether F predicts the label's class (SPEC §9): bce, F is a logit, so class 1 is p = sigmoid(F) > ½,
+// i.e. F > 0, against y > ½ (its labels f*(x) are in [0, 1]); hinge, the sign of F against y = ±1.
 template <typename T>
 LOWRANK_HD bool predicts_class(Loss loss, T prediction, T target) {
-  const T cut = loss == Loss::bce ? T(0.5) : T(0);
-  return (prediction > cut) == (target > cut);
+  const T label_cut = loss == Loss::bce ? T(0.5) : T(0);
+  return (prediction > T(0)) == (target > label_cut);
 }
 
 }  // namespace lowrank

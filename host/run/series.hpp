@@ -108,8 +108,8 @@ inline constexpr SeriesInfo kSeries[] = {
      "|cos(v2_t, X_B^T r_t)|, v2_t the second right singular vector of the gradient", "1",
      &EpochRecord::align_residue_v2, nullptr, 0, RecordedFor::every_run, Needs::spectrum},
     {"train_accuracy", SeriesShape::scalar, TakenAt::entering,
-     "fraction of training samples whose class F predicts (bce: sign of F - 1/2 against y - 1/2; hinge: sign of F "
-     "against y)",
+     "fraction of training samples whose class F predicts (bce: F > 0, i.e. sigmoid(F) > 1/2, against y > 1/2; "
+     "hinge: sign of F against y)",
      "1", &EpochRecord::train_accuracy, nullptr, 4, RecordedFor::classification, Needs::forward},
     {"test_accuracy", SeriesShape::scalar, TakenAt::leaving, "fraction of test samples whose class F predicts", "1",
      &EpochRecord::test_accuracy, nullptr, 4, RecordedFor::classification, Needs::step},
@@ -189,6 +189,13 @@ inline bool recorded(const SeriesInfo& s, const Config& config) {
     case RecordedFor::alignments: return config.records_alignments();
   }
   return true;
+}
+
+// Whether a run that does not record `s` has it as 0: a regulariser's term is 0 where the regulariser
+// is off (a sweep gathers that 0, so cells over its strength compare), where an accuracy or the
+// decomposition's series has no value.
+inline bool zero_where_not_recorded(const SeriesInfo& s) {
+  return s.recorded_for == RecordedFor::weight_decay || s.recorded_for == RecordedFor::gradient_penalty;
 }
 
 // Values a row of the series holds: 0 for a scalar.

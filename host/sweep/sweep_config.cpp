@@ -193,6 +193,8 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
       for (const auto& r : c.runs) spec.runs.push_back(r.name);
     }
     for (const auto& r : c.runs) spec.max_epochs = std::max(spec.max_epochs, r.epochs);
+    for (const std::string& w : config_warnings(c))
+      if (std::find(spec.warnings.begin(), spec.warnings.end(), w) == spec.warnings.end()) spec.warnings.push_back(w);
     for (const SeriesInfo& s : kSeries)
       if (s.shape == SeriesShape::scalar && recorded(s, c) && s.taken_at != TakenAt::whole_epoch &&
           (!spec.at_init || s.taken_at == TakenAt::entering))

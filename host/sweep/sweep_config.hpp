@@ -39,6 +39,7 @@ struct SweepSpec {
   std::vector<SweepSlope> slopes;     // [[sweep.slopes]]
   bool keep_runs = false;             // each cell's replicate also writes its engine file
   std::int64_t max_epochs = 1;       // the epoch dimension: the longest run of any cell
+  std::vector<std::string> warnings;  // config_warnings of every cell, each once
 
   std::int64_t cells() const;        // the product of the axes' lengths
   // Cell `cell` (row-major over the axes) as its index on each axis.

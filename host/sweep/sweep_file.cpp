@@ -243,9 +243,15 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
   attach(status.get(), status_scales);
   attr_string(status.get(), "long_name", "each cell's replicate: 0 pending, 1 complete, 2 diverged");
   attr_string(status.get(), "flag_meanings", "pending complete diverged");
+  H5Handle device_ds = filled_dataset(root, "cell_device", H5T_STD_I8LE, status_dims, status_chunk, kCpuDevice);
+  attach(device_ds.get(), status_scales);
+  attr_string(device_ds.get(), "long_name",
+              "the CUDA device each cell's replicate ran on (an index among the visible devices); -1: the CPU, or not "
+              "yet run");
   check_status(H5Fflush(root, H5F_SCOPE_GLOBAL), "H5Fflush");
   check_status(H5Fstart_swmr_write(root), "H5Fstart_swmr_write");
   status_.assign(static_cast<std::size_t>(spec.cells() * spec.replicates), CellStatus::pending);
+  device_.assign(status_.size(), kCpuDevice);
   for (std::size_t k = 0; k < spec.gathered.size(); ++k)
     values_.emplace_back(static_cast<std::size_t>(runs * spec.cells() * T * E), kNaN);
   open_objects();
@@ -279,6 +285,9 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, bool read_o
     if (r < 0 || r > 2) throw ConfigError("--resume '" + shown(path) + "': cell_status holds " + std::to_string(r));
     status_.push_back(static_cast<CellStatus>(r));
   }
+  device_.assign(status_.size(), kCpuDevice);
+  if (cell_device_.get() >= 0)
+    check_status(H5Dread(cell_device_.get(), H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, device_.data()), "H5Dread");
   if (read_only) return;
   write_status(status_ds_.get(), "running");
   check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
@@ -290,6 +299,7 @@ CellResult SweepFile::result(std::int64_t cell, std::int64_t replicate) const {
                      E = spec_.max_epochs, S = static_cast<std::int64_t>(spec_.gathered.size());
   CellResult r;
   r.diverged = status_.at(static_cast<std::size_t>(cell * T + replicate)) == CellStatus::diverged;
+  r.device = device_.at(static_cast<std::size_t>(cell * T + replicate));
   r.values.resize(static_cast<std::size_t>(runs * S * E));
   for (std::int64_t k = 0; k < S; ++k)
     for (std::int64_t run = 0; run < runs; ++run) {
@@ -323,6 +333,8 @@ void SweepFile::open_objects() {
     derived_.push_back(open_dataset(file_.get(), slope.name, derived_dims, path_));
   }
   cell_status_ = open_dataset(file_.get(), "cell_status", status_dims, path_);
+  if (H5Lexists(file_.get(), "cell_device", H5P_DEFAULT) > 0)  // absent from the files of engines before it
+    cell_device_ = open_dataset(file_.get(), "cell_device", status_dims, path_);
   status_ds_ = open_dataset(file_.get(), "status", {}, path_);
 }
 
@@ -359,7 +371,9 @@ void SweepFile::write(std::int64_t cell, std::int64_t replicate, const CellResul
   // The values reach the file before the status that says they are there.
   flush();
   std::vector<hsize_t> status_start(start.begin() + 1, start.end() - 1);
-  const auto code = static_cast<std::int8_t>(done);
+  const auto device = static_cast<std::int8_t>(result.device), code = static_cast<std::int8_t>(done);
+  device_[static_cast<std::size_t>(cell * T + replicate)] = device;
+  if (cell_device_.get() >= 0) write_row(cell_device_.get(), H5T_NATIVE_INT8, status_start, 1, &device);
   write_row(cell_status_.get(), H5T_NATIVE_INT8, status_start, 1, &code);
 }
 

@@ -16,9 +16,13 @@ namespace lowrank {
 
 // What one cell's replicate gives: values[(run · series + s) · epochs + t] in the spec's order
 // (NaN where a run did not reach an epoch or does not record a series), and whether it diverged.
+// A cell run on the CPU backend, in CellResult::device and the file's cell_device.
+inline constexpr int kCpuDevice = -1;
+
 struct CellResult {
   std::vector<double> values;
   bool diverged = false;
+  int device = kCpuDevice;  // the CUDA device it ran on (among the visible ones), or kCpuDevice
 };
 
 // A cell's status in `cell_status`: not yet run, complete, or stopped by a divergence.
@@ -73,10 +77,11 @@ class SweepFile {
   Stats replicate_stats(std::size_t k, std::int64_t run, std::int64_t cell, std::int64_t t) const;
   std::string path_;
   const SweepSpec& spec_;
-  H5Handle file_, status_ds_, cell_status_;
+  H5Handle file_, status_ds_, cell_status_, cell_device_;  // cell_device_: none in a file from before it
   std::vector<H5Handle> series_, mean_, stderr_, derived_;
   std::vector<std::vector<double>> values_;  // per series: runs × cells × replicates × epochs
   std::vector<CellStatus> status_;
+  std::vector<std::int8_t> device_;  // per (cell, replicate), as cell_device
   Shard shard_;
 };
 
