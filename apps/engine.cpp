@@ -42,6 +42,7 @@ constexpr std::size_t kMaxConfigBytes = 4 << 20;       // a configuration file i
 struct Options {
   std::string exp, config_file, out, device = "auto", precision, resume;
   std::vector<std::string> sets, cells;
+  std::optional<std::string> cells_text;  // --cells as given
   // Integers come as text (given: not nullopt, even when empty) and are parsed by parse_integer:
   // out of range is refused, not clamped.
   std::optional<std::string> seed_text, epochs_text, threads_text, checkpoint_text;
@@ -60,6 +61,17 @@ void parse_numbers(Options& o) {
   if (o.epochs_text) o.epochs = parse_integer("--epochs", *o.epochs_text, 1, kMaxEpochs);
   if (o.threads_text) o.threads = static_cast<int>(parse_integer("--threads", *o.threads_text, 1, kMaxThreads));
   if (o.checkpoint_text) o.checkpoint_every = parse_integer("--checkpoint-every", *o.checkpoint_text, 0, kMaxEpochs);
+  if (o.cells_text) {
+    for (std::size_t start = 0;;) {
+      const std::size_t comma = std::min(o.cells_text->find(',', start), o.cells_text->size());
+      o.cells.push_back(o.cells_text->substr(start, comma - start));
+      if (o.cells.back().empty())
+        throw ConfigError("--cells '" + shown(*o.cells_text) +
+                          "': an empty cell name; give the names separated by commas, e.g. sig1,relu3");
+      if (comma == o.cells_text->size()) break;
+      start = comma + 1;
+    }
+  }
 }
 
 // Reads the configuration the options name and applies every override; throws ConfigError.
@@ -235,7 +247,8 @@ int main(int argc, char** argv) {
   };
   app.add_option_function<std::string>("--seed", text_of(o.seed_text), "Seed of every random stream (0 to 2^63-1; default 42)");
   app.add_option_function<std::string>("--epochs", text_of(o.epochs_text), "Epochs of every run (1 to 1000000000)");
-  app.add_option("--cells", o.cells, "Train only these cells of the preset (comma-separated)")->delimiter(',');
+  // As text, split by parse_numbers: CLI11 would drop empty names and take the next word instead.
+  app.add_option_function<std::string>("--cells", text_of(o.cells_text), "Train only these cells of the preset (comma-separated)");
   app.add_option_function<std::string>("--threads", text_of(o.threads_text), "CPU threads (default: all cores)");
   app.add_option_function<std::string>("--checkpoint-every", text_of(o.checkpoint_text),
                  "Epochs between the checkpoints --resume continues from (default 10; 0: none, and no --resume)");

@@ -3,8 +3,9 @@
 the engine there and asserts: the exit code; a message naming the problem; no crash (signal,
 sanitizer report) and no hang (60 s); every file that was in the folder before is byte for byte
 the same after, and no file is new. Families: --set values, configuration files, output paths,
-resume files damaged in every way the engine used to miss, flags, and concurrent use (a second
-resume, a resume beside a live writer, two runs to one --out).
+resume files damaged in every way the engine used to miss, flags, concurrent use (a second
+resume, a resume beside a live writer, two runs to one --out), sweep tables, and sweep files
+damaged for engine sweep's --resume and --merge.
 
 usage: test_hostile.py ENGINE [SUBSTRING]   (SUBSTRING: run only the cases whose name holds it)
 """
@@ -462,7 +463,11 @@ def flag_cases():
         Case("flags/config_empty", ["--config", ""], r"--config: the path is empty"),
         Case("flags/exp_is_a_path", ["--exp", "../../etc/passwd"], r"--exp: unknown preset '\.\./\.\./etc/passwd'"),
         Case("flags/cells_unknown", ["--exp", "relu_vs_sigmoid", *TINY, "--cells", "sig9"], r"--cells: unknown cell 'sig9'"),
-        Case("flags/cells_empty", ["--exp", "relu_vs_sigmoid", *TINY, "--cells", ""], r"--cells: unknown cell ''"),
+        Case("flags/cells_empty", ["--exp", "relu_vs_sigmoid", *TINY, "--cells", ""], r"--cells '': an empty cell name"),
+        Case("flags/cells_only_a_comma", ["--exp", "relu_vs_sigmoid", *TINY, "--cells", ",", "--out", "f.h5"],
+             r"--cells ',': an empty cell name; give the names separated by commas"),
+        Case("flags/cells_a_trailing_comma", ["--exp", "relu_vs_sigmoid", *TINY, "--cells", "sig1,", "--out", "f.h5"],
+             r"--cells 'sig1,': an empty cell name"),
         Case("flags/cells_without_cells", [*RUN, "--cells", "a"], r"--cells: experiment 'ntk_vs_mf' has no cells"),
         Case("flags/resume_with_epochs", ["--resume", "x.h5", "--epochs", "3"], r"--resume excludes --epochs|--epochs excludes --resume"),
         Case("flags/resume_with_set", ["--resume", "x.h5", "--set", "data.n=3"], r"--set excludes --resume|--resume excludes --set"),
@@ -751,8 +756,160 @@ def concurrent_cases():
     ]
 
 
+# ---------------------------------------------------------------------------------------------
+# engine sweep: its tables checked whole before any work, and its --resume and --merge checking the
+# whole file first. The resume cases damage a sweep killed by SIGKILL (its writer flags cleared, so
+# that h5py can edit the copy) with about a third of its replicates done.
+
+SWEEP_BASE = """experiment = "tiny"
+seed = 42
+epochs = 3
+[data]
+d = 30
+n = 40
+[model]
+k = 20
+[[inputs]]
+name = "main"
+teacher = "sigmoid"
+[[runs]]
+name = "ntk"
+activation = "sigmoid"
+gamma = 1.0
+lr = 2.0
+[[runs]]
+name = "mf"
+activation = "sigmoid"
+gamma = 0.1
+lr = 20.0
+"""
+SWEEP_AXIS = '[[sweep.axes]]\nname = "size"\nkey = "data.n"\nvalues = [40, 50]\n'
+KILLED_SWEEP = os.path.join(BASE, "killed-sweep.h5")
+
+
+def make_killed_sweep():
+    write(os.path.join(BASE, "s.toml"), SWEEP_BASE + "[sweep]\nreplicates = 3000\n" + SWEEP_AXIS)
+    p = subprocess.Popen([ENGINE, "sweep", "--config", "s.toml", "--out", KILLED_SWEEP, "--quiet"], cwd=BASE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def done():
+        try:
+            with h5py.File(KILLED_SWEEP, "r", libver="latest", swmr=True) as f:
+                return (f["cell_status"][()] > 0).sum() >= 200
+        except (OSError, KeyError):
+            return False
+    ok = wait_for(done)
+    p.kill()
+    p.wait()
+    if not ok:
+        sys.exit("cannot make the killed sweep file")
+    for leftover in (KILLED_SWEEP + ".lock",):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    subprocess.run(["h5clear", "-s", KILLED_SWEEP], check=True)
+
+
+make_killed_sweep()
+
+
+def sweep_cases():
+    def case(name, table, message, code=2):
+        return Case(f"sweep/{name}", ["sweep", "--config", "s.toml", "--out", "o.h5", "--quiet"], message, code=code,
+                    setup=files({"s.toml": SWEEP_BASE + "[sweep]\n" + table}))
+    slope = '[[sweep.slopes]]\nname = "{}"\nseries = "train_mse"\naxis = "size"\n'
+    axis = '[[sweep.axes]]\nname = "{}"\nkey = "{}"\nvalues = [{}]\n'
+    many = ", ".join(str(40 + i) for i in range(100000))
+    return [
+        case("slope_named_as_a_series", SWEEP_AXIS + slope.format("train_mse"),
+             r"'sweep\.slopes\[0\]\.name' = \"train_mse\" is already the name of the series train_mse"),
+        case("slope_named_as_a_mean", SWEEP_AXIS + slope.format("test_mse_mean"),
+             r"is already the name of the series test_mse"),
+        case("two_slopes_one_name", SWEEP_AXIS + slope.format("b") + slope.format("b"),
+             r"'sweep\.slopes\[1\]\.name' = \"b\" is already the name of the slope b"),
+        case("slope_named_as_an_axis", SWEEP_AXIS + slope.format("size"), r"is already the name of axis 'size'"),
+        case("slope_scale_not_a_number", SWEEP_AXIS + slope.format("b") + 'scale = "x"\n',
+             r"'sweep\.slopes\[0\]\.scale' must be a finite number"),
+        case("slope_key_not_a_string", SWEEP_AXIS + slope.format("b") + "key = 3\n",
+             r"'sweep\.slopes\[0\]\.key' must be a string"),
+        case("axis_name_with_a_slash", axis.format("a/b", "data.n", "40"),
+             r"'sweep\.axes\[0\]\.name' = \"a/b\" must start with a letter"),
+        case("axis_name_not_a_string", '[[sweep.axes]]\nname = 3\nkey = "data.n"\nvalues = [40]\n',
+             r"'sweep\.axes\[0\]\.name' must be a string"),
+        case("axis_named_as_a_series", axis.format("train_mse", "data.n", "40"),
+             r"is already the name of the series train_mse"),
+        case("axis_named_as_a_key", axis.format("data.n", "data.n", "40"), r"is already the name of axis 'data\.n'"),
+        case("two_axes_one_key", SWEEP_AXIS + axis.format("other", "data.n", "60"),
+             r"'sweep\.axes\.other': the key 'data\.n' is set by axis 'size' too"),
+        case("one_key_twice_on_an_axis", '[[sweep.axes]]\nname = "a"\nkeys = ["data.n", "data.n"]\nvalues = [[40, 50]]\n',
+             r"the key 'data\.n' is set by axis 'a' twice"),
+        case("axis_over_a_run_name", axis.format("names", "runs.ntk.name", '"ntk", "other"'),
+             r"every cell must have the same runs"),
+        case("ten_billion_cells", axis.format("a", "data.n", many) + axis.format("b", "data.d", many),
+             r"the axes make more than 1000000 cells \(100000 x 100000"),
+        case("values_beyond_memory", "replicates = 1000000\nepochs = 100000\n" + SWEEP_AXIS,
+             r"this sweep's values \(2 cells x 1000000 replicates x 100000 epochs\).* need about .* of host memory"),
+        case("epochs_beyond_a_chunk", "epochs = 600000000\n" + SWEEP_AXIS, r"a sweep file holds at most 536870911"),
+        Case("sweep/nan_in_a_data_file", ["sweep", "--config", "s.toml", "--out", "o.h5", "--quiet"],
+             r"'data\.x' = X\.npy: value 3 \(row-major\) is not finite", setup=chain(
+                 files({"s.toml": SWEEP_BASE.replace("[data]\nd = 30\nn = 40\n", '[data]\nsource = "file"\nx = "X.npy"\n')
+                        + '[sweep]\n[[sweep.axes]]\nname = "lr"\nkey = "runs.mf.lr"\nvalues = [1.0, 2.0]\n'}),
+                 lambda d: np.save(os.path.join(d, "X.npy"), np.where(np.arange(60) == 3, np.nan, 1.0).reshape(20, 3)))),
+    ]
+
+
+def sweep_resume_cases():
+    damage = r"--resume 'r\.h5' is damaged: "
+
+    def case(name, edit, message, args=("sweep", "--resume", "r.h5", "--quiet"), base=KILLED_SWEEP):
+        return Case(f"sweep_resume/{name}", list(args), message, setup=damaged(edit, base))
+
+    def config_replicates(f):
+        f.attrs["config"] = f.attrs["config"].replace("replicates = 3000", "replicates = 3001")
+
+    def repacked(folder_):
+        subprocess.run(["h5repack", KILLED_SWEEP, os.path.join(folder_, "r.h5")], check=True)
+
+    def hard_link(f):
+        del f["test_mse"]
+        f["test_mse"] = f["train_mse"]
+
+    def rename_run(f):
+        del f["run"]
+        f.create_dataset("run", data=["ntk", "other"], dtype=h5py.string_dtype())
+
+    return [
+        case("cell_status_deleted", delete("cell_status"), damage + "cell_status is missing"),
+        case("series_deleted", delete("align_data"), damage + "align_data is missing"),
+        case("mean_deleted", delete("train_mse_mean"), damage + "train_mse_mean is missing"),
+        case("series_of_another_shape", replace("train_mse", data=np.zeros((2, 2, 3000, 2))),
+             damage + r"train_mse is 2×2×3000×2, not 2×2×3000×3"),
+        case("series_of_strings", replace("train_mse", data=np.full((2, 2, 3000, 3), "x", dtype=h5py.string_dtype())),
+             damage + "train_mse holds a string, not floating-point numbers"),
+        case("series_a_hard_link_to_another", hard_link, damage + "test_mse is another name of a dataset checked before"),
+        case("garbage_statuses", set_value("cell_status", 7), damage + r"cell_status holds 7 for cell 0, replicate 0"),
+        case("altered_config", config_replicates, damage + r"its attribute 'replicates' is 3000, its config's 3001"),
+        case("axis_coordinate_deleted", delete("data.n"), damage + r"data\.n is missing"),
+        case("axis_coordinate_altered", set_value("data.n", [40, 60]),
+             damage + r"data\.n does not hold the values of axis 'size' in its config"),
+        case("axis_scale_deleted", delete("size"), damage + "size is missing"),
+        case("run_renamed", rename_run, damage + "run does not hold the runs of its config"),
+        case("status_garbage", set_value("status", np.bytes_("banana")), damage + "status is 'banana', none of"),
+        case("shard_an_integer", lambda f: f.attrs.__setitem__("shard", 3), damage + "its attribute 'shard' is not a string"),
+        case("shard_out_of_range", lambda f: f.attrs.__setitem__("shard", "5/3"),
+             damage + r"its attribute 'shard' is '5/3', not a share i/N of the cells"),
+        case("engine_file", None, r"--resume 'r\.h5': not a sweep file of this engine", base=INTERRUPTED),
+        Case("sweep_resume/repacked", ["sweep", "--resume", "r.h5", "--quiet"],
+             r"--resume 'r\.h5' was rewritten in an older HDF5 format", setup=repacked),
+        case("merge_of_an_engine_file", None, r"--merge 'r\.h5': not a sweep file of this engine",
+             args=("sweep", "--merge", "r.h5", "--out", "m.h5", "--quiet"), base=INTERRUPTED),
+        case("merge_of_a_damaged_shard", delete("cell_status"), r"--merge 'r\.h5' is damaged: cell_status is missing",
+             args=("sweep", "--merge", "r.h5", "--out", "m.h5", "--quiet")),
+    ]
+
+
 def table():
-    return set_cases() + flag_cases() + config_cases() + out_cases() + resume_cases() + concurrent_cases()
+    return (set_cases() + flag_cases() + config_cases() + out_cases() + resume_cases() + concurrent_cases() +
+            sweep_cases() + sweep_resume_cases())
 
 
 # ---------------------------------------------------------------------------------------------

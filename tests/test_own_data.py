@@ -122,9 +122,12 @@ def main():
 
     # Bad input: exit 2, a message naming what is wrong, nothing written.
     bad = [
-        ("missing file", 'x = "nope.h5:/X"', r"'data\.x' = .*nope\.h5.*: no such file"),
+        ("missing file", 'x = "nope.h5:/X"', r"'data\.x' = .*nope\.h5.*: does not exist"),
+        ("a link loop", 'x = "loop.npy"', r"'data\.x' = .*loop\.npy: is a symbolic link loop"),
+        ("a dangling link", 'x = "gone.npy"', r"'data\.x' = .*gone\.npy: is a symbolic link to 'nowhere\.npy', which does not exist"),
+        ("a folder", 'x = "sub.npy"', r"'data\.x' = sub\.npy: is a folder, not a file"),
         ("missing dataset", 'x = "data.h5:/emb/Y"', r"'data\.x' = .*data\.h5:/emb/Y: no dataset '/emb/Y' in the file"),
-        ("not HDF5", 'x = "own.toml.h5:/X"', r"no such file"),
+        ("not HDF5", 'x = "own.toml.h5:/X"', r"does not exist"),
         ("a vector as X", 'x = "data.h5:/vector"', r"'data\.x' must be a matrix n x d .* its shape is \(30\)"),
         ("strings", 'x = "data.h5:/words"', r"'data\.x' = .*: the dataset holds no numbers"),
         ("NaN", 'x = "data.h5:/with_nan"', r"'data\.x' = .*with_nan: value 38 \(row-major\) is not finite"),
@@ -139,6 +142,9 @@ def main():
         ("a model key", 'x = "X.npy"\nnu = 0.5', r"'data\.nu' does not apply with data\.source = \"file\""),
         ("fresh mu", 'x = "X.npy"\n[decomposition]\nmu_source = "fresh"', r"needs the data model"),
     ]
+    os.symlink("loop.npy", os.path.join(tmp, "loop.npy"))
+    os.symlink("nowhere.npy", os.path.join(tmp, "gone.npy"))
+    os.mkdir(os.path.join(tmp, "sub.npy"))
     for name, data, message in bad:
         text = BASE.format(data=data, loss="half_mse", every=1)
         if "[decomposition]" in data:

@@ -2,10 +2,14 @@
 """engine-plot on real engine files: every figure of each preset (short runs) exists, has the
 expected size and is not blank, and its curves and heat map carry the file's numbers; --watch follows a file another process is writing and stops
 when it completes; partial, foreign, damaged and missing files get a message, not a traceback.
+Sweep files too: one being written and one killed plot (and open) the replicates done; one
+without cell_status still plots; FIFOs, link loops and other non-files are refused at once,
+nothing created.
 
 usage: test_plot.py ENGINE PLOT_PACKAGE_DIR
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +28,41 @@ SMALL = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=50"]
 SIZES = {"loss": (500, 1200), "norms": (500, 1200), "alignment": (900, 1200), "energy": (600, 1000),
          "spectrum": (600, 1100), "singular-values": (600, 1100)}
 DECOMPOSITION_SIZES = {"decomposition-spectrum": (600, 1000), "decomposition": (900, 2000)}
+# A 2 x 2 cell sweep of two series (tests/test_sweep.py's, gathering less).
+SWEEP = """experiment = "tiny"
+seed = 42
+epochs = 10
+[data]
+d = 30
+n = 40
+[model]
+k = 50
+[[inputs]]
+name = "main"
+teacher = "sigmoid"
+[[runs]]
+name = "ntk"
+activation = "sigmoid"
+gamma = 1.0
+lr = 2.0
+[[runs]]
+name = "mf"
+activation = "sigmoid"
+gamma = 0.1
+lr = 20.0
+[sweep]
+replicates = 3
+gather = ["train_mse", "w_opnorm"]
+[[sweep.axes]]
+name = "size"
+keys = ["data.n", "data.d", "model.k"]
+values = [[40, 30, 50], [60, 30, 40]]
+[[sweep.axes]]
+name = "act"
+key = "runs.ntk.activation"
+values = ["relu", "tanh"]
+"""
+SWEEP_FIGURES = sorted(f"{s}-vs-{a}.png" for s in ("train_mse", "w_opnorm") for a in ("size", "act"))
 
 def plot(*args, **kw):
     env = dict(os.environ, PYTHONPATH=PACKAGE)
@@ -194,6 +233,104 @@ def check_dataset(path):
     return ds
 
 
+def sweep_figures_drawn(out):
+    """Every series against every axis, none blank."""
+    names = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    return names == SWEEP_FIGURES and all(np.std(matplotlib.image.imread(os.path.join(out, n))[..., :3]) > 0.02
+                                          for n in names)
+
+
+def replicates_done(path):
+    """The cells' replicates done, read as the engine's SWMR reader (0 before the file has them)."""
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            return int((f["cell_status"][()] > 0).sum())
+    except (OSError, KeyError):
+        return 0
+
+
+def check_partial_sweeps(tmp):
+    """A sweep being written, then killed with SIGKILL (its file keeps HDF5's writer flags, which a
+    plain open refuses): each plots the replicates done and says how many; lowrank_plot.open gives
+    them as the file holds them."""
+    path = os.path.join(tmp, "partial-sweep.h5")
+    p = subprocess.Popen([ENGINE, "sweep", "--quiet", "--config", os.path.join(tmp, "sweep.toml"), "--set",
+                          "sweep.replicates=1000", "--out", path], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and replicates_done(path) < 100:
+        time.sleep(0.05)
+    r = plot(path, "--out", os.path.join(tmp, "live-sweep"), timeout=120)
+    running = p.poll() is None
+    check(running and r.returncode == 0 and re.search(r"\(sweep, \d+ of 4000 replicates done\)", r.stdout)
+          and sweep_figures_drawn(os.path.join(tmp, "live-sweep")),
+          f"a sweep being written plots ({r.stdout.strip()} {r.stderr.strip()})")
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done = replicates_done(path)
+    try:
+        h5py.File(path, "r").close()
+        flagged = False
+    except OSError:
+        flagged = True
+    r = plot(path, "--out", os.path.join(tmp, "killed-sweep"), timeout=120)
+    check(flagged and 0 < done < 4000 and r.returncode == 0 and f"(sweep, {done} of 4000 replicates done)" in r.stdout
+          and sweep_figures_drawn(os.path.join(tmp, "killed-sweep")),
+          f"a killed sweep plots, its writer flags set ({r.stdout.strip()} {r.stderr.strip()})")
+    sys.path.insert(0, PACKAGE)
+    import lowrank_plot
+    from lowrank_plot import sweep_figures
+    ds = lowrank_plot.open(path)
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        same = all(np.array_equal(ds[k].values, f[k][()], equal_nan=True)
+                   for k in ("cell_status", "train_mse", "train_mse_mean", "w_opnorm_stderr"))
+    complete = ds.cell_status.values == 1
+    finite = np.isfinite(ds.train_mse.values).all(axis=(0, 4))  # over run and epoch
+    check(same and int(complete.sum()) == done and finite[complete].all(),
+          f"open: a killed sweep's {done} replicates done, as the file holds them")
+    fig = sweep_figures.series_against_axis(ds, "train_mse", "size")
+    title = fig.axes[0].get_title()
+    sweep_figures.plt.close(fig)
+    check(f"{done} of 4000 replicates done" in title, f"its titles say so: '{title.splitlines()[0]}'")
+
+
+def check_sweep_without_status(tmp):
+    """A sweep file without cell_status (damaged) still plots, its axes taken from the means."""
+    path = os.path.join(tmp, "no-status.h5")
+    subprocess.run([ENGINE, "sweep", "--quiet", "--config", os.path.join(tmp, "sweep.toml"), "--out", path], check=True)
+    with h5py.File(path, "a") as f:
+        del f["cell_status"]
+    r = plot(path, "--out", os.path.join(tmp, "no-status"), timeout=120)
+    check(r.returncode == 0 and "(sweep)" in r.stdout and sweep_figures_drawn(os.path.join(tmp, "no-status")),
+          f"a sweep without cell_status plots ({r.stdout.strip()} {r.stderr.strip()})")
+    sys.path.insert(0, PACKAGE)
+    import lowrank_plot
+    ds = lowrank_plot.open(path)
+    check("cell_status" not in ds and ds.train_mse_mean.dims == ("run", "size", "act", "epoch"),
+          "open: a sweep without cell_status")
+
+
+def plot_refused(path, out):
+    """engine-plot on a bad file: its exit code and message, within a minute (a FIFO must not hang it)."""
+    try:
+        r = plot(path, "--out", out, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None, "still running after 60 s"
+    return r.returncode, r.stderr.strip()
+
+
+def open_refused(path):
+    """lowrank_plot.open on a bad file, in a child within a minute: FileError's message, else what
+    it printed."""
+    code = ("import sys, lowrank_plot\nfrom lowrank_plot.reader import FileError\ntry:\n"
+            "    lowrank_plot.open(sys.argv[1])\nexcept FileError as e:\n    print(e)")
+    try:
+        r = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=PACKAGE))
+    except subprocess.TimeoutExpired:
+        return "still running after 60 s"
+    return r.stdout.strip() or r.stderr.strip()
+
+
 def main():
     tmp = tempfile.mkdtemp()
     try:
@@ -293,7 +430,13 @@ def main():
         ds = check_dataset(killed)
         check(ds.attrs["status"] == "running" and ds.sizes["epoch"] < 500, "open: a killed run's epochs, as far as written")
 
-        # Bad files: a message naming the problem, exit 2, no traceback.
+        # Sweep files: partial ones, and one without cell_status.
+        with open(os.path.join(tmp, "sweep.toml"), "w") as f:
+            f.write(SWEEP)
+        check_partial_sweeps(tmp)
+        check_sweep_without_status(tmp)
+
+        # Bad files: a message naming the problem, exit 2, no traceback, nothing created.
         foreign = os.path.join(tmp, "foreign.h5")
         with h5py.File(foreign, "w") as f:
             f["x"] = np.arange(3)
@@ -307,13 +450,30 @@ def main():
         truncated = os.path.join(tmp, "truncated.h5")
         with open(ntk, "rb") as src, open(truncated, "wb") as dst:
             dst.write(src.read(os.path.getsize(ntk) // 3))
+        no_means = os.path.join(tmp, "no-means.h5")
+        shutil.copy(os.path.join(tmp, "no-status.h5"), no_means)
+        with h5py.File(no_means, "a") as f:
+            for name in [k for k in f if k.endswith("_mean")]:
+                del f[name]
+        fifo, loop, dangling = (os.path.join(tmp, name) for name in ("fifo.h5", "loop.h5", "dangling.h5"))
+        os.mkfifo(fifo)
+        os.symlink("loop.h5", loop)
+        os.symlink("nowhere.h5", dangling)
         cases = {os.path.join(tmp, "missing.h5"): "no such file", text: "not a readable HDF5 file",
                  foreign: "not a lowrank-engine file", older: "this tool reads 'lowrank-engine/1'",
-                 truncated: "not a readable HDF5 file"}
+                 truncated: "not a readable HDF5 file", no_means: "sweep file without a '<series>_mean' variable",
+                 fifo: "is a FIFO, not a regular file", loop: "is a symbolic link loop",
+                 dangling: "is a symbolic link to nowhere.h5, which does not exist",
+                 os.path.join(tmp, "ntk"): "is a directory, not a regular file"}
+        out = os.path.join(tmp, "bad")
         for path, message in cases.items():
-            r = plot(path, "--out", os.path.join(tmp, "bad"))
-            check(r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr,
-                  f"{os.path.basename(path)}: exit {r.returncode}, '{r.stderr.strip()}'")
+            code, said = plot_refused(path, out)
+            check(code == 2 and said.startswith(f"engine-plot: {path}: ") and message in said
+                  and "Traceback" not in said and not os.path.exists(out),
+                  f"{os.path.basename(path)}: exit {code}, '{said}', nothing created")
+            said = open_refused(path)
+            check(said.startswith(f"{path}: ") and message in said,
+                  f"open({os.path.basename(path)}): FileError '{said}'")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary()

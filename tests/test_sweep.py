@@ -317,7 +317,7 @@ def main():
                                    r"sweep cell 1 \(data\.n=-1\).*'data\.n' = -1 must be"),
         "an unknown series": ('gather = ["nope"]\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
                               r"'sweep\.gather' names 'nope', which no cell records"),
-        "a reserved axis name": ('[[sweep.axes]]\nname = "epoch"\nkey = "data.n"\nvalues = [40]', r"is the sweep file's own"),
+        "a reserved axis name": ('[[sweep.axes]]\nname = "epoch"\nkey = "data.n"\nvalues = [40]', r"is already the name of one of its own datasets in the sweep file"),
         "no axes": ("replicates = 2", r"'sweep\.axes' must list at least one axis"),
         "no replicates": ('replicates = 0\n[[sweep.axes]]\nname = "a"\nkey = "data.n"\nvalues = [40]',
                           r"'sweep\.replicates' = 0 must be an integer from 1"),

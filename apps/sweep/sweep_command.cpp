@@ -30,6 +30,8 @@
 #include "cuda_backend.hpp"
 #include "device_choice.hpp"
 #include "file_lock.hpp"
+#include "inputs.hpp"
+#include "memory_estimate.hpp"
 #include "paths.hpp"
 #include "presets.hpp"
 #include "staged_output.hpp"
@@ -131,6 +133,38 @@ void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, kKeptFreeTop);
 }
 
+// Refuses, before anything is created or changed, a sweep that cannot fit: its gathered values in
+// memory (`files` sweep files open at once: a merge holds every shard's) beside `jobs` cells at once
+// (spread over the GPUs on the GPU), and with `new_file` the finished file on its folder's disk.
+void check_sweep_fits(const SweepSpec& spec, int files, int jobs, bool gpu, const std::string& out, bool new_file) {
+  const MemoryEstimate& cell = gpu ? spec.cell_memory_gpu : spec.cell_memory_cpu;
+  const std::string what = "this sweep's values (" + std::to_string(spec.cells()) + " cells x " +
+                           std::to_string(spec.replicates) + " replicates x " + std::to_string(spec.max_epochs) +
+                           " epochs) and " + std::to_string(jobs) + " cell(s) at once";
+  const std::string hint = "shorten the axes, or lower sweep.replicates, sweep.epochs or --jobs";
+  check_fits("host", double(files) * spec.value_bytes() + double(jobs) * cell.host_bytes, available_host_memory(), what,
+             hint);
+  if (gpu) {
+    const int devices = std::max(cuda_device_count(), 1), per_device = (jobs + devices - 1) / devices;
+    check_fits("GPU", double(per_device) * cell.device_bytes, cuda_free_memory(0), what, hint);
+  }
+  if (!new_file) return;
+  std::error_code error;
+  const fs::space_info space = fs::space(fs::absolute(out).parent_path(), error);
+  if (!error && spec.file_bytes() > static_cast<double>(space.available))
+    throw ConfigError("--out " + shown(out) + ": the sweep file will need about " + gibibytes(spec.file_bytes()) +
+                      " and its folder's disk has " + gibibytes(static_cast<double>(space.available)) + " free; " + hint);
+}
+
+// Reads the data files the cells train on (each distinct set once), so that a bad value in one is
+// refused before anything is created, as the engine's run does (exit 2), not when its cell runs.
+void read_data_files(const SweepSpec& spec) {
+  for (std::int64_t cell : spec.data_file_cells) {
+    const Config c = cell_config(spec, cell, 0);
+    for (const auto& g : c.inputs) make_inputs(c, g);
+  }
+}
+
 }  // namespace
 
 int sweep_main(int argc, char** argv) {
@@ -198,7 +232,7 @@ int sweep_main(int argc, char** argv) {
         if (!given.insert(std::filesystem::weakly_canonical(p).string()).second)
           throw ConfigError("--merge: " + shown(path) + " is given twice");
         shard_locks.push_back(std::make_unique<FileLock>("--merge", p));  // not a shard still being written
-        shard_specs.push_back(read_sweep_spec(p));
+        shard_specs.push_back(read_sweep_spec(p, "--merge"));
         if (shard_specs.back().base_text != shard_specs.front().base_text ||
             shard_specs.back().sweep_text != shard_specs.front().sweep_text)
           throw ConfigError("--merge: " + shown(path) + " is a shard of another sweep than " + shown(merged.front()) +
@@ -221,13 +255,15 @@ int sweep_main(int argc, char** argv) {
       if (!missing.empty()) throw ConfigError("--merge: shard(s) " + missing + " of " + std::to_string(seen.size()) + " missing");
       spec = shard_specs.front();
       out = new_output("--out", out, force).string();
+      check_sweep_fits(spec, static_cast<int>(shards.size()) + 1, 0, false, out, true);  // every shard's values, and the merged
       lock.emplace("--out", out);
       new_output("--out", out, force);
       staged.emplace("--out", out);
     } else if (resume_option->count()) {
       out = existing_output("--resume", resume).string();
       lock.emplace("--resume", out);
-      spec = read_sweep_spec(out);
+      spec = read_sweep_spec(out, "--resume");
+      check_sweep_fits(spec, 1, jobs, gpu, out, false);
     } else {
       if (!exp_option->count() && !config_option->count())
         throw ConfigError("nothing to sweep: give --exp NAME or --config FILE (with a [sweep] table), or --resume FILE");
@@ -235,6 +271,8 @@ int sweep_main(int argc, char** argv) {
       spec = parse_sweep(text, exp_option->count() ? "preset " + exp : shown(config_file), sets);
       for (const std::string& w : spec.warnings) std::fprintf(stderr, "engine sweep: warning: %s\n", w.c_str());
       out = new_output("--out", out_option->count() ? out : spec.experiment + "-sweep.h5", force).string();
+      check_sweep_fits(spec, 1, jobs, gpu, out, true);
+      read_data_files(spec);
       lock.emplace("--out", out);
       new_output("--out", out, force);  // again under the lock
       staged.emplace("--out", out);

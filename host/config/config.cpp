@@ -171,22 +171,6 @@ double finite(const std::string& origin, const std::string& key, double value) {
   return value;
 }
 
-// Names are HDF5 group names and parts of file names: a letter, digit or '_' first (so never "."
-// or ".." or an option-like "-x"), then letters, digits, '_', '-' or '.'; no "__", which joins
-// pair names; at most kMaxNameLength characters.
-void check_name(const std::string& origin, const std::string& key, const std::string& name) {
-  auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-  const bool allowed = !name.empty() && name.size() <= kMaxNameLength && plain(name.front()) &&
-                       std::all_of(name.begin(), name.end(), [&](char c) { return plain(c) || c == '-' || c == '.'; });
-  if (!allowed || name.find("__") != std::string::npos) {
-    const std::string shown = name.size() > 40 ? name.substr(0, 40) + "...\" (" + std::to_string(name.size()) +
-                                                     " characters)"
-                                               : name + "\"";
-    fail(origin, "'" + key + "' = \"" + shown + " must start with a letter, digit or '_' and hold only letters, " +
-                     "digits, '_', '-' or '.' (at most " + std::to_string(kMaxNameLength) +
-                     " characters, and no '__', which joins pair names)");
-  }
-}
 
 // Applies one `a.b.c=value` override to the TOML tree. A path component after an array of
 // tables names the element whose `name` is that component (runs.ntk.epochs).
@@ -658,6 +642,20 @@ std::string Config::to_toml() const {
     if (r.gamma_nb || r.lr_nb) os << "# resolved: gamma = " << format_real(r.gamma) << ", lr = " << format_real(r.lr) << "\n";
   }
   return os.str();
+}
+
+void check_name(const std::string& origin, const std::string& key, const std::string& name) {
+  auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  const bool allowed = !name.empty() && name.size() <= kMaxNameLength && plain(name.front()) &&
+                       std::all_of(name.begin(), name.end(), [&](char c) { return plain(c) || c == '-' || c == '.'; });
+  if (!allowed || name.find("__") != std::string::npos) {
+    const std::string shown = name.size() > 40 ? name.substr(0, 40) + "...\" (" + std::to_string(name.size()) +
+                                                     " characters)"
+                                               : name + "\"";
+    fail(origin, "'" + key + "' = \"" + shown + " must start with a letter, digit or '_' and hold only letters, " +
+                     "digits, '_', '-' or '.' (at most " + std::to_string(kMaxNameLength) +
+                     " characters, and no '__', which joins pair names)");
+  }
 }
 
 }  // namespace lowrank

@@ -180,6 +180,11 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
 // Keeps only the runs whose cell is listed (and the pairs whose both runs remain).
 void select_cells(Config& config, const std::vector<std::string>& cells);
 
+// Names are HDF5 group names and parts of file names: a letter, digit or '_' first (so never "."
+// or ".." or an option-like "-x"), then letters, digits, '_', '-' or '.'; no "__", which joins
+// pair names; at most kMaxNameLength characters. A ConfigError naming `key` otherwise.
+void check_name(const std::string& origin, const std::string& key, const std::string& name);
+
 // Sets every run's epoch count.
 void set_epochs(Config& config, std::int64_t epochs);
 

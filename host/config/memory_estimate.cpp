@@ -89,10 +89,10 @@ std::string gibibytes(double bytes) {
   return buf;
 }
 
-void check_fits(const char* where, double needed, double available) {
+void check_fits(const char* where, double needed, double available, const std::string& what, const std::string& hint) {
   if (available > 0 && needed > available)
-    throw ConfigError(std::string("these sizes need about ") + gibibytes(needed) + " of " + where + " memory and " +
-                      gibibytes(available) + " is available; reduce data.n, data.d or model.k" +
+    throw ConfigError(what + " need about " + gibibytes(needed) + " of " + where + " memory and " +
+                      gibibytes(available) + " is available; " + hint +
                       (std::string(where) == "GPU" ? ", or use --device cpu" : ""));
 }
 

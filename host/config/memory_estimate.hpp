@@ -26,8 +26,10 @@ double peak_host_memory();
 // Memory the system can give now (MemAvailable), in bytes; 0 when unknown.
 double available_host_memory();
 
-// A ConfigError naming the estimate and the limit when `needed` exceeds `available` (> 0).
-void check_fits(const char* where, double needed, double available);
+// A ConfigError naming the estimate and the limit when `needed` exceeds `available` (> 0): "`what`
+// need about ... ; `hint`".
+void check_fits(const char* where, double needed, double available, const std::string& what = "these sizes",
+                const std::string& hint = "reduce data.n, data.d or model.k");
 
 std::string gibibytes(double bytes);
 

@@ -116,6 +116,19 @@ std::string shown(const std::string& path) {
   return path.substr(0, kShown) + "... (" + std::to_string(path.size()) + " characters)";
 }
 
+std::string not_a_regular_file(const std::string& path) {
+  try {
+    resolve_link("", path);
+  } catch (const ConfigError& e) {  // "'path' is a symbolic link ...": its predicate
+    const std::string what = e.what(), lead = " '" + shown(path) + "' ";
+    return what.substr(what.find(lead) + lead.size());
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return reason(errno);
+  if (!S_ISREG(st.st_mode)) return std::string("is ") + kind_of(st.st_mode) + ", not a file";
+  return "";
+}
+
 std::string read_regular_file(const std::string& option, const std::string& path, std::size_t max_bytes) {
   if (path.empty()) throw ConfigError(option + ": the path is empty");
   // O_NONBLOCK: opening a FIFO returns at once (to be refused below) instead of waiting for a writer.

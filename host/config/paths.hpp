@@ -27,6 +27,10 @@ std::filesystem::path existing_output(const std::string& option, const std::stri
 // (not /proc, /sys and their kin), with a name that leaves room for the engine's suffixes.
 std::filesystem::path new_output(const std::string& option, const std::string& path, bool replace);
 
+// Why `path` is not a regular file to read (a link followed), as a message's predicate ("does
+// not exist", "is a symbolic link loop ...", "is a FIFO, not a file"); "" when it is one.
+std::string not_a_regular_file(const std::string& path);
+
 // `path` as messages show it: long names shortened, with their length.
 std::string shown(const std::string& path);
 

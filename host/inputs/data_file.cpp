@@ -23,10 +23,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 }
 
 void require_regular_file(const std::string& key, const ArraySource& s) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(s.path, ec);
-  if (ec || !std::filesystem::exists(status)) refuse(key, s, "no such file");
-  if (!std::filesystem::is_regular_file(status)) refuse(key, s, "not a regular file");
+  if (const std::string why = not_a_regular_file(s.path); !why.empty()) refuse(key, s, why);
 }
 
 // A .npy file's header: the element type, the shape and where the data start.

@@ -3,12 +3,15 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "inputs.hpp"
 #include "series.hpp"
+#include "stop_signals.hpp"
 #include "toml_overrides.hpp"
 
 namespace lowrank {
@@ -34,8 +37,34 @@ std::string toml_text(const toml::node& node) {
   return os.str();
 }
 
-// The dimension names the sweep file uses itself.
-const std::set<std::string> kReservedNames = {"run", "replicate", "epoch"};
+// The names the sweep file uses itself, beside the series, the axes, their keys and the slopes.
+const std::set<std::string> kReservedNames = {"run", "replicate", "epoch", "status", "cell_status", "cell_file",
+                                              "cell_device"};
+// Cells a sweep may have: the count is known from the axes before any cell is built, and each
+// cell's configuration is checked at once (about 40 µs each: 1000000 in under a minute).
+constexpr std::int64_t kMaxCells = 1'000'000;
+// Epochs a sweep file holds: a series' chunk is a row of epochs, and HDF5 chunks stay below 4 GiB.
+constexpr std::int64_t kMaxSweepEpochs = (std::int64_t{1} << 29) - 1;
+
+// The datasets of a sweep file by name, with what each holds: two uses of one name are refused.
+class FileNames {
+ public:
+  FileNames() {
+    for (const std::string& name : kReservedNames) taken_[name] = "one of its own datasets";
+    for (const SeriesInfo& s : kSeries)
+      if (s.shape == SeriesShape::scalar)
+        for (const char* suffix : {"", "_mean", "_stderr"})
+          taken_[s.name + std::string(suffix)] = "the series " + std::string(s.name);
+  }
+  // Claims `name` for `what`; a ConfigError naming `key` when something holds it already.
+  void claim(const std::string& origin, const std::string& key, const std::string& name, const std::string& what) {
+    const auto [at, fresh] = taken_.emplace(name, what);
+    if (!fresh) fail(origin, "'" + key + "' = \"" + name + "\" is already the name of " + at->second + " in the sweep file");
+  }
+
+ private:
+  std::map<std::string, std::string> taken_;
+};
 
 SweepAxis read_axis(const std::string& origin, const toml::table& t, std::size_t position) {
   const std::string where = "sweep.axes[" + std::to_string(position) + "]";
@@ -43,9 +72,11 @@ SweepAxis read_axis(const std::string& origin, const toml::table& t, std::size_t
     if (k.str() != "name" && k.str() != "key" && k.str() != "keys" && k.str() != "values")
       fail(origin, "unknown key '" + where + "." + std::string(k.str()) + "'; allowed here: name, key, keys, values");
   SweepAxis axis;
-  axis.name = t["name"].value_or(std::string());
-  if (axis.name.empty()) fail(origin, "'" + where + ".name' is missing: each axis names its dimension in the sweep file");
-  if (kReservedNames.count(axis.name)) fail(origin, "'" + where + ".name' = \"" + axis.name + "\" is the sweep file's own");
+  if (!t.contains("name")) fail(origin, "'" + where + ".name' is missing: each axis names its dimension in the sweep file");
+  const auto name = t["name"].value<std::string>();
+  if (!name) fail(origin, "'" + where + ".name' must be a string");
+  axis.name = *name;
+  check_name(origin, where + ".name", axis.name);
   const bool one = t.contains("key"), several = t.contains("keys");
   if (one == several) fail(origin, "axis '" + axis.name + "' needs exactly one of 'key' (one key) or 'keys' (keys varying together)");
   if (one) {
@@ -79,6 +110,13 @@ SweepAxis read_axis(const std::string& origin, const toml::table& t, std::size_t
   return axis;
 }
 
+// "'ntk', 'mf'"
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out.empty() ? "none" : out;
+}
+
 std::vector<std::string> cell_overrides(const SweepSpec& spec, std::int64_t cell) {
   const std::vector<std::int64_t> index = spec.cell_index(cell);
   std::vector<std::string> sets;
@@ -100,6 +138,19 @@ std::int64_t SweepSpec::cells() const {
   std::int64_t n = 1;
   for (const auto& a : axes) n *= static_cast<std::int64_t>(a.values.size());
   return n;
+}
+
+double SweepSpec::value_bytes() const {
+  return 8.0 * double(gathered.size()) * double(runs.size()) * double(cells()) * double(replicates) * double(max_epochs);
+}
+
+double SweepSpec::file_bytes() const {
+  const double per_epoch = 8.0 * double(runs.size()) * double(max_epochs);
+  double derived = 0;  // a slope's dataset: the cells of one point of its axis
+  for (const SweepSlope& slope : slopes)
+    for (const SweepAxis& a : axes)
+      if (a.name == slope.axis) derived += per_epoch * double(cells()) / double(a.values.size());
+  return value_bytes() + 2 * per_epoch * double(gathered.size()) * double(cells()) + derived;
 }
 
 std::vector<std::int64_t> SweepSpec::cell_index(std::int64_t cell) const {
@@ -161,12 +212,29 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
   }
   const toml::array* axes = (*sweep)["axes"].as_array();
   if (!axes || axes->empty()) fail(origin, "'sweep.axes' must list at least one axis ([[sweep.axes]] tables)");
-  std::set<std::string> names;
+  FileNames names;
+  std::map<std::string, std::string> key_axis;  // each key varies on one axis only
+  std::int64_t cells = 1;
   for (std::size_t i = 0; i < axes->size(); ++i) {
     const toml::table* t = axes->get(i)->as_table();
     if (!t) fail(origin, "'sweep.axes[" + std::to_string(i) + "]' must be a table");
-    spec.axes.push_back(read_axis(origin, *t, i));
-    if (!names.insert(spec.axes.back().name).second) fail(origin, "two axes are named '" + spec.axes.back().name + "'");
+    const SweepAxis& axis = spec.axes.emplace_back(read_axis(origin, *t, i));
+    names.claim(origin, "sweep.axes[" + std::to_string(i) + "].name", axis.name, "axis '" + axis.name + "'");
+    for (const std::string& key : axis.keys) {
+      const auto [at, fresh] = key_axis.emplace(key, axis.name);
+      if (!fresh)
+        fail(origin, "'sweep.axes." + axis.name + "': the key '" + key + "' is set by axis '" + at->second +
+                         (at->second == axis.name ? "' twice" : "' too") + "; a key varies on one axis only, once");
+      names.claim(origin, "sweep.axes." + axis.name + ".keys", key, "the coordinate of key '" + key + "'");
+    }
+    const auto size = static_cast<std::int64_t>(axis.values.size());
+    if (cells > kMaxCells / size) {
+      std::string product;
+      for (const SweepAxis& a : spec.axes) product += (product.empty() ? "" : " x ") + std::to_string(a.values.size());
+      fail(origin, "the axes make more than " + std::to_string(kMaxCells) + " cells (" + product +
+                       " so far, on axes up to '" + axis.name + "'): split the sweep, or shorten its axes");
+    }
+    cells *= size;
   }
   std::vector<std::string> wanted;
   if (const toml::node* gather = sweep->get("gather")) {
@@ -184,15 +252,31 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
   base_text << root;
   spec.base_text = base_text.str();
 
-  // Every cell's configuration, checked now; the series any cell records; the longest run.
-  std::set<std::string> recorded_somewhere;
+  // Every cell's configuration, checked now; the series any cell records; the longest run; the
+  // most memory a cell needs.
+  std::set<std::string> recorded_somewhere, data_files;
   for (std::int64_t cell = 0; cell < spec.cells(); ++cell) {
+    if (stop_signal()) fail(origin, "stopped by a signal while the cells were checked: nothing was written");
     const Config c = cell_config(spec, cell, 0);
+    std::vector<std::string> runs;
+    for (const auto& r : c.runs) runs.push_back(r.name);
     if (cell == 0) {
       spec.experiment = c.experiment;
-      for (const auto& r : c.runs) spec.runs.push_back(r.name);
+      spec.runs = runs;
+    } else if (runs != spec.runs) {
+      fail(cell_origin(spec, cell), "its runs are " + joined(runs) + ", and the first cell's " + joined(spec.runs) +
+                                        ": every cell must have the same runs (the sweep file's run dimension)");
     }
     for (const auto& r : c.runs) spec.max_epochs = std::max(spec.max_epochs, r.epochs);
+    const DataFiles& f = c.data_files;
+    if (c.data_source == DataSource::file && data_files.insert(f.x + '\n' + f.y + '\n' + f.x_test + '\n' + f.y_test).second)
+      spec.data_file_cells.push_back(cell);
+    for (bool gpu : {false, true}) {
+      const MemoryEstimate e = estimate_memory(c, gpu);
+      MemoryEstimate& most = gpu ? spec.cell_memory_gpu : spec.cell_memory_cpu;
+      most.host_bytes = std::max(most.host_bytes, e.host_bytes);
+      most.device_bytes = std::max(most.device_bytes, e.device_bytes);
+    }
     for (const std::string& w : config_warnings(c))
       if (std::find(spec.warnings.begin(), spec.warnings.end(), w) == spec.warnings.end()) spec.warnings.push_back(w);
     for (const SeriesInfo& s : kSeries)
@@ -212,6 +296,9 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
     if (recorded_somewhere.count(s.name) &&
         (wanted.empty() || std::find(wanted.begin(), wanted.end(), s.name) != wanted.end()))
       spec.gathered.push_back(s.name);
+  if (spec.max_epochs > kMaxSweepEpochs)
+    fail(origin, "a cell's run has " + std::to_string(spec.max_epochs) + " epochs; a sweep file holds at most " +
+                     std::to_string(kMaxSweepEpochs) + " (set sweep.epochs)");
   if (const toml::node* slopes = sweep->get("slopes")) {
     const toml::array* list = slopes->as_array();
     if (!list) fail(origin, "'sweep.slopes' must be an array of tables ([[sweep.slopes]])");
@@ -219,16 +306,21 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
       const toml::table* t = list->get(i)->as_table();
       const std::string where = "sweep.slopes[" + std::to_string(i) + "]";
       if (!t) fail(origin, "'" + where + "' must be a table");
-      for (const auto& [k, v] : *t)
-        if (k.str() != "name" && k.str() != "series" && k.str() != "axis" && k.str() != "key" && k.str() != "scale")
-          fail(origin, "unknown key '" + where + "." + std::string(k.str()) + "'; allowed here: axis, key, name, scale, series");
+      for (const auto& [k, v] : *t) {
+        const std::string key(k.str());
+        if (key != "name" && key != "series" && key != "axis" && key != "key" && key != "scale")
+          fail(origin, "unknown key '" + where + "." + key + "'; allowed here: axis, key, name, scale, series");
+        if (key == "scale" ? !v.is_number() || !std::isfinite(*v.value<double>()) : !v.is_string())
+          fail(origin, "'" + where + "." + key + "' must be " + (key == "scale" ? "a finite number" : "a string"));
+      }
       SweepSlope slope;
       slope.name = (*t)["name"].value_or(std::string());
       slope.series = (*t)["series"].value_or(std::string());
       slope.axis = (*t)["axis"].value_or(std::string());
       slope.scale = (*t)["scale"].value_or(1.0);
-      if (slope.name.empty() || names.count(slope.name) || kReservedNames.count(slope.name))
-        fail(origin, "'" + where + ".name' must name the derived dataset, apart from the axes and the sweep file's own");
+      if (slope.name.empty()) fail(origin, "'" + where + ".name' is missing: it names the derived dataset");
+      check_name(origin, where + ".name", slope.name);
+      names.claim(origin, where + ".name", slope.name, "the slope " + slope.name);
       if (std::find(spec.gathered.begin(), spec.gathered.end(), slope.series) == spec.gathered.end())
         fail(origin, "'" + where + ".series' = \"" + slope.series + "\" is not a gathered series");
       const auto axis = std::find_if(spec.axes.begin(), spec.axes.end(), [&](const SweepAxis& a) { return a.name == slope.axis; });

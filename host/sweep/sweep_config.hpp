@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "memory_estimate.hpp"
 
 namespace lowrank {
 
@@ -40,8 +41,17 @@ struct SweepSpec {
   bool keep_runs = false;             // each cell's replicate also writes its engine file
   std::int64_t max_epochs = 1;       // the epoch dimension: the longest run of any cell
   std::vector<std::string> warnings;  // config_warnings of every cell, each once
+  // With your own data: the first cell of each distinct set of data files the cells read, whose
+  // values (NaN, labels the loss cannot take) are only checked as they are read.
+  std::vector<std::int64_t> data_file_cells;
+  // The most any cell needs on the CPU backend, and on the CUDA backend (estimate_memory).
+  MemoryEstimate cell_memory_cpu, cell_memory_gpu;
 
-  std::int64_t cells() const;        // the product of the axes' lengths
+  std::int64_t cells() const;        // the product of the axes' lengths (at most 1000000)
+  // The bytes of the gathered values, held in memory by each open sweep file and written to it
+  // (with their means and standard errors: sweep_file_bytes).
+  double value_bytes() const;
+  double file_bytes() const;
   // Cell `cell` (row-major over the axes) as its index on each axis.
   std::vector<std::int64_t> cell_index(std::int64_t cell) const;
 };

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "config.hpp"
+#include "layout_check.hpp"
 #include "paths.hpp"
 #include "resume.hpp"
 #include "series.hpp"
@@ -263,15 +264,8 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, bool read_o
   check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
   file_ = make(H5Fopen(path.c_str(), read_only ? H5F_ACC_RDONLY | H5F_ACC_SWMR_READ : H5F_ACC_RDWR, fapl.get()),
                "H5Fopen");
-  if (H5Aexists(file_.get(), "shard") > 0) {
-    H5Handle attr = make(H5Aopen(file_.get(), "shard", H5P_DEFAULT), "H5Aopen");
-    H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
-    char* value = nullptr;
-    check_status(H5Aread(attr.get(), type.get(), &value), "H5Aread");
-    const std::string text = value ? value : "";
-    H5free_memory(value);
-    shard_ = parse_shard(text);
-  }
+  if (H5Aexists(file_.get(), "shard") > 0)  // checked by read_sweep_spec
+    shard_ = parse_shard(read_string_attr(file_.get(), "shard", path, "--resume"));
   open_objects();
   // What the file already holds: every value, and which cells are done.
   for (std::size_t k = 0; k < series_.size(); ++k) {
@@ -434,27 +428,136 @@ void SweepFile::set_status(const std::string& status) {
 
 void SweepFile::flush() { check_status(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), "H5Fflush"); }
 
-SweepSpec read_sweep_spec(const std::string& path) {
-  hid_t f = -1;
-  H5E_BEGIN_TRY { f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT); }
-  H5E_END_TRY;
-  if (f < 0) throw ConfigError("--resume '" + shown(path) + "': not a readable HDF5 file");
-  H5Handle file(f);
-  auto text = [&](const char* name) -> std::string {
-    if (H5Aexists(f, name) <= 0) return "";
-    H5Handle attr = make(H5Aopen(f, name, H5P_DEFAULT), "H5Aopen");
-    H5Handle type = make(H5Aget_type(attr.get()), "H5Aget_type");
-    if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) return "";
-    char* value = nullptr;
-    check_status(H5Aread(attr.get(), type.get(), &value), "H5Aread");
-    std::string out = value ? value : "";
-    H5free_memory(value);
-    return out;
-  };
-  if (text("format") != kSweepFormat)
-    throw ConfigError("--resume '" + shown(path) + "': not a sweep file of this engine (format '" + text("format") +
-                      "', this engine writes '" + kSweepFormat + "')");
-  return parse_sweep(text("config"), "--resume '" + shown(path) + "' (its config)", {});
+namespace {
+
+constexpr const char* kSweepStates[] = {"running", "complete", "interrupted", "failed"};
+
+// A one-dimensional dataset of variable-length strings (checked to be strings).
+std::vector<std::string> read_strings(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle type = make(H5Dget_type(ds.get()), "H5Dget_type");
+  if (H5Tis_variable_str(type.get()) <= 0) throw Damage(name + " does not hold variable-length strings");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  std::vector<char*> raw(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())), nullptr);
+  H5Handle mem = make(H5Tget_native_type(type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type");
+  check_status(H5Dread(ds.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), "H5Dread");
+  std::vector<std::string> out;
+  for (char* text : raw) out.emplace_back(text ? text : "");
+  H5Dvlen_reclaim(mem.get(), space.get(), H5P_DEFAULT, raw.data());
+  return out;
+}
+
+template <typename V>
+std::vector<V> read_all(hid_t file, const std::string& name) {
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  std::vector<V> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  const hid_t mem = std::is_same_v<V, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+  if (!out.empty()) check_status(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
+
+// A dimension scale of the file: present, a scale, and holding 0, 1, ..., size - 1.
+void check_index_scale(hid_t f, LayoutCheck& layout, const std::string& name, hsize_t size) {
+  layout.dataset(name, {H5T_INTEGER, {size}});
+  H5Handle ds = make(H5Dopen2(f, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  if (H5DSis_scale(ds.get()) <= 0) throw Damage(name + " is no longer a dimension scale");
+  const std::vector<std::int64_t> values = read_all<std::int64_t>(f, name);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i] != static_cast<std::int64_t>(i)) throw Damage(name + " does not hold 0, 1, ..., " + std::to_string(size - 1));
+}
+
+// Every object of the sweep file `spec` describes, with its type, shape and the values the spec
+// fixes (the runs, each axis's coordinates, the statuses).
+void check_layout(hid_t f, const SweepSpec& spec) {
+  LayoutCheck layout(f);
+  layout.dataset("status", {H5T_STRING, {}});
+  const std::string status = read_status(f, "status");
+  if (!one_of(status, kSweepStates)) throw Damage("status is '" + status + "', none of " + listed(kSweepStates));
+  const auto runs = static_cast<hsize_t>(spec.runs.size()), T = static_cast<hsize_t>(spec.replicates),
+             E = static_cast<hsize_t>(spec.max_epochs);
+  layout.dataset("run", {H5T_STRING, {runs}});
+  if (read_strings(f, "run") != spec.runs) throw Damage("run does not hold the runs of its config");
+  std::vector<hsize_t> dims = {runs}, mean_dims = {runs}, status_dims;
+  for (const SweepAxis& axis : spec.axes) {
+    const hsize_t n = axis.values.size();
+    check_index_scale(f, layout, axis.name, n);
+    for (std::size_t j = 0; j < axis.keys.size(); ++j) {
+      const std::string& key = axis.keys[j];
+      std::vector<double> numbers;
+      std::vector<std::string> texts;
+      bool numeric = true;
+      for (const auto& point : axis.values) {
+        double x = 0;
+        numeric = numeric && as_number(point[j], x);
+        numbers.push_back(x);
+        texts.push_back(unquoted(point[j]));
+      }
+      layout.dataset(key, {numeric ? H5T_FLOAT : H5T_STRING, {n}});
+      if (numeric ? read_all<double>(f, key) != numbers : read_strings(f, key) != texts)
+        throw Damage(key + " does not hold the values of axis '" + axis.name + "' in its config");
+    }
+    dims.push_back(n);
+    mean_dims.push_back(n);
+    status_dims.push_back(n);
+  }
+  check_index_scale(f, layout, "replicate", T);
+  check_index_scale(f, layout, "epoch", E);
+  dims.insert(dims.end(), {T, E});
+  mean_dims.push_back(E);
+  status_dims.push_back(T);
+  for (const std::string& name : spec.gathered) {
+    layout.dataset(name, {H5T_FLOAT, dims});
+    layout.dataset(name + "_mean", {H5T_FLOAT, mean_dims});
+    layout.dataset(name + "_stderr", {H5T_FLOAT, mean_dims});
+  }
+  for (const SweepSlope& slope : spec.slopes) {
+    std::vector<hsize_t> derived_dims = {runs};
+    for (const SweepAxis& a : spec.axes)
+      if (a.name != slope.axis) derived_dims.push_back(a.values.size());
+    derived_dims.push_back(E);
+    layout.dataset(slope.name, {H5T_FLOAT, derived_dims});
+  }
+  if (spec.keep_runs) layout.dataset("cell_file", {H5T_STRING, status_dims});
+  if (exists(f, "cell_device")) layout.dataset("cell_device", {H5T_INTEGER, status_dims});
+  layout.dataset("cell_status", {H5T_INTEGER, status_dims});
+  const std::vector<std::int64_t> statuses = read_all<std::int64_t>(f, "cell_status");
+  for (std::size_t i = 0; i < statuses.size(); ++i)
+    if (statuses[i] < 0 || statuses[i] > 2)
+      throw Damage("cell_status holds " + std::to_string(statuses[i]) + " for cell " +
+                   std::to_string(i / static_cast<std::size_t>(T)) + ", replicate " +
+                   std::to_string(i % static_cast<std::size_t>(T)) + " (0 pending, 1 complete, 2 diverged)");
+}
+
+}  // namespace
+
+SweepSpec read_sweep_spec(const std::string& path, const std::string& option) {
+  H5Handle file = open_for_reading(path, option);
+  const hid_t f = file.get();
+  return checked_file(option, path, [&] {
+    const std::string format = read_string_attr(f, "format", path, option);
+    if (format != kSweepFormat)
+      throw ConfigError(option + " '" + shown(path) + "': not a sweep file of this engine (format '" + shown(format) +
+                        "', this engine writes '" + kSweepFormat + "')");
+    if (option == "--resume") check_swmr_superblock(f, path, option);
+    SweepSpec spec = parse_sweep(read_string_attr(f, "config", path, option), option + " '" + shown(path) + "' (its config)", {});
+    const std::int64_t replicates = read_int_attr(f, "replicates");
+    if (replicates != spec.replicates)
+      throw Damage("its attribute 'replicates' is " + std::to_string(replicates) + ", its config's " +
+                   std::to_string(spec.replicates));
+    if (const std::string experiment = read_string_attr(f, "experiment", path, option); experiment != spec.experiment)
+      throw Damage("its attribute 'experiment' is '" + shown(experiment) + "', its config's '" + spec.experiment + "'");
+    if (H5Aexists(f, "shard") > 0) {
+      const std::string shard = read_string_attr(f, "shard", path, option);
+      try {
+        parse_shard(shard);
+      } catch (const ConfigError& e) {
+        throw Damage("its attribute 'shard' is '" + shown(shard) + "', not a share i/N of the cells");
+      }
+    }
+    check_layout(f, spec);
+    return spec;
+  });
 }
 
 }  // namespace lowrank

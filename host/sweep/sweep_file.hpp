@@ -85,8 +85,10 @@ class SweepFile {
   Shard shard_;
 };
 
-// The sweep a file holds, parsed again from its `config` attribute; a ConfigError naming the file
-// when it is not a sweep file.
-SweepSpec read_sweep_spec(const std::string& path);
+// The sweep a file holds, parsed again from its `config` attribute, with the whole file checked
+// against it before anything changes: its attributes, every object with its type and shape, no
+// two names for one dataset, the runs, axes' coordinates and statuses the config says. A
+// ConfigError naming `option` (--resume, --merge) and the file otherwise.
+SweepSpec read_sweep_spec(const std::string& path, const std::string& option);
 
 }  // namespace lowrank

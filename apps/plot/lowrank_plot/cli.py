@@ -7,6 +7,18 @@ import time
 from . import figures, reader
 
 
+def draw_sweep(path, out, fmt):
+    """engine sweep's file: the series' means against the axes."""
+    from . import dataset, sweep_figures  # xarray only for a sweep
+
+    ds = dataset.open_sweep(path)
+    written = sweep_figures.draw_all(ds, out, fmt)
+    done = sweep_figures.replicates_done(ds)
+    progress = f", {done[0]} of {done[1]} replicates done" if done else ""
+    print(f"engine-plot: {len(written)} figures in {out} (sweep{progress})", flush=True)
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="engine-plot",
                                 description="Draw every figure of a lowrank-engine HDF5 file (runs and pairs, or a sweep).")
@@ -25,12 +37,9 @@ def main(argv=None):
     except ValueError:
         print(f"engine-plot: --epochs '{args.epochs}': expected integers separated by commas", file=sys.stderr)
         return 2
-    if reader.is_sweep(args.file):  # engine sweep's file: the series' means against the axes
-        from . import sweep_figures
-        written = sweep_figures.draw_all(args.file, out, args.format)
-        print(f"engine-plot: {len(written)} figures in {out} (sweep)", flush=True)
-        return 0
     try:
+        if reader.is_sweep(args.file):
+            return draw_sweep(args.file, out, args.format)
         while True:
             f = reader.read(args.file)
             written = figures.draw_all(f, out, args.format, epochs)

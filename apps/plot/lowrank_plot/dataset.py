@@ -11,10 +11,11 @@ or a partial file's), and carry their settings as coordinates along `run` (activ
 lr, loss, status, ...). Each variable keeps the file's long_name, units and taken_at; the root's
 attributes (experiment, seed, precision, device, config) are the Dataset's.
 """
+import h5netcdf
 import numpy as np
 import xarray as xr
 
-from .reader import _open, per_epoch_series
+from .reader import SWEEP_FORMAT, FileError, _open, check_format, check_regular, per_epoch_series
 
 RUN_SETTINGS = ("inputs", "activation", "loss", "gamma", "lr", "epochs", "a_init", "w_init", "cell",
                 "weight_decay", "gradient_penalty")
@@ -66,30 +67,58 @@ def _run(name, group):
         {k: ("run", [v]) for k, v in settings.items()})
 
 
-SWEEP_FORMAT = "lowrank-engine-sweep/1"
+def _netcdf(path):
+    """The file as h5netcdf reads it, as a SWMR reader first (as reader._open): a sweep being
+    written, or killed (its file keeps HDF5's writer flags), opens only so."""
+    try:
+        return h5netcdf.File(path, "r", libver="latest", swmr=True, decode_vlen_strings=True)
+    except OSError:  # a file not written in SWMR mode
+        return h5netcdf.File(path, "r", decode_vlen_strings=True)
+
+
+def open_sweep(path):
+    """A sweep file as one Dataset, loaded and the file closed (a partial one: the cells done);
+    FileError for a damaged one, or one without a series' mean to draw."""
+    check_regular(path)
+    try:
+        with _netcdf(path) as nc:
+            ds = xr.open_dataset(xr.backends.H5NetCDFStore(nc)).load()
+    except (OSError, KeyError, ValueError) as e:
+        raise FileError(f"{path}: damaged or truncated sweep file ({e})") from None
+    if not any(name.endswith("_mean") for name in ds.data_vars):
+        raise FileError(f"{path}: sweep file without a '<series>_mean' variable (truncated or damaged)")
+    return ds
 
 
 def open(path):  # noqa: A001 (the reader's verb, as xarray.open_dataset)
     """Every run and pair of an engine file as one xarray Dataset (see the module's text); a
     sweep file (engine sweep) as xarray reads it: its series over (run, the axes, replicate,
-    epoch), their means and standard errors, each cell's status."""
+    epoch), their means and standard errors, each cell's status (open_sweep)."""
     with _open(path) as f:
         if _text(f.attrs.get("format", "")) == SWEEP_FORMAT:
             f.close()
-            return xr.open_dataset(path, engine="h5netcdf")
-        runs = [_run(name, g) for name, g in f["runs"].items()]
-        ds = xr.concat(runs, dim="run", join="outer", combine_attrs="drop_conflicts",
-                       coords="different", compat="equals", fill_value=np.nan) if runs else xr.Dataset()
-        pairs = []
-        for name, g in f["pairs"].items():
-            n = g["pair_mean_angle_deg"].shape[0]
-            pairs.append(xr.DataArray(np.asarray(g["pair_mean_angle_deg"][()], dtype=np.float64), dims=("epoch",),
-                                      coords={"epoch": np.arange(n)},
-                                      attrs=_attrs(g["pair_mean_angle_deg"], ("long_name", "units", "taken_at")))
-                         .expand_dims(pair=[name]).assign_coords(run_a=("pair", [_text(g.attrs["run_a"])]),
-                                                                 run_b=("pair", [_text(g.attrs["run_b"])])))
-        if pairs:
-            ds["pair_mean_angle_deg"] = xr.concat(pairs, dim="pair", join="outer")
-        ds.attrs = {k: v for k, v in _attrs(f).items() if k != "format"}
-        ds.attrs["status"] = _text(f["status"][()]).rstrip("\0")
+            return open_sweep(path)
+        check_format(path, f)
+        try:
+            return _runs_and_pairs(f)
+        except (OSError, KeyError, ValueError) as e:
+            raise FileError(f"{path}: damaged or truncated lowrank-engine file ({e})") from None
+
+
+def _runs_and_pairs(f):
+    runs = [_run(name, g) for name, g in f["runs"].items()]
+    ds = xr.concat(runs, dim="run", join="outer", combine_attrs="drop_conflicts",
+                   coords="different", compat="equals", fill_value=np.nan) if runs else xr.Dataset()
+    pairs = []
+    for name, g in f["pairs"].items():
+        n = g["pair_mean_angle_deg"].shape[0]
+        pairs.append(xr.DataArray(np.asarray(g["pair_mean_angle_deg"][()], dtype=np.float64), dims=("epoch",),
+                                  coords={"epoch": np.arange(n)},
+                                  attrs=_attrs(g["pair_mean_angle_deg"], ("long_name", "units", "taken_at")))
+                     .expand_dims(pair=[name]).assign_coords(run_a=("pair", [_text(g.attrs["run_a"])]),
+                                                             run_b=("pair", [_text(g.attrs["run_b"])])))
+    if pairs:
+        ds["pair_mean_angle_deg"] = xr.concat(pairs, dim="pair", join="outer")
+    ds.attrs = {k: v for k, v in _attrs(f).items() if k != "format"}
+    ds.attrs["status"] = _text(f["status"][()]).rstrip("\0")
     return ds

@@ -1,11 +1,14 @@
 """Reads a lowrank-engine file (complete, partial, or still being written) into plain arrays."""
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
 
 FORMAT = "lowrank-engine/1"
+SWEEP_FORMAT = "lowrank-engine-sweep/1"
 
 
 class FileError(Exception):
@@ -77,9 +80,31 @@ def per_epoch_series(group):
             and ds.attrs.get("CLASS") != b"DIMENSION_SCALE"}
 
 
+# What a path is when it is not a regular file, for the message.
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def check_regular(path):
+    """Raises FileError unless `path` is a regular file (or a link to one): opening a FIFO would
+    wait for a writer forever, and a link loop or a dangling link would read as "no such file"."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise FileError(f"{path}: is a symbolic link loop") from None
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            raise FileError(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist") from None
+        if e.errno == errno.ENOENT:
+            raise FileError(f"{path}: no such file") from None
+        raise FileError(f"{path}: {e.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        raise FileError(f"{path}: is {kind}, not a regular file")
+
+
 def _open(path):
-    if not os.path.exists(path):
-        raise FileError(f"{path}: no such file")
+    check_regular(path)
     try:  # a file being written is read in SWMR mode
         return h5py.File(path, "r", libver="latest", swmr=True)
     except OSError:
@@ -91,13 +116,10 @@ def _open(path):
 
 
 def is_sweep(path):
-    """Whether `path` is a sweep file (engine sweep's), which lowrank_plot.sweep_figures draws."""
-    try:
-        with h5py.File(path, "r", libver="latest", swmr=True) as f:
-            fmt = f.attrs.get("format")
-    except OSError:
-        return False
-    return (fmt.decode() if isinstance(fmt, bytes) else fmt) == "lowrank-engine-sweep/1"
+    """Whether `path` is a sweep file (engine sweep's), which lowrank_plot.sweep_figures draws;
+    FileError, as read's, for a path that is no readable HDF5 file."""
+    with _open(path) as f:
+        return _text_attr(f, "format") == SWEEP_FORMAT
 
 
 def read(path):
@@ -110,7 +132,8 @@ def read(path):
         raise FileError(f"{path}: damaged or truncated lowrank-engine file ({e})") from None
 
 
-def _read(path, f):
+def check_format(path, f):
+    """Raises FileError unless `f` is a lowrank-engine file of this tool's format, with its groups."""
     fmt = f.attrs.get("format")
     fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
     if fmt is None:
@@ -120,6 +143,10 @@ def _read(path, f):
     for name in ("status", "runs", "pairs"):
         if name not in f:
             raise FileError(f"{path}: lowrank-engine file without '/{name}' (truncated or damaged)")
+
+
+def _read(path, f):
+    check_format(path, f)
     runs = []
     for name, g in f["runs"].items():
         missing = [s for s in ("train_mse", "grad_singular_values", "status") if s not in g]
