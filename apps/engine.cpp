@@ -20,7 +20,6 @@
 #include "file_lock.hpp"
 #include "h5_writer.hpp"
 #include "inputs.hpp"
-#include "device_choice.hpp"
 #include "memory_estimate.hpp"
 #include "paths.hpp"
 #include "presets.hpp"
@@ -42,7 +41,7 @@ constexpr std::size_t kMaxConfigBytes = 4 << 20;       // a configuration file i
 struct Options {
   std::string exp, config_file, out, device = "auto", precision, resume;
   std::vector<std::string> sets, cells;
-  std::optional<std::string> cells_text;  // --cells as given
+  std::vector<std::string> cells_texts;  // each --cells as given
   // Integers come as text (given: not nullopt, even when empty) and are parsed by parse_integer:
   // out of range is refused, not clamped.
   std::optional<std::string> seed_text, epochs_text, threads_text, checkpoint_text;
@@ -61,17 +60,15 @@ void parse_numbers(Options& o) {
   if (o.epochs_text) o.epochs = parse_integer("--epochs", *o.epochs_text, 1, kMaxEpochs);
   if (o.threads_text) o.threads = static_cast<int>(parse_integer("--threads", *o.threads_text, 1, kMaxThreads));
   if (o.checkpoint_text) o.checkpoint_every = parse_integer("--checkpoint-every", *o.checkpoint_text, 0, kMaxEpochs);
-  if (o.cells_text) {
+  for (const std::string& text : o.cells_texts)
     for (std::size_t start = 0;;) {
-      const std::size_t comma = std::min(o.cells_text->find(',', start), o.cells_text->size());
-      o.cells.push_back(o.cells_text->substr(start, comma - start));
+      const std::size_t comma = std::min(text.find(',', start), text.size());
+      o.cells.push_back(text.substr(start, comma - start));
       if (o.cells.back().empty())
-        throw ConfigError("--cells '" + shown(*o.cells_text) +
-                          "': an empty cell name; give the names separated by commas, e.g. sig1,relu3");
-      if (comma == o.cells_text->size()) break;
+        throw ConfigError("--cells '" + shown(text) + "': an empty cell name; give the names separated by commas, e.g. sig1,relu3");
+      if (comma == text.size()) break;
       start = comma + 1;
     }
-  }
 }
 
 // Reads the configuration the options name and applies every override; throws ConfigError.
@@ -93,9 +90,6 @@ Config resolve_config(const Options& o) {
 }
 
 using Clock = std::chrono::steady_clock;
-
-// The GPU of a run: by the process's local rank where several engines share a node (srun, mpirun).
-int process_cuda_device() { return choose_cuda_device(cuda_device_count(), 0, 1, process_environment); }
 
 // Seconds since `start`, and `start` moved to now.
 double lap(Clock::time_point& start) {
@@ -247,8 +241,11 @@ int main(int argc, char** argv) {
   };
   app.add_option_function<std::string>("--seed", text_of(o.seed_text), "Seed of every random stream (0 to 2^63-1; default 42)");
   app.add_option_function<std::string>("--epochs", text_of(o.epochs_text), "Epochs of every run (1 to 1000000000)");
-  // As text, split by parse_numbers: CLI11 would drop empty names and take the next word instead.
-  app.add_option_function<std::string>("--cells", text_of(o.cells_text), "Train only these cells of the preset (comma-separated)");
+  // Each as text, split by parse_numbers: CLI11's delimiter would drop empty names and take the next
+  // word instead. Repeated, the lists join.
+  app.add_option("--cells", o.cells_texts, "Train only these cells of the preset (comma-separated)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option_function<std::string>("--threads", text_of(o.threads_text), "CPU threads (default: all cores)");
   app.add_option_function<std::string>("--checkpoint-every", text_of(o.checkpoint_text),
                  "Epochs between the checkpoints --resume continues from (default 10; 0: none, and no --resume)");
@@ -303,7 +300,7 @@ int main(int argc, char** argv) {
       throw ConfigError("nothing to run: give --exp NAME, --config FILE or --resume FILE");
     } else {
       config = resolve_config(o);
-      for (const std::string& w : config_warnings(config)) std::fprintf(stderr, "engine: warning: %s\n", w.c_str());
+      for (const ConfigWarning& w : config_warnings(config)) std::fprintf(stderr, "engine: warning: %s\n", w.text.c_str());
       o.out = new_output("--out", o.out_given ? o.out : config.experiment + ".h5", o.force).string();
     }
     if (o.device == "cuda" && cuda_device_count() == 0)

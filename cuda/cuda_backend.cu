@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda_check.hpp"
+#include "device_choice.hpp"
 #include "kernels.cuh"
 #include "spectral.hpp"
 
@@ -852,6 +853,10 @@ int cuda_device_count() {
     return 0;
   }
   return count;
+}
+
+int process_cuda_device(int worker, int workers) {
+  return choose_cuda_device(cuda_device_count(), worker, workers, process_environment);
 }
 
 double cuda_free_memory(int device) {

@@ -16,6 +16,10 @@ namespace lowrank {
 // Number of usable CUDA devices (0 where there is no driver or no GPU).
 int cuda_device_count();
 
+// The device of worker `worker` of `workers` in this process (choose_cuda_device over the devices
+// present and the process's environment): by its rank on the node, where several share it.
+int process_cuda_device(int worker = 0, int workers = 1);
+
 // Free memory on `device`, in bytes (0 when there is no such device).
 double cuda_free_memory(int device = 0);
 

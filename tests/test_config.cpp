@@ -247,6 +247,39 @@ INSTANTIATE_TEST_SUITE_P(
                                "'data.d' does not apply with data.source = \"file\""}),
     case_name);
 
+// Weight decay with unit rows only rescales the step: W − η(∇ + λW) = (1 − ηλ)(W − η/(1 − ηλ) ∇),
+// whose factor the renormalisation forgets. η = 2, λ = 0.1: the step of η = 2/0.8 = 2.5.
+TEST(ConfigWarnings, WeightDecayWithUnitRowsIsAStepSize) {
+  const char* text = R"(
+[data]
+d = 4
+n = 5
+[model]
+k = 3
+[[inputs]]
+name = "main"
+[[runs]]
+name = "a"
+inputs = "main"
+lr = 2.0
+gamma = 1.0
+epochs = 1
+[[runs]]
+name = "b"
+inputs = "main"
+lr = 2.0
+gamma = 1.0
+epochs = 1
+)";
+  const std::vector<ConfigWarning> on = config_warnings(parse_config(text, "test", {"runs.a.weight_decay=0.1"}));
+  ASSERT_EQ(on.size(), 1u);
+  EXPECT_EQ(on[0].run, "a");
+  EXPECT_NE(on[0].text.find("as lr = 2.5 in place of 2 would"), std::string::npos) << on[0].text;
+  EXPECT_TRUE(config_warnings(parse_config(text, "test", {"runs.a.weight_decay=0.1", "runs.a.normalize_rows=false"}))
+                  .empty());
+  EXPECT_TRUE(config_warnings(parse_config(text, "test", {})).empty());
+}
+
 TEST(BadToml, SyntaxErrorNamesTheLine) {
   try {
     parse_config("experiment = \"x\"\n[data\nn = 3\n", "my.toml", {});

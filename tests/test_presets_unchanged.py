@@ -10,7 +10,7 @@ What must hold on any x86-64 machine:
   new keys at their defaults, and the new attributes naming the toolkit's knobs, which must hold
   their defaults);
 - bit for bit: the inputs (drawn by Philox and libm, no BLAS), every integer and string dataset,
-  and where the NaNs are;
+  and where the NaNs and infinities are;
 - every other value within a bound. OpenBLAS picks its kernels by CPU (Haswell, SkylakeX and
   Sandybridge sum in different orders), so the float32 products differ by rounding: about
   sqrt(50) x 6e-8 = 4e-7 relative at these sizes (k, d, n <= 50), carried over 3-4 epochs of
@@ -101,11 +101,12 @@ def compare(before_path, after_path):
                     problems.append(f"{name}: values differ (compared bit for bit)")
                 continue
             want, got = np.asarray(b[()], dtype=np.float64), np.asarray(a[()], dtype=np.float64)
-            if not np.array_equal(np.isnan(want), np.isnan(got)):
-                problems.append(f"{name}: NaN where there was none, or none where there was")
+            finite = np.isfinite(want)
+            if not np.array_equal(finite, np.isfinite(got)) or not np.array_equal(want[~finite], got[~finite],
+                                                                                    equal_nan=True):
+                problems.append(f"{name}: NaN or an infinity where there was none, or none where there was")
                 continue
             rel, abs_ = BOUNDS[kind(name)]
-            finite = ~np.isnan(want)
             scale = np.max(np.abs(want[finite]), initial=0.0)
             bound = rel * np.abs(want[finite]) + abs_ * max(scale, 1e-30)
             err = np.abs(got[finite] - want[finite])

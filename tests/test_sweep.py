@@ -107,6 +107,8 @@ def main():
           and list(ds.run.values) == ["ntk", "mf"] and list(ds["runs.ntk.activation"].values) == ["relu", "tanh"]
           and list(ds["data.n"].values) == [40, 60], "xarray opens it as one labelled Dataset")
     check(bool((ds.cell_status == 1).all()), "every cell complete")
+    check(ds.cell_device.dims == ds.cell_status.dims and bool((ds.cell_device == -1).all()),
+          "cell_device: -1 (the CPU) for every cell")
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps", "plot"))
     import lowrank_plot
     check(lowrank_plot.open(os.path.join(tmp, "one.h5")).train_mse_mean.identical(ds.train_mse_mean),
@@ -260,6 +262,16 @@ def main():
     with h5py.File(killed, "r", libver="latest", swmr=True) as f:
         left = int((f["cell_status"][()] == 0).sum())
     check(done >= 20 and left > 0, f"killed mid-sweep ({left} of 160 cells left)")
+    # A copy without cell_device (a file of an engine before it) resumes too, and stays without it.
+    older = os.path.join(tmp, "older.h5")
+    shutil.copy(killed, older)
+    subprocess.run(["h5clear", "-s", older], check=True)
+    with h5py.File(older, "r+") as f:
+        del f["cell_device"]
+    r = sweep("--resume", older, cwd=tmp)
+    with h5py.File(older, "r") as f:
+        check(r.returncode == 0 and "cell_device" not in f and bool((f["cell_status"][()] > 0).all()),
+              f"a sweep file without cell_device (an older engine's) resumes ({r.stderr.strip()[:200]})")
     r = sweep("--resume", killed, "--jobs", "2", cwd=tmp)
     diff = same_files(os.path.join(tmp, "full.h5"), killed)
     with h5py.File(killed, "r") as f:

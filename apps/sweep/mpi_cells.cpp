@@ -7,7 +7,6 @@
 
 #include "cell_runner.hpp"
 #include "cuda_backend.hpp"
-#include "device_choice.hpp"
 #include "stop_signals.hpp"
 
 #ifdef LOWRANK_MPI
@@ -131,7 +130,7 @@ int MpiSession::work() {
   if (header[0] == 0) return 0;  // rank 0 found nothing to do (and said why)
   const std::string text = receive_text(header[0]), kept_folder = receive_text(header[2]);
   // This rank's GPU: by its rank on the node, so that the ranks of a node spread over its GPUs.
-  const int device = header[1] != 0 ? choose_cuda_device(cuda_device_count(), 0, 1, process_environment) : kCpuDevice;
+  const int device = header[1] != 0 ? process_cuda_device() : kCpuDevice;
   const SweepSpec spec = parse_sweep(text, "the sweep rank 0 sent", {});
   MPI_Send(nullptr, 0, MPI_DOUBLE, 0, kReady, MPI_COMM_WORLD);
   for (;;) {

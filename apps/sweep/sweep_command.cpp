@@ -20,6 +20,7 @@
 #include <functional>
 #include <filesystem>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -28,7 +29,6 @@
 #include "mpi_cells.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
-#include "device_choice.hpp"
 #include "file_lock.hpp"
 #include "inputs.hpp"
 #include "memory_estimate.hpp"
@@ -59,7 +59,7 @@ class Pool {
   Pool(const SweepSpec& spec, std::vector<CellWork> work, int jobs, bool gpu)
       : spec_(spec), work_(std::move(work)), running_(jobs) {
     for (int j = 0; j < jobs; ++j) {
-      const int device = gpu ? choose_cuda_device(cuda_device_count(), j, jobs, process_environment) : kCpuDevice;
+      const int device = gpu ? process_cuda_device(j, jobs) : kCpuDevice;
       threads_.emplace_back([this, device] { run(device); });
     }
   }
@@ -134,19 +134,22 @@ void keep_freed_memory() {
 }
 
 // Refuses, before anything is created or changed, a sweep that cannot fit: its gathered values in
-// memory (`files` sweep files open at once: a merge holds every shard's) beside `jobs` cells at once
-// (spread over the GPUs on the GPU), and with `new_file` the finished file on its folder's disk.
-void check_sweep_fits(const SweepSpec& spec, int files, int jobs, bool gpu, const std::string& out, bool new_file) {
+// memory (`files` sweep files open at once: a merge holds every shard's) beside the `cells` this
+// process trains at once (on the GPU, those on each of its devices against that device's free
+// memory), and with `new_file` the finished file on its folder's disk.
+void check_sweep_fits(const SweepSpec& spec, int files, int cells, bool gpu, const std::string& out, bool new_file) {
   const MemoryEstimate& cell = gpu ? spec.cell_memory_gpu : spec.cell_memory_cpu;
   const std::string what = "this sweep's values (" + std::to_string(spec.cells()) + " cells x " +
                            std::to_string(spec.replicates) + " replicates x " + std::to_string(spec.max_epochs) +
-                           " epochs) and " + std::to_string(jobs) + " cell(s) at once";
+                           " epochs)" + (cells > 0 ? " and " + std::to_string(cells) + " cell(s) at once" : "");
   const std::string hint = "shorten the axes, or lower sweep.replicates, sweep.epochs or --jobs";
-  check_fits("host", double(files) * spec.value_bytes() + double(jobs) * cell.host_bytes, available_host_memory(), what,
-             hint);
-  if (gpu) {
-    const int devices = std::max(cuda_device_count(), 1), per_device = (jobs + devices - 1) / devices;
-    check_fits("GPU", double(per_device) * cell.device_bytes, cuda_free_memory(0), what, hint);
+  check_fits("host", double(files) * spec.value_bytes() + double(cells) * cell.host_bytes, available_host_memory(),
+             what, hint);
+  if (gpu && cells > 0) {
+    std::map<int, int> on_device;  // the cells on each device this process's workers use
+    for (int j = 0; j < cells; ++j) ++on_device[process_cuda_device(j, cells)];
+    for (const auto& [device, count] : on_device)
+      check_fits("GPU", double(count) * cell.device_bytes, cuda_free_memory(device), what, hint);
   }
   if (!new_file) return;
   std::error_code error;
@@ -219,6 +222,8 @@ int sweep_main(int argc, char** argv) {
   std::vector<std::unique_ptr<SweepFile>> shards;
   try {
     jobs = static_cast<int>(parse_integer("--jobs", jobs_text, 1, kMaxThreads));
+    // The cells this process trains at once: under mpirun the other ranks train, with keep_runs one.
+    auto cells_at_once = [&](const SweepSpec& s) { return mpi.size() > 1 ? 0 : s.keep_runs ? 1 : jobs; };
     if (gpu && cuda_device_count() == 0) throw ConfigError("--device cuda: no CUDA device is present; use --device cpu");
     if (shard_option->count()) shard = parse_shard(shard_text);
     if (!merged.empty() && !merge) throw ConfigError("files " + merged.front() + "...: only --merge takes shard files");
@@ -233,6 +238,9 @@ int sweep_main(int argc, char** argv) {
           throw ConfigError("--merge: " + shown(path) + " is given twice");
         shard_locks.push_back(std::make_unique<FileLock>("--merge", p));  // not a shard still being written
         shard_specs.push_back(read_sweep_spec(p, "--merge"));
+        // Every shard's values are read, and the merged file's held: before the first is read.
+        if (shard_specs.size() == 1)
+          check_sweep_fits(shard_specs.front(), static_cast<int>(merged.size()) + 1, 0, false, out, true);
         if (shard_specs.back().base_text != shard_specs.front().base_text ||
             shard_specs.back().sweep_text != shard_specs.front().sweep_text)
           throw ConfigError("--merge: " + shown(path) + " is a shard of another sweep than " + shown(merged.front()) +
@@ -255,7 +263,6 @@ int sweep_main(int argc, char** argv) {
       if (!missing.empty()) throw ConfigError("--merge: shard(s) " + missing + " of " + std::to_string(seen.size()) + " missing");
       spec = shard_specs.front();
       out = new_output("--out", out, force).string();
-      check_sweep_fits(spec, static_cast<int>(shards.size()) + 1, 0, false, out, true);  // every shard's values, and the merged
       lock.emplace("--out", out);
       new_output("--out", out, force);
       staged.emplace("--out", out);
@@ -263,7 +270,7 @@ int sweep_main(int argc, char** argv) {
       out = existing_output("--resume", resume).string();
       lock.emplace("--resume", out);
       spec = read_sweep_spec(out, "--resume");
-      check_sweep_fits(spec, 1, jobs, gpu, out, false);
+      check_sweep_fits(spec, 1, cells_at_once(spec), gpu, out, false);
     } else {
       if (!exp_option->count() && !config_option->count())
         throw ConfigError("nothing to sweep: give --exp NAME or --config FILE (with a [sweep] table), or --resume FILE");
@@ -271,7 +278,7 @@ int sweep_main(int argc, char** argv) {
       spec = parse_sweep(text, exp_option->count() ? "preset " + exp : shown(config_file), sets);
       for (const std::string& w : spec.warnings) std::fprintf(stderr, "engine sweep: warning: %s\n", w.c_str());
       out = new_output("--out", out_option->count() ? out : spec.experiment + "-sweep.h5", force).string();
-      check_sweep_fits(spec, 1, jobs, gpu, out, true);
+      check_sweep_fits(spec, 1, cells_at_once(spec), gpu, out, true);
       read_data_files(spec);
       lock.emplace("--out", out);
       new_output("--out", out, force);  // again under the lock
@@ -280,6 +287,9 @@ int sweep_main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "engine sweep: error: %s\n", e.what());
     return kExitBadInput;
+  } catch (const Stopped& e) {
+    std::fprintf(stderr, "engine sweep: %s: nothing was written\n", e.what());
+    return 128 + stop_signal();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine sweep: failed: %s\n", e.what());
     return kExitFailed;
@@ -367,7 +377,7 @@ int sweep_main(int argc, char** argv) {
     } else if (spec.keep_runs) {  // the engine's driver writes HDF5 itself: one cell at a time, on this thread
       for (const CellWork& w : work) {
         if (stop_signal()) break;
-        const int on = gpu ? choose_cuda_device(cuda_device_count(), 0, 1, process_environment) : kCpuDevice;
+        const int on = gpu ? process_cuda_device() : kCpuDevice;
         write(w, run_cell_keeping(spec, cell_config(spec, w.cell, w.replicate), on,
                                   (out_path.parent_path() / cell_file(w.cell, w.replicate)).string()));
       }

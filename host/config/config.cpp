@@ -561,8 +561,8 @@ void set_epochs(Config& config, std::int64_t epochs) {
   for (auto& r : config.runs) r.epochs = epochs;
 }
 
-std::vector<std::string> config_warnings(const Config& config) {
-  std::vector<std::string> out;
+std::vector<ConfigWarning> config_warnings(const Config& config) {
+  std::vector<ConfigWarning> out;
   for (const auto& r : config.runs) {
     if (!(r.weight_decay > 0) || !r.normalize_rows) continue;
     // W − η(∇ + λW) = (1 − ηλ)(W − η/(1 − ηλ) ∇), and the renormalisation forgets the factor.
@@ -573,10 +573,12 @@ std::vector<std::string> config_warnings(const Config& config) {
             "does not shrink W; it only scales the step, ";
     if (factor > 0)
       line << "as lr = " << r.lr / factor << " in place of " << r.lr << " would (eta / (1 - eta lambda))";
+    else if (factor < 0)
+      line << "and with lr x weight_decay = " << r.lr * r.weight_decay << " > 1 the step reverses W";
     else
-      line << "and with lr x weight_decay = " << r.lr * r.weight_decay << " >= 1 it reverses W before the renormalisation";
+      line << "and with lr x weight_decay = 1 the step replaces W by -lr times the gradient";
     line << "; its term, and lambda W in the gradient's spectrum, are recorded as asked";
-    out.push_back(line.str());
+    out.push_back({r.name, line.str()});
   }
   return out;
 }

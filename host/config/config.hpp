@@ -190,6 +190,9 @@ void set_epochs(Config& config, std::int64_t epochs);
 
 // What is allowed but does not do what it may seem to, one line per run: weight decay on a run
 // whose rows are renormalised to unit norm after each step only rescales the step.
-std::vector<std::string> config_warnings(const Config& config);
+struct ConfigWarning {
+  std::string run, text;
+};
+std::vector<ConfigWarning> config_warnings(const Config& config);
 
 }  // namespace lowrank

@@ -54,18 +54,23 @@ const char* kind_of(mode_t mode) {
   return "a special file";
 }
 
+// Why `path`, a symbolic link, does not resolve ("" when it is no link, or one that resolves).
+std::string unresolved_link(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode) || ::stat(path.c_str(), &st) == 0) return "";
+  const int error = errno;
+  std::error_code ec;
+  const std::string points_to = fs::read_symlink(path, ec).string();
+  if (error == ENOENT) return "is a symbolic link to '" + shown(points_to) + "', which does not exist";
+  return error == ELOOP ? reason(error) : "is a symbolic link that does not resolve: it " + reason(error);
+}
+
 // Follows `path` if it is a symbolic link: its target, or a refusal for a link that does not
 // resolve. Other paths come back as they are.
 fs::path resolve_link(const std::string& option, const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
-  if (::stat(path.c_str(), &st) != 0) {
-    const int error = errno;
-    std::error_code ec;
-    const std::string points_to = fs::read_symlink(path, ec).string();
-    if (error == ENOENT) refuse(option, path, "is a symbolic link to '" + shown(points_to) + "', which does not exist");
-    refuse(option, path, error == ELOOP ? reason(error) : "is a symbolic link that does not resolve: it " + reason(error));
-  }
+  if (const std::string why = unresolved_link(path); !why.empty()) refuse(option, path, why);
   std::error_code ec;
   fs::path target = fs::canonical(path, ec);
   if (ec) refuse(option, path, "is a symbolic link that does not resolve (" + ec.message() + ")");
@@ -117,12 +122,7 @@ std::string shown(const std::string& path) {
 }
 
 std::string not_a_regular_file(const std::string& path) {
-  try {
-    resolve_link("", path);
-  } catch (const ConfigError& e) {  // "'path' is a symbolic link ...": its predicate
-    const std::string what = e.what(), lead = " '" + shown(path) + "' ";
-    return what.substr(what.find(lead) + lead.size());
-  }
+  if (std::string why = unresolved_link(path); !why.empty()) return why;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return reason(errno);
   if (!S_ISREG(st.st_mode)) return std::string("is ") + kind_of(st.st_mode) + ", not a file";

@@ -49,12 +49,10 @@ constexpr std::int64_t kMaxSweepEpochs = (std::int64_t{1} << 29) - 1;
 // The datasets of a sweep file by name, with what each holds: two uses of one name are refused.
 class FileNames {
  public:
-  FileNames() {
+  explicit FileNames(const std::vector<std::string>& gathered) {
     for (const std::string& name : kReservedNames) taken_[name] = "one of its own datasets";
-    for (const SeriesInfo& s : kSeries)
-      if (s.shape == SeriesShape::scalar)
-        for (const char* suffix : {"", "_mean", "_stderr"})
-          taken_[s.name + std::string(suffix)] = "the series " + std::string(s.name);
+    for (const std::string& s : gathered)
+      for (const char* suffix : {"", "_mean", "_stderr"}) taken_[s + suffix] = "the series " + s;
   }
   // Claims `name` for `what`; a ConfigError naming `key` when something holds it already.
   void claim(const std::string& origin, const std::string& key, const std::string& name, const std::string& what) {
@@ -212,20 +210,17 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
   }
   const toml::array* axes = (*sweep)["axes"].as_array();
   if (!axes || axes->empty()) fail(origin, "'sweep.axes' must list at least one axis ([[sweep.axes]] tables)");
-  FileNames names;
   std::map<std::string, std::string> key_axis;  // each key varies on one axis only
   std::int64_t cells = 1;
   for (std::size_t i = 0; i < axes->size(); ++i) {
     const toml::table* t = axes->get(i)->as_table();
     if (!t) fail(origin, "'sweep.axes[" + std::to_string(i) + "]' must be a table");
     const SweepAxis& axis = spec.axes.emplace_back(read_axis(origin, *t, i));
-    names.claim(origin, "sweep.axes[" + std::to_string(i) + "].name", axis.name, "axis '" + axis.name + "'");
     for (const std::string& key : axis.keys) {
       const auto [at, fresh] = key_axis.emplace(key, axis.name);
       if (!fresh)
         fail(origin, "'sweep.axes." + axis.name + "': the key '" + key + "' is set by axis '" + at->second +
                          (at->second == axis.name ? "' twice" : "' too") + "; a key varies on one axis only, once");
-      names.claim(origin, "sweep.axes." + axis.name + ".keys", key, "the coordinate of key '" + key + "'");
     }
     const auto size = static_cast<std::int64_t>(axis.values.size());
     if (cells > kMaxCells / size) {
@@ -255,8 +250,9 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
   // Every cell's configuration, checked now; the series any cell records; the longest run; the
   // most memory a cell needs.
   std::set<std::string> recorded_somewhere, data_files;
+  std::map<std::string, std::pair<std::string, std::int64_t>> warned;  // run: its first warning, cells
   for (std::int64_t cell = 0; cell < spec.cells(); ++cell) {
-    if (stop_signal()) fail(origin, "stopped by a signal while the cells were checked: nothing was written");
+    if (stop_signal()) throw Stopped();
     const Config c = cell_config(spec, cell, 0);
     std::vector<std::string> runs;
     for (const auto& r : c.runs) runs.push_back(r.name);
@@ -269,7 +265,9 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
     }
     for (const auto& r : c.runs) spec.max_epochs = std::max(spec.max_epochs, r.epochs);
     const DataFiles& f = c.data_files;
-    if (c.data_source == DataSource::file && data_files.insert(f.x + '\n' + f.y + '\n' + f.x_test + '\n' + f.y_test).second)
+    // (with the loss: the labels each loss takes are checked as they are read)
+    if (c.data_source == DataSource::file &&
+        data_files.insert(f.x + '\n' + f.y + '\n' + f.x_test + '\n' + f.y_test + '\n' + to_string(c.loss)).second)
       spec.data_file_cells.push_back(cell);
     for (bool gpu : {false, true}) {
       const MemoryEstimate e = estimate_memory(c, gpu);
@@ -277,13 +275,19 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
       most.host_bytes = std::max(most.host_bytes, e.host_bytes);
       most.device_bytes = std::max(most.device_bytes, e.device_bytes);
     }
-    for (const std::string& w : config_warnings(c))
-      if (std::find(spec.warnings.begin(), spec.warnings.end(), w) == spec.warnings.end()) spec.warnings.push_back(w);
+    for (const ConfigWarning& w : config_warnings(c)) {  // each run's first, and in how many cells
+      auto [at, fresh] = warned.emplace(w.run, std::make_pair(w.text, std::int64_t{0}));
+      ++at->second.second;
+    }
     for (const SeriesInfo& s : kSeries)
       if (s.shape == SeriesShape::scalar && recorded(s, c) && s.taken_at != TakenAt::whole_epoch &&
           (!spec.at_init || s.taken_at == TakenAt::entering))
         recorded_somewhere.insert(s.name);
   }
+  for (const auto& [run, warning] : warned)
+    spec.warnings.push_back(warning.first + (warning.second > 1 ? " (the first of " + std::to_string(warning.second) +
+                                                                      " cells that warn so)"
+                                                                : ""));
   for (const std::string& w : wanted)
     if (!recorded_somewhere.count(w)) {
       std::string allowed;
@@ -296,6 +300,14 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
     if (recorded_somewhere.count(s.name) &&
         (wanted.empty() || std::find(wanted.begin(), wanted.end(), s.name) != wanted.end()))
       spec.gathered.push_back(s.name);
+  // The file's names: its own, the gathered series', the axes', their keys' coordinates, the slopes'.
+  FileNames names(spec.gathered);
+  for (std::size_t i = 0; i < spec.axes.size(); ++i) {
+    const SweepAxis& axis = spec.axes[i];
+    names.claim(origin, "sweep.axes[" + std::to_string(i) + "].name", axis.name, "axis '" + axis.name + "'");
+    for (const std::string& key : axis.keys)
+      names.claim(origin, "sweep.axes." + axis.name + ".keys", key, "the coordinate of key '" + key + "'");
+  }
   if (spec.max_epochs > kMaxSweepEpochs)
     fail(origin, "a cell's run has " + std::to_string(spec.max_epochs) + " epochs; a sweep file holds at most " +
                      std::to_string(kMaxSweepEpochs) + " (set sweep.epochs)");

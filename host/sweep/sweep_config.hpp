@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,7 @@ struct SweepSpec {
   std::vector<SweepSlope> slopes;     // [[sweep.slopes]]
   bool keep_runs = false;             // each cell's replicate also writes its engine file
   std::int64_t max_epochs = 1;       // the epoch dimension: the longest run of any cell
-  std::vector<std::string> warnings;  // config_warnings of every cell, each once
+  std::vector<std::string> warnings;  // config_warnings: each run's first, with the cells that give it
   // With your own data: the first cell of each distinct set of data files the cells read, whose
   // values (NaN, labels the loss cannot take) are only checked as they are read.
   std::vector<std::int64_t> data_file_cells;
@@ -54,6 +55,11 @@ struct SweepSpec {
   double file_bytes() const;
   // Cell `cell` (row-major over the axes) as its index on each axis.
   std::vector<std::int64_t> cell_index(std::int64_t cell) const;
+};
+
+// A stop signal (SIGINT, SIGTERM) arrived while parse_sweep checked the cells.
+struct Stopped : std::exception {
+  const char* what() const noexcept override { return "stopped by a signal while the cells were checked"; }
 };
 
 // Parses a preset's or file's text with its [sweep] table, applies the overrides (to the base and

@@ -83,6 +83,24 @@ void write_row(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start,
   check_status(H5Dwrite(dataset, mem_type, mem.get(), space.get(), H5P_DEFAULT, data), "H5Dwrite");
 }
 
+// The values key `j` of `axis` takes, as the file holds them: numbers when every one is one, else
+// the texts (unquoted).
+struct KeyValues {
+  bool numeric = true;
+  std::vector<double> numbers;
+  std::vector<std::string> texts;
+};
+KeyValues key_values(const SweepAxis& axis, std::size_t j) {
+  KeyValues out;
+  for (const auto& point : axis.values) {
+    double x = 0;
+    out.numeric = out.numeric && as_number(point[j], x);
+    out.numbers.push_back(x);
+    out.texts.push_back(unquoted(point[j]));
+  }
+  return out;
+}
+
 H5Handle open_dataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims, const std::string& path) {
   hid_t ds = -1;
   H5E_BEGIN_TRY { ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT); }
@@ -151,18 +169,10 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
   for (const SweepAxis& axis : spec.axes) {
     axis_scales.push_back(index_scale(root, axis.name.c_str(), axis.values.size()));
     for (std::size_t j = 0; j < axis.keys.size(); ++j) {
-      std::vector<double> numbers;
-      std::vector<std::string> texts;
-      bool numeric = true;
-      for (const auto& point : axis.values) {
-        double x = 0;
-        numeric = numeric && as_number(point[j], x);
-        numbers.push_back(x);
-        texts.push_back(unquoted(point[j]));
-      }
+      const KeyValues v = key_values(axis, j);
       const hsize_t n = axis.values.size();
-      if (numeric) fixed_dataset(root, axis.keys[j].c_str(), H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, numbers.data(), {n});
-      else strings_dataset(root, axis.keys[j].c_str(), texts);
+      if (v.numeric) fixed_dataset(root, axis.keys[j].c_str(), H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v.numbers.data(), {n});
+      else strings_dataset(root, axis.keys[j].c_str(), v.texts);
       H5Handle key = make(H5Dopen2(root, axis.keys[j].c_str(), H5P_DEFAULT), "H5Dopen2");
       attach(key.get(), {axis_scales.back().get()});
       coordinates += (coordinates.empty() ? "" : " ") + axis.keys[j];
@@ -275,10 +285,7 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, bool read_o
   }
   std::vector<std::int8_t> raw(static_cast<std::size_t>(spec.cells() * spec.replicates));
   check_status(H5Dread(cell_status_.get(), H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), "H5Dread");
-  for (std::int8_t r : raw) {
-    if (r < 0 || r > 2) throw ConfigError("--resume '" + shown(path) + "': cell_status holds " + std::to_string(r));
-    status_.push_back(static_cast<CellStatus>(r));
-  }
+  for (std::int8_t r : raw) status_.push_back(static_cast<CellStatus>(r));  // 0 to 2: read_sweep_spec checked
   device_.assign(status_.size(), kCpuDevice);
   if (cell_device_.get() >= 0)
     check_status(H5Dread(cell_device_.get(), H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, device_.data()), "H5Dread");
@@ -484,17 +491,9 @@ void check_layout(hid_t f, const SweepSpec& spec) {
     check_index_scale(f, layout, axis.name, n);
     for (std::size_t j = 0; j < axis.keys.size(); ++j) {
       const std::string& key = axis.keys[j];
-      std::vector<double> numbers;
-      std::vector<std::string> texts;
-      bool numeric = true;
-      for (const auto& point : axis.values) {
-        double x = 0;
-        numeric = numeric && as_number(point[j], x);
-        numbers.push_back(x);
-        texts.push_back(unquoted(point[j]));
-      }
-      layout.dataset(key, {numeric ? H5T_FLOAT : H5T_STRING, {n}});
-      if (numeric ? read_all<double>(f, key) != numbers : read_strings(f, key) != texts)
+      const KeyValues v = key_values(axis, j);
+      layout.dataset(key, {v.numeric ? H5T_FLOAT : H5T_STRING, {n}});
+      if (v.numeric ? read_all<double>(f, key) != v.numbers : read_strings(f, key) != v.texts)
         throw Damage(key + " does not hold the values of axis '" + axis.name + "' in its config");
     }
     dims.push_back(n);
