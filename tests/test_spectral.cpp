@@ -295,6 +295,75 @@ TEST(PrincipalAngles, WideAndRankDeficientMatricesTakeTheSeedsMethod) {
   }
 }
 
+// The seed's mean angle (its SVD bases and acos), in degrees: the reference.
+double seeds_mean_deg(const std::vector<double>& A, const std::vector<double>& B, std::int64_t k, std::int64_t d) {
+  const std::vector<double> angles = spectral::principal_angles_svd(A.data(), B.data(), k, d);
+  double sum = 0;
+  for (double a : angles) sum += a;
+  return angles.empty() ? std::nan("") : sum / double(angles.size()) * 180.0 / std::numbers::pi;
+}
+
+// A row-major k×d matrix of rank r: (k×r Gaussian)(r×d Gaussian).
+std::vector<double> of_rank(std::mt19937_64& rng, std::int64_t k, std::int64_t d, std::int64_t r) {
+  return matmul(gaussian(rng, k * r), gaussian(rng, r * d), k, r, d);
+}
+
+// k×d with only `distinct` different rows (the others repeat them, as collapsed neurons do) and
+// the last `zero` rows zero (dead ones).
+std::vector<double> collapsed(std::mt19937_64& rng, std::int64_t k, std::int64_t d, std::int64_t distinct,
+                              std::int64_t zero) {
+  const std::vector<double> rows = gaussian(rng, distinct * d);
+  std::vector<double> A(k * d, 0.0);
+  for (std::int64_t i = 0; i < k - zero; ++i)
+    std::copy_n(rows.begin() + (i % distinct) * d, d, A.begin() + i * d);
+  return A;
+}
+
+// The pivoted-QR route, which takes every matrix whose LU or QR rank test fails (W collapsing to
+// low rank every epoch in relu_vs_sigmoid), against the seed's SVD method: full rank, rank r <
+// min(k, d), repeated and zero rows, tall and wide, equal ranks and unequal (its three ways:
+// the complements, the spaces, B's complement against A's space). Within the seed's own acos
+// resolution (√(2ε) rad per angle ≈ 1.2e-6°), as the other paths.
+TEST(PrincipalAngles, PivotedQrMatchesTheSeedsMethodAtAnyRank) {
+  std::mt19937_64 rng(12);
+  struct Case {
+    const char* what;
+    std::int64_t k, d;
+    std::vector<double> A, B;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"full rank, k > d (complements)", 60, 45, gaussian(rng, 60 * 45), gaussian(rng, 60 * 45)});
+  cases.push_back({"full rank, k > 2d (the spaces)", 70, 30, gaussian(rng, 70 * 30), gaussian(rng, 70 * 30)});
+  cases.push_back({"rank 12 and 12 of 60×45", 60, 45, of_rank(rng, 60, 45, 12), of_rank(rng, 60, 45, 12)});
+  cases.push_back({"rank 40 and 40 of 50×45 (complements)", 50, 45, of_rank(rng, 50, 45, 40), of_rank(rng, 50, 45, 40)});
+  cases.push_back({"rank 20 against full (B's complement)", 60, 45, of_rank(rng, 60, 45, 20), gaussian(rng, 60 * 45)});
+  cases.push_back({"rank 9 against rank 25 (the spaces)", 60, 45, of_rank(rng, 60, 45, 9), of_rank(rng, 60, 45, 25)});
+  cases.push_back({"repeated and zero rows, k > d", 80, 30, collapsed(rng, 80, 30, 12, 10), collapsed(rng, 80, 30, 20, 5)});
+  cases.push_back({"repeated rows, k < d", 20, 50, collapsed(rng, 20, 50, 7, 0), collapsed(rng, 20, 50, 11, 3)});
+  cases.push_back({"rank 6 of 20×50 (k < d)", 20, 50, of_rank(rng, 20, 50, 6), of_rank(rng, 20, 50, 6)});
+  for (const Case& c : cases) {
+    const std::optional<double> qr = spectral::pivoted_qr_mean_angle_deg(c.A.data(), c.B.data(), c.k, c.d);
+    ASSERT_TRUE(qr.has_value()) << c.what << ": the rank is clear here";
+    const double seed = seeds_mean_deg(c.A, c.B, c.k, c.d);
+    EXPECT_NEAR(*qr, seed, 5e-6) << c.what;
+    EXPECT_NEAR(spectral::mean_principal_angle_deg(c.A.data(), c.B.data(), c.k, c.d), seed, 5e-6) << c.what;
+    // Symmetric, as the seed's.
+    EXPECT_NEAR(*spectral::pivoted_qr_mean_angle_deg(c.B.data(), c.A.data(), c.k, c.d), *qr, 1e-9) << c.what;
+  }
+  // Known angles: 1e-7°, as the fast paths.
+  const AnglePair p = known_angles(rng, 50, 40, 10);
+  EXPECT_NEAR(*spectral::pivoted_qr_mean_angle_deg(p.A.data(), p.B.data(), 50, 40), p.mean_deg, 1e-7);
+  // A zero matrix has no angle (NaN, as the seed's); a rank near the cut is left to the seed.
+  const std::vector<double> zero(60 * 45, 0.0), b = gaussian(rng, 60 * 45);
+  EXPECT_TRUE(std::isnan(*spectral::pivoted_qr_mean_angle_deg(zero.data(), b.data(), 60, 45)));
+  std::vector<double> near_cut = of_rank(rng, 60, 45, 10);
+  const std::vector<double> tiny = of_rank(rng, 60, 45, 1);
+  for (std::size_t i = 0; i < near_cut.size(); ++i) near_cut[i] += 1e-11 * tiny[i];
+  EXPECT_FALSE(spectral::pivoted_qr_mean_angle_deg(near_cut.data(), b.data(), 60, 45).has_value());
+  EXPECT_NEAR(spectral::mean_principal_angle_deg(near_cut.data(), b.data(), 60, 45), seeds_mean_deg(near_cut, b, 60, 45),
+              1e-12);
+}
+
 TEST(PrincipalAngles, BackendAgreesWithTheSeedsMethodOnRandomMatrices) {
   std::mt19937_64 rng(8);
   const std::int64_t k = 70, d = 50;

@@ -124,7 +124,83 @@ std::vector<double> svd_basis(const double* A, Index k, Index d, Index& rank) {
   return u;
 }
 
+// A's pivoted Householder QR (column-major factor and reflectors) and the rank it reveals.
+struct PivotedQr {
+  std::vector<double> a, tau;
+  Index rank = 0;
+};
+
+// The rank by the seed's cut σ > 1e-14 + 1e-12·σ_max, read off the pivoted factor's diagonal
+// |r_11| ≥ |r_22| ≥ ...: with |r_11| ≤ σ_max ≤ √p·|r_11|, an entry below the cut's least value
+// over √p bounds every singular value past it below the cut (‖R22‖₂ ≤ √p·|r_ii|), and one above
+// its greatest value times 10√p leaves σ_i above it in practice. Nothing when an entry lies
+// between the two.
+std::optional<PivotedQr> pivoted_qr(const double* A, Index k, Index d) {
+  PivotedQr f{to_column_major(A, k, d), std::vector<double>(sz(std::min(k, d))), 0};
+  std::vector<lapack_int> pivots(sz(d), 0);
+  check(LAPACKE_dgeqp3(LAPACK_COL_MAJOR, i32(k), i32(d), f.a.data(), i32(k), pivots.data(), f.tau.data()), "dgeqp3");
+  const Index p = std::min(k, d);
+  if (p == 0) return f;
+  const double root_p = std::sqrt(static_cast<double>(p)), top = std::abs(f.a[0]);
+  const double low = (1e-14 + 1e-12 * top) / root_p, high = (1e-14 + 1e-12 * root_p * top) * 10 * root_p;
+  for (Index i = 0; i < p; ++i) {
+    const double r = std::abs(f.a[sz(i * k + i)]);
+    if (r > low && r <= high) return std::nullopt;
+    if (r > high) f.rank = i + 1;
+  }
+  return f;
+}
+
+// Orthonormal columns (column-major k×count) of Q: the first `count` (a basis of the space: the
+// reflectors past them leave those columns of I alone, and are not applied), or with `complement`
+// the last (of its orthogonal complement: every reflector).
+std::vector<double> q_columns(PivotedQr& f, Index k, Index count, bool complement) {
+  const Index first = complement ? k - count : 0, reflectors = complement ? static_cast<Index>(f.tau.size()) : count;
+  std::vector<double> q(sz(k * count), 0.0);
+  for (Index j = 0; j < count; ++j) q[sz(j * k + first + j)] = 1.0;
+  if (count > 0 && reflectors > 0)
+    check(LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'N', i32(k), i32(count), i32(reflectors), f.a.data(), i32(k),
+                         f.tau.data(), q.data(), i32(k)),
+          "dormqr");
+  return q;
+}
+
+// The singular values of Uᵀ V (U k×m, V k×n, column-major).
+std::vector<double> cross_singular_values(const std::vector<double>& U, Index m, const std::vector<double>& V, Index n,
+                                          Index k) {
+  if (m == 0 || n == 0) return {};
+  std::vector<double> C(sz(m * n));
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, i32(m), i32(n), i32(k), 1.0, U.data(), i32(k), V.data(), i32(k),
+              0.0, C.data(), i32(m));
+  return singular_values(C, m, n);
+}
+
 }  // namespace
+
+std::optional<double> pivoted_qr_mean_angle_deg(const double* A, const double* B, Index k, Index d) {
+  std::optional<PivotedQr> fa = pivoted_qr(A, k, d), fb = pivoted_qr(B, k, d);
+  if (!fa || !fb) return std::nullopt;
+  if (fa->rank > fb->rank) std::swap(fa, fb);  // the angles are symmetric: ra ≤ rb
+  const Index ra = fa->rank, rb = fb->rank;
+  if (ra == 0) return std::numeric_limits<double>::quiet_NaN();  // the seed's: no angle
+  // The ra angles θ_i between the spaces, from the fewest columns of Q: with U_a, U_b bases of
+  // the spaces and U_b⊥ of B's complement, cos θ = σ(U_aᵀ U_b), and (the CS decomposition of
+  // [U_b U_b⊥]ᵀ U_a) sin θ = σ(U_b⊥ᵀ U_a), the rest zero; two spaces of one dimension r have the
+  // non-zero angles of their complements, cos θ = σ(U_a⊥ᵀ U_b⊥).
+  double sum = 0;
+  if (ra == rb && k - ra < ra) {
+    for (double c : cross_singular_values(q_columns(*fa, k, k - ra, true), k - ra, q_columns(*fb, k, k - rb, true),
+                                          k - rb, k))
+      sum += std::acos(std::clamp(c, 0.0, 1.0));
+  } else if (k - rb < rb) {
+    for (double s : cross_singular_values(q_columns(*fb, k, k - rb, true), k - rb, q_columns(*fa, k, ra, false), ra, k))
+      sum += std::asin(std::clamp(s, 0.0, 1.0));
+  } else {
+    for (double c : cross_singular_values(q_columns(*fa, k, ra, false), ra, q_columns(*fb, k, rb, false), rb, k))
+      sum += std::acos(std::clamp(c, 0.0, 1.0));
+  }
+  return degrees(sum / static_cast<double>(ra));
+}
 
 RowFactor factor_rows(const double* X, Index n, Index d) {
   RowFactor f;
@@ -370,6 +446,7 @@ double mean_principal_angle_deg(const double* A, const double* B, Index k, Index
       return degrees(sum / static_cast<double>(d));
     }
   }
+  if (const std::optional<double> mean = pivoted_qr_mean_angle_deg(A, B, k, d)) return *mean;
   const std::vector<double> angles = principal_angles_svd(A, B, k, d);
   if (angles.empty()) return std::numeric_limits<double>::quiet_NaN();
   double sum = 0;
