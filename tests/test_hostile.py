@@ -24,6 +24,8 @@ from typing import Callable, List, Optional
 import h5py
 import numpy as np
 
+from tiny_config import tiny_config
+
 ENGINE = os.path.abspath(sys.argv[1])
 ONLY = sys.argv[2] if len(sys.argv) > 2 else ""
 SIZES = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=20"]
@@ -761,28 +763,7 @@ def concurrent_cases():
 # whole file first. The resume cases damage a sweep killed by SIGKILL (its writer flags cleared, so
 # that h5py can edit the copy) with about a third of its replicates done.
 
-SWEEP_BASE = """experiment = "tiny"
-seed = 42
-epochs = 3
-[data]
-d = 30
-n = 40
-[model]
-k = 20
-[[inputs]]
-name = "main"
-teacher = "sigmoid"
-[[runs]]
-name = "ntk"
-activation = "sigmoid"
-gamma = 1.0
-lr = 2.0
-[[runs]]
-name = "mf"
-activation = "sigmoid"
-gamma = 0.1
-lr = 20.0
-"""
+SWEEP_BASE = tiny_config(k=20)
 SWEEP_AXIS = '[[sweep.axes]]\nname = "size"\nkey = "data.n"\nvalues = [40, 50]\n'
 KILLED_SWEEP = os.path.join(BASE, "killed-sweep.h5")
 

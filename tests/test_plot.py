@@ -22,6 +22,7 @@ import matplotlib.image
 import numpy as np
 
 from checks import check, summary
+from tiny_config import TINY_AXES, tiny_config
 
 ENGINE, PACKAGE = sys.argv[1], sys.argv[2]
 SMALL = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=50"]
@@ -29,39 +30,7 @@ SIZES = {"loss": (500, 1200), "norms": (500, 1200), "alignment": (900, 1200), "e
          "spectrum": (600, 1100), "singular-values": (600, 1100)}
 DECOMPOSITION_SIZES = {"decomposition-spectrum": (600, 1000), "decomposition": (900, 2000)}
 # A 2 x 2 cell sweep of two series (tests/test_sweep.py's, gathering less).
-SWEEP = """experiment = "tiny"
-seed = 42
-epochs = 10
-[data]
-d = 30
-n = 40
-[model]
-k = 50
-[[inputs]]
-name = "main"
-teacher = "sigmoid"
-[[runs]]
-name = "ntk"
-activation = "sigmoid"
-gamma = 1.0
-lr = 2.0
-[[runs]]
-name = "mf"
-activation = "sigmoid"
-gamma = 0.1
-lr = 20.0
-[sweep]
-replicates = 3
-gather = ["train_mse", "w_opnorm"]
-[[sweep.axes]]
-name = "size"
-keys = ["data.n", "data.d", "model.k"]
-values = [[40, 30, 50], [60, 30, 40]]
-[[sweep.axes]]
-name = "act"
-key = "runs.ntk.activation"
-values = ["relu", "tanh"]
-"""
+SWEEP = tiny_config(epochs=10) + '[sweep]\nreplicates = 3\ngather = ["train_mse", "w_opnorm"]\n' + TINY_AXES
 SWEEP_FIGURES = sorted(f"{s}-vs-{a}.png" for s in ("train_mse", "w_opnorm") for a in ("size", "act"))
 
 def plot(*args, **kw):

@@ -26,43 +26,13 @@ import xarray as xr
 
 from checks import check, summary
 from notebook_create_curve import create_curve
+from tiny_config import TINY_AXES, tiny_config
 
 ENGINE = sys.argv[1]
 REPO_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "experiments")
 
-BASE = """experiment = "tiny"
-seed = 42
-epochs = 3
-[data]
-d = 30
-n = 40
-[model]
-k = 50
-[[inputs]]
-name = "main"
-teacher = "sigmoid"
-[[runs]]
-name = "ntk"
-activation = "sigmoid"
-gamma = 1.0
-lr = 2.0
-[[runs]]
-name = "mf"
-activation = "sigmoid"
-gamma = 0.1
-lr = 20.0
-"""
-SWEEP = """[sweep]
-replicates = {replicates}
-[[sweep.axes]]
-name = "size"
-keys = ["data.n", "data.d", "model.k"]
-values = [[40, 30, 50], [60, 30, 40]]
-[[sweep.axes]]
-name = "act"
-key = "runs.ntk.activation"
-values = ["relu", "tanh"]
-"""
+BASE = tiny_config()
+SWEEP = "[sweep]\nreplicates = {replicates}\n" + TINY_AXES
 
 
 def sweep(*args, cwd):
