@@ -885,6 +885,8 @@ def sweep_resume_cases():
              args=("sweep", "--merge", "r.h5", "--out", "m.h5", "--quiet"), base=INTERRUPTED),
         case("merge_of_a_damaged_shard", delete("cell_status"), r"--merge 'r\.h5' is damaged: cell_status is missing",
              args=("sweep", "--merge", "r.h5", "--out", "m.h5", "--quiet")),
+        case("merge_with_a_set", None, r"--merge takes no --set \(sweep\.replicates=2\)",
+             args=("sweep", "--merge", "r.h5", "--out", "m.h5", "--set", "sweep.replicates=2", "--quiet")),
     ]
 
 

@@ -227,6 +227,8 @@ int sweep_main(int argc, char** argv) {
     if (gpu && cuda_device_count() == 0) throw ConfigError("--device cuda: no CUDA device is present; use --device cpu");
     if (shard_option->count()) shard = parse_shard(shard_text);
     if (!merged.empty() && !merge) throw ConfigError("files " + merged.front() + "...: only --merge takes shard files");
+    if (merge && !sets.empty())
+      throw ConfigError("--merge takes no --set (" + sets.front() + "): the shards' own config is the merged sweep's");
     if (merge) {
       if (merged.empty() || !out_option->count())
         throw ConfigError("--merge: give the merged file as --out and every shard's file after it");
