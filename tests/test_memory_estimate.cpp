@@ -48,12 +48,13 @@ TEST(MemoryEstimate, CountsTheWeightDecayedSpectrumsFloat64Work) {
   EXPECT_GE(device_bytes({"model.weight_decay=0.001"}) - device_bytes({}), grown);
 }
 
-// The decomposition's singular values of W_t take W's float64 Gram matrix, min(k, d)² (2 GiB
-// here), where the gradient's spectrum needs only min(n, d, k)².
+// The decomposition holds X_B (n×d), σ'_⊥ and P (n×k), E and its check (k×d) and μ's samples
+// and their products (n_mu × (d + k)) in float32, and its singular values of W_t take W's float64
+// Gram matrix, min(k, d)² (2 GiB here), where the gradient's spectrum needs only min(n, d, k)².
 TEST(MemoryEstimate, CountsTheWeightsGramOfTheDecomposition) {
-  const double n = 1000, k = 16384;
-  EXPECT_GE(device_bytes({"decomposition.every=1", "decomposition.n_mu=100"}) - device_bytes({}),
-            8 * (k * k - n * n));
+  const double n = 1000, k = 16384, d = 16384, n_mu = 100;
+  const double arrays = 4 * (n * d + 2 * n * k + 2 * k * d + n_mu * (d + k)), gram = 8 * (k * k - n * n);
+  EXPECT_GE(device_bytes({"decomposition.every=1", "decomposition.n_mu=100"}) - device_bytes({}), arrays + gram);
 }
 
 // One epoch of each kind on the CUDA backend holds at most the estimate (the backend's own

@@ -6,10 +6,12 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "config.hpp"
@@ -47,6 +49,18 @@ H5Handle open_for_reading(const std::string& path, const std::string& option);
 std::string read_string_attr(hid_t object, const char* name, const std::string& path, const std::string& option);
 // A scalar integer attribute; Damage when it is of another type or shape.
 std::int64_t read_int_attr(hid_t object, const char* name);
+
+// A whole dataset whose extents were checked, as float64 or int64.
+template <typename V>
+std::vector<V> read_all(hid_t file, const std::string& name) {
+  static_assert(std::is_same_v<V, double> || std::is_same_v<V, std::int64_t>);
+  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
+  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
+  std::vector<V> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
+  const hid_t mem = std::is_same_v<V, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
+  if (!out.empty()) check_status(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
+  return out;
+}
 
 // The text of a status dataset (status_type: the file's and each run's).
 std::string read_status(hid_t file, const std::string& name);

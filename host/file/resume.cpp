@@ -3,9 +3,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
-#include <iterator>
 #include <new>
-#include <set>
 #include <stdexcept>
 
 #include "driver.hpp"
@@ -42,16 +40,6 @@ std::vector<double> read_rows(hid_t file, const std::string& name, hsize_t first
   std::vector<double> out(count);
   if (count > 0)
     check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, out.data()), "H5Dread");
-  return out;
-}
-
-// A whole dataset whose extents were checked, as float64.
-std::vector<double> read_doubles(hid_t file, const std::string& name) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  std::vector<double> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
-  if (!out.empty())
-    check_status(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
   return out;
 }
 
@@ -269,7 +257,7 @@ void draw_resume_inputs(ResumePlan& plan, const std::string& path) {
       const Inputs& in = plan.inputs.emplace_back(make_inputs(c, spec));
       const std::string g = "inputs/" + spec.name + "/";
       auto same = [&](const char* name, const std::vector<double>& drawn) {
-        const std::vector<double> stored = read_doubles(f, g + name);
+        const std::vector<double> stored = read_all<double>(f, g + name);
         if (stored.size() != drawn.size()) return false;
         for (std::size_t i = 0; i < drawn.size(); ++i) {
           const double rounded =

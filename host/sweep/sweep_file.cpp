@@ -101,6 +101,28 @@ KeyValues key_values(const SweepAxis& axis, std::size_t j) {
   return out;
 }
 
+// The extents of a sweep file's datasets, from its spec: a series over (run, the axes, replicate,
+// epoch), its mean and standard error over (run, the axes, epoch), the cells' statuses over (the
+// axes, replicate), and a slope's over (run, the axes but its own, epoch).
+struct Extents {
+  std::vector<hsize_t> series, mean, status;
+  explicit Extents(const SweepSpec& spec) : series{spec.runs.size()}, mean{spec.runs.size()} {
+    for (const SweepAxis& a : spec.axes)
+      for (auto* dims : {&series, &mean, &status}) dims->push_back(a.values.size());
+    const auto T = static_cast<hsize_t>(spec.replicates), E = static_cast<hsize_t>(spec.max_epochs);
+    series.insert(series.end(), {T, E});
+    mean.push_back(E);
+    status.push_back(T);
+  }
+  static std::vector<hsize_t> derived(const SweepSpec& spec, const SweepSlope& slope) {
+    std::vector<hsize_t> dims = {spec.runs.size()};
+    for (const SweepAxis& a : spec.axes)
+      if (a.name != slope.axis) dims.push_back(a.values.size());
+    dims.push_back(static_cast<hsize_t>(spec.max_epochs));
+    return dims;
+  }
+};
+
 H5Handle open_dataset(hid_t file, const std::string& name, const std::vector<hsize_t>& dims, const std::string& path) {
   hid_t ds = -1;
   H5E_BEGIN_TRY { ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT); }
@@ -181,19 +203,11 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
   H5Handle replicate = index_scale(root, "replicate", T);
   H5Handle epoch = index_scale(root, "epoch", E);
 
-  std::vector<hsize_t> dims = {runs}, mean_dims = {runs}, status_dims;
+  const Extents extents(spec);
+  const std::vector<hsize_t> &dims = extents.series, &mean_dims = extents.mean, &status_dims = extents.status;
   std::vector<hid_t> scales = {run.get()}, mean_scales = {run.get()}, status_scales;
-  for (std::size_t a = 0; a < spec.axes.size(); ++a) {
-    dims.push_back(spec.axes[a].values.size());
-    mean_dims.push_back(spec.axes[a].values.size());
-    status_dims.push_back(spec.axes[a].values.size());
-    scales.push_back(axis_scales[a].get());
-    mean_scales.push_back(axis_scales[a].get());
-    status_scales.push_back(axis_scales[a].get());
-  }
-  dims.insert(dims.end(), {T, E});
-  mean_dims.push_back(E);
-  status_dims.push_back(T);
+  for (const H5Handle& axis : axis_scales)
+    for (auto* list : {&scales, &mean_scales, &status_scales}) list->push_back(axis.get());
   scales.insert(scales.end(), {replicate.get(), epoch.get()});
   mean_scales.push_back(epoch.get());
   status_scales.push_back(replicate.get());
@@ -222,16 +236,12 @@ SweepFile::SweepFile(const std::string& path, const SweepSpec& spec, const std::
   }
   // Derived datasets: over run, the other axes and epoch.
   for (const SweepSlope& slope : spec.slopes) {
-    std::vector<hsize_t> derived_dims = {runs}, derived_chunk = {1};
+    const std::vector<hsize_t> derived_dims = Extents::derived(spec, slope);
+    std::vector<hsize_t> derived_chunk(derived_dims.size(), 1);
+    derived_chunk.back() = E;
     std::vector<hid_t> derived_scales = {run.get()};
     for (std::size_t a = 0; a < spec.axes.size(); ++a)
-      if (spec.axes[a].name != slope.axis) {
-        derived_dims.push_back(spec.axes[a].values.size());
-        derived_chunk.push_back(1);
-        derived_scales.push_back(axis_scales[a].get());
-      }
-    derived_dims.push_back(E);
-    derived_chunk.push_back(E);
+      if (spec.axes[a].name != slope.axis) derived_scales.push_back(axis_scales[a].get());
     derived_scales.push_back(epoch.get());
     H5Handle ds = filled_dataset(root, slope.name, H5T_IEEE_F64LE, derived_dims, derived_chunk, kNaN);
     attach(ds.get(), derived_scales);
@@ -312,30 +322,17 @@ CellResult SweepFile::result(std::int64_t cell, std::int64_t replicate) const {
 }
 
 void SweepFile::open_objects() {
-  std::vector<hsize_t> dims = {spec_.runs.size()}, mean_dims = {spec_.runs.size()}, status_dims;
-  for (const SweepAxis& a : spec_.axes) {
-    dims.push_back(a.values.size());
-    mean_dims.push_back(a.values.size());
-    status_dims.push_back(a.values.size());
-  }
-  dims.insert(dims.end(), {static_cast<hsize_t>(spec_.replicates), static_cast<hsize_t>(spec_.max_epochs)});
-  mean_dims.push_back(static_cast<hsize_t>(spec_.max_epochs));
-  status_dims.push_back(static_cast<hsize_t>(spec_.replicates));
+  const Extents extents(spec_);
   for (const std::string& name : spec_.gathered) {
-    series_.push_back(open_dataset(file_.get(), name, dims, path_));
-    mean_.push_back(open_dataset(file_.get(), name + "_mean", mean_dims, path_));
-    stderr_.push_back(open_dataset(file_.get(), name + "_stderr", mean_dims, path_));
+    series_.push_back(open_dataset(file_.get(), name, extents.series, path_));
+    mean_.push_back(open_dataset(file_.get(), name + "_mean", extents.mean, path_));
+    stderr_.push_back(open_dataset(file_.get(), name + "_stderr", extents.mean, path_));
   }
-  for (const SweepSlope& slope : spec_.slopes) {
-    std::vector<hsize_t> derived_dims = {spec_.runs.size()};
-    for (const SweepAxis& a : spec_.axes)
-      if (a.name != slope.axis) derived_dims.push_back(a.values.size());
-    derived_dims.push_back(static_cast<hsize_t>(spec_.max_epochs));
-    derived_.push_back(open_dataset(file_.get(), slope.name, derived_dims, path_));
-  }
-  cell_status_ = open_dataset(file_.get(), "cell_status", status_dims, path_);
+  for (const SweepSlope& slope : spec_.slopes)
+    derived_.push_back(open_dataset(file_.get(), slope.name, Extents::derived(spec_, slope), path_));
+  cell_status_ = open_dataset(file_.get(), "cell_status", extents.status, path_);
   if (H5Lexists(file_.get(), "cell_device", H5P_DEFAULT) > 0)  // absent from the files of engines before it
-    cell_device_ = open_dataset(file_.get(), "cell_device", status_dims, path_);
+    cell_device_ = open_dataset(file_.get(), "cell_device", extents.status, path_);
   status_ds_ = open_dataset(file_.get(), "status", {}, path_);
 }
 
@@ -454,16 +451,6 @@ std::vector<std::string> read_strings(hid_t file, const std::string& name) {
   return out;
 }
 
-template <typename V>
-std::vector<V> read_all(hid_t file, const std::string& name) {
-  H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
-  H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  std::vector<V> out(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
-  const hid_t mem = std::is_same_v<V, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64;
-  if (!out.empty()) check_status(H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread");
-  return out;
-}
-
 // A dimension scale of the file: present, a scale, and holding 0, 1, ..., size - 1.
 void check_index_scale(hid_t f, LayoutCheck& layout, const std::string& name, hsize_t size) {
   layout.dataset(name, {H5T_INTEGER, {size}});
@@ -485,7 +472,6 @@ void check_layout(hid_t f, const SweepSpec& spec) {
              E = static_cast<hsize_t>(spec.max_epochs);
   layout.dataset("run", {H5T_STRING, {runs}});
   if (read_strings(f, "run") != spec.runs) throw Damage("run does not hold the runs of its config");
-  std::vector<hsize_t> dims = {runs}, mean_dims = {runs}, status_dims;
   for (const SweepAxis& axis : spec.axes) {
     const hsize_t n = axis.values.size();
     check_index_scale(f, layout, axis.name, n);
@@ -496,30 +482,19 @@ void check_layout(hid_t f, const SweepSpec& spec) {
       if (v.numeric ? read_all<double>(f, key) != v.numbers : read_strings(f, key) != v.texts)
         throw Damage(key + " does not hold the values of axis '" + axis.name + "' in its config");
     }
-    dims.push_back(n);
-    mean_dims.push_back(n);
-    status_dims.push_back(n);
   }
   check_index_scale(f, layout, "replicate", T);
   check_index_scale(f, layout, "epoch", E);
-  dims.insert(dims.end(), {T, E});
-  mean_dims.push_back(E);
-  status_dims.push_back(T);
+  const Extents extents(spec);
   for (const std::string& name : spec.gathered) {
-    layout.dataset(name, {H5T_FLOAT, dims});
-    layout.dataset(name + "_mean", {H5T_FLOAT, mean_dims});
-    layout.dataset(name + "_stderr", {H5T_FLOAT, mean_dims});
+    layout.dataset(name, {H5T_FLOAT, extents.series});
+    layout.dataset(name + "_mean", {H5T_FLOAT, extents.mean});
+    layout.dataset(name + "_stderr", {H5T_FLOAT, extents.mean});
   }
-  for (const SweepSlope& slope : spec.slopes) {
-    std::vector<hsize_t> derived_dims = {runs};
-    for (const SweepAxis& a : spec.axes)
-      if (a.name != slope.axis) derived_dims.push_back(a.values.size());
-    derived_dims.push_back(E);
-    layout.dataset(slope.name, {H5T_FLOAT, derived_dims});
-  }
-  if (spec.keep_runs) layout.dataset("cell_file", {H5T_STRING, status_dims});
-  if (exists(f, "cell_device")) layout.dataset("cell_device", {H5T_INTEGER, status_dims});
-  layout.dataset("cell_status", {H5T_INTEGER, status_dims});
+  for (const SweepSlope& slope : spec.slopes) layout.dataset(slope.name, {H5T_FLOAT, Extents::derived(spec, slope)});
+  if (spec.keep_runs) layout.dataset("cell_file", {H5T_STRING, extents.status});
+  if (exists(f, "cell_device")) layout.dataset("cell_device", {H5T_INTEGER, extents.status});
+  layout.dataset("cell_status", {H5T_INTEGER, extents.status});
   const std::vector<std::int64_t> statuses = read_all<std::int64_t>(f, "cell_status");
   for (std::size_t i = 0; i < statuses.size(); ++i)
     if (statuses[i] < 0 || statuses[i] > 2)
@@ -550,7 +525,7 @@ SweepSpec read_sweep_spec(const std::string& path, const std::string& option) {
       const std::string shard = read_string_attr(f, "shard", path, option);
       try {
         parse_shard(shard);
-      } catch (const ConfigError& e) {
+      } catch (const ConfigError&) {
         throw Damage("its attribute 'shard' is '" + shown(shard) + "', not a share i/N of the cells");
       }
     }
