@@ -218,19 +218,24 @@ def replicates_done(path):
         return 0
 
 
+# Replicates (of 4 cells each) enough that the sweep still runs when the plot of its first ones is
+# done; it is killed then.
+REPLICATES = 3000
+
+
 def check_partial_sweeps(tmp):
     """A sweep being written, then killed with SIGKILL (its file keeps HDF5's writer flags, which a
     plain open refuses): each plots the replicates done and says how many; lowrank_plot.open gives
     them as the file holds them."""
     path = os.path.join(tmp, "partial-sweep.h5")
     p = subprocess.Popen([ENGINE, "sweep", "--quiet", "--config", os.path.join(tmp, "sweep.toml"), "--set",
-                          "sweep.replicates=1000", "--out", path], stderr=subprocess.DEVNULL)
+                          f"sweep.replicates={REPLICATES}", "--out", path], stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and replicates_done(path) < 100:
         time.sleep(0.05)
     r = plot(path, "--out", os.path.join(tmp, "live-sweep"), timeout=120)
     running = p.poll() is None
-    check(running and r.returncode == 0 and re.search(r"\(sweep, \d+ of 4000 replicates done\)", r.stdout)
+    check(running and r.returncode == 0 and re.search(rf"\(sweep, \d+ of {4 * REPLICATES} replicates done\)", r.stdout)
           and sweep_figures_drawn(os.path.join(tmp, "live-sweep")),
           f"a sweep being written plots ({r.stdout.strip()} {r.stderr.strip()})")
     p.send_signal(signal.SIGKILL)
@@ -242,7 +247,7 @@ def check_partial_sweeps(tmp):
     except OSError:
         flagged = True
     r = plot(path, "--out", os.path.join(tmp, "killed-sweep"), timeout=120)
-    check(flagged and 0 < done < 4000 and r.returncode == 0 and f"(sweep, {done} of 4000 replicates done)" in r.stdout
+    check(flagged and 0 < done < 4 * REPLICATES and r.returncode == 0 and f"(sweep, {done} of {4 * REPLICATES} replicates done)" in r.stdout
           and sweep_figures_drawn(os.path.join(tmp, "killed-sweep")),
           f"a killed sweep plots, its writer flags set ({r.stdout.strip()} {r.stderr.strip()})")
     sys.path.insert(0, PACKAGE)
@@ -259,7 +264,7 @@ def check_partial_sweeps(tmp):
     fig = sweep_figures.series_against_axis(ds, "train_mse", "size")
     title = fig.axes[0].get_title()
     sweep_figures.plt.close(fig)
-    check(f"{done} of 4000 replicates done" in title, f"its titles say so: '{title.splitlines()[0]}'")
+    check(f"{done} of {4 * REPLICATES} replicates done" in title, f"its titles say so: '{title.splitlines()[0]}'")
 
 
 def check_sweep_without_status(tmp):
