@@ -312,6 +312,15 @@ int main(int argc, char** argv) {
     const MemoryEstimate need = estimate_memory(config, gpu, plan.has_value());
     check_fits("host", need.host_bytes, available_host_memory());
     if (gpu) check_fits("GPU", need.device_bytes, cuda_free_memory(process_cuda_device()));  // the first CUDA call: starts the context
+    if (const double snapshots = plan ? 0 : snapshot_file_bytes(config); snapshots > 0) {  // a resume's are mostly written
+      std::error_code error;
+      const fs::space_info space = fs::space(fs::absolute(o.out).parent_path(), error);
+      if (!error && snapshots > static_cast<double>(space.available))
+        throw ConfigError("output.snapshot_every = " + std::to_string(config.snapshot_every) +
+                          ": the snapshots will need about " + gibibytes(snapshots) + " in '" + shown(o.out) + "'" +
+                          " and its folder's disk has " + gibibytes(static_cast<double>(space.available)) +
+                          " free; raise output.snapshot_every or lower output.snapshot_rank");
+    }
     started.memory_check = lap(check_start);
     if (plan) {
       draw_resume_inputs(*plan, o.out);

@@ -212,7 +212,7 @@ void BM_spectrum_truncated(benchmark::State& state) {
   auto truncated = make();
   Buffer<float> G2 = f.be->zeros(f.s.k, f.s.d);
   f.be->copy(f.G, G2);
-  f.be->step(G2, f.W, -0.01 * f.be->norm(f.G) / f.be->norm(f.W), false);  // G + 1% of ‖G‖ along W
+  f.be->axpy(0.01 * f.be->norm(f.G) / f.be->norm(f.W), f.W, G2);  // G + 1% of ‖G‖ along W
   Buffer<float> previous = f.be->zeros(f.s.d, 1);  // the last top vector, for the sign (as in training)
   f.be->copy(truncated->compute(G2, nullptr).top_right_vector, previous);
   double iterations = 0;
@@ -292,13 +292,11 @@ void BM_epoch(benchmark::State& state) {
   const lowrank::Config config = config_of(s, sets);
   const lowrank::Inputs in = lowrank::make_inputs(config, config.inputs.front());
   auto be = make_backend();
-  const Buffer<float> a = lowrank::upload_double(*be, in.a, s.k, 1);
   lowrank::DeviceInputs<float> data = lowrank::load_inputs(*be, in, config);
-  data.a = &a;
   lowrank::RunState<float> run = lowrank::start_run(*be, config, config.runs.front(), data, in);
   for (auto _ : state) {
     lowrank::EpochRecord record;
-    if (!lowrank::run_epoch(*be, run, 1, record)) {
+    if (!lowrank::run_epoch(*be, run, {}, record)) {
       state.SkipWithError("the run diverged");
       break;
     }

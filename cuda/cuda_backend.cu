@@ -233,7 +233,7 @@ class CudaBackend final : public Backend<T> {
     require(X.rows == n && G.rows == k && G.cols == d && r.size() == n && a.size() == k, "gradient");
     require(!extra || extra->size() == Z.size(), "gradient");
     launch_residual_mask(Z.data.get(), r.data.get(), a.data.get(), act, n, k, stream_);
-    if (extra) launch_step_rows(Z.data.get(), extra->data.get(), -1.0, false, n, k, stream_);  // M += extra
+    if (extra) launch_axpy(1.0, extra->data.get(), Z.data.get(), Z.size(), stream_);  // M += extra
     // Row-major G (k×d) = (γ/n) Mᵀ X is column-major Gᵀ = Xᵀ M: Xᵀ is X's storage, M is Mᵀ's transposed.
     lowrank::gemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, d, k, n, static_cast<T>(gamma / static_cast<double>(n)), X.data.get(), d,
          Z.data.get(), k, T(0), G.data.get(), d);
@@ -258,6 +258,11 @@ class CudaBackend final : public Backend<T> {
   void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
     require(W.rows == G.rows && W.cols == G.cols, "step");
     launch_step_rows(W.data.get(), G.data.get(), lr, normalize, W.rows, W.cols, stream_);
+  }
+
+  void axpy(double alpha, const Buffer<T>& x, Buffer<T>& y) override {
+    require(x.size() == y.size(), "axpy");
+    launch_axpy(alpha, x.data.get(), y.data.get(), y.size(), stream_);
   }
 
   void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) override {
@@ -605,16 +610,6 @@ class CudaBackend final : public Backend<T> {
     // Rank in doubt: the seed's SVD method, on the host (rare).
     const std::vector<double> ad = download_double(*this, A), bd = download_double(*this, B);
     return spectral::mean_principal_angle_deg(ad.data(), bd.data(), k, d);
-  }
-
-  // Once per run, after its last epoch: on the host, as the CPU backend.
-  double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test, const Buffer<T>& y_test,
-                        const Buffer<T>& W, double gamma, Activation act) override {
-    auto host = [&](const Buffer<T>& b) { return download_double(*this, b); };
-    const std::vector<double> x = host(X), yy = host(y), xt = host(X_test), yt = host(y_test), w = host(W);
-    const double rcond = static_cast<double>(std::max(X.rows, W.rows)) * std::numeric_limits<T>::epsilon();
-    return spectral::refit_test_mse(x.data(), yy.data(), X.rows, xt.data(), yt.data(), X_test.rows, w.data(), W.rows,
-                                    W.cols, gamma, act, rcond);
   }
 
  private:

@@ -87,6 +87,13 @@ __global__ void activation_derivative(T* __restrict__ Z, Activation act, std::in
 }
 
 template <typename T>
+__global__ void axpy(T alpha, const T* __restrict__ x, T* __restrict__ y, std::int64_t count) {
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += std::int64_t(gridDim.x) * blockDim.x)
+    y[e] += alpha * x[e];
+}
+
+template <typename T>
 __global__ void step_rows(T* __restrict__ W, const T* __restrict__ G, T lr, bool normalize, std::int64_t d) {
   using Reduce = cub::BlockReduce<double, kRowThreads>;
   __shared__ typename Reduce::TempStorage scratch;
@@ -304,6 +311,12 @@ void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::
   LOWRANK_CHECK(cudaGetLastError());
 }
 
+template <typename T>
+void launch_axpy(double alpha, const T* x, T* y, std::int64_t count, cudaStream_t stream) {
+  axpy<T><<<blocks_for(count), kThreads, 0, stream>>>(static_cast<T>(alpha), x, y, count);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
 #define LOWRANK_INSTANTIATE(T)                                                                                   \
   template void launch_readout<T>(const T*, const T*, const T*, double, Activation, Loss, std::int64_t,          \
                                   std::int64_t, T*, double*, double*, cudaStream_t);                             \
@@ -313,6 +326,7 @@ void launch_tridiagonal_eigenvalues(const double* diag, const double* off, std::
                                        std::int64_t, T*, double*, cudaStream_t);                                 \
   template void launch_activation_derivative<T>(T*, Activation, std::int64_t, cudaStream_t);                     \
   template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \
+  template void launch_axpy<T>(double, const T*, T*, std::int64_t, cudaStream_t);                               \
   template void launch_to_double<T>(const T*, double*, std::int64_t, cudaStream_t);                              \
   template void launch_from_double<T>(const double*, T*, std::int64_t, cudaStream_t);                            \
   template void launch_batched_dots<T>(const DotBatch<T>&, double*, cudaStream_t);                            \

@@ -38,6 +38,10 @@ template <typename T>
 void launch_step_rows(T* W, const T* G, double lr, bool normalize, std::int64_t k, std::int64_t d,
                       cudaStream_t stream);
 
+// y_i ← y_i + α x_i, i < count.
+template <typename T>
+void launch_axpy(double alpha, const T* x, T* y, std::int64_t count, cudaStream_t stream);
+
 // out_i = double(in_i), i < count.
 template <typename T>
 void launch_to_double(const T* in, double* out, std::int64_t count, cudaStream_t stream);

@@ -53,19 +53,16 @@ struct Engine {
   Config config;
   Inputs in;
   std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
-  Buffer<double> a;
   DeviceInputs<double> data;
   RunState<double> run;
   explicit Engine(const std::vector<std::string>& overrides)
       : config(parse_config(kSmall, "test", overrides)), in(make_inputs(config, config.inputs.front())) {
-    a = upload_double(*be, in.a, in.k, 1);
     data = load_inputs(*be, in, config);
-    data.a = &a;
     run = start_run(*be, config, config.runs.front(), data, in);
   }
   EpochRecord epoch() {
     EpochRecord rec;
-    EXPECT_TRUE(run_epoch(*be, run, 1, rec));
+    EXPECT_TRUE(run_epoch(*be, run, {}, rec));
     ++run.epoch;
     return rec;
   }
@@ -193,12 +190,12 @@ TEST_P(DecompositionEpoch, MatchesDenseFloat64Matrices) {
   const std::int64_t k = c.k, d = c.d;
   engine.epoch();  // epoch 0, then check epoch 1 (a W_t that is not W0)
   std::vector<double> W(k * d);
-  engine.be->download(engine.run.W, W);
+  engine.be->download(engine.run[RunTensor::W], W);
   const EpochRecord rec = engine.epoch();
   const Dense D = dense(c, engine.in, W, spec.gamma, spec.activation);
 
   std::vector<double> G(k * d);
-  engine.be->download(engine.run.G, G);
+  engine.be->download(engine.run[RunTensor::G], G);
   for (std::size_t e = 0; e < G.size(); ++e) EXPECT_NEAR(G[e], D.grad[e], 1e-12 * norm(D.grad)) << "gradient " << e;
   expect_relative(rec.train_mse, D.loss + D.penalty + D.decay, 1e-12, "train loss with the regularisers");
   if (c.gradient_penalty > 0) expect_relative(rec.loss_gradient_penalty, D.penalty, 1e-12, "penalty term");
@@ -271,7 +268,7 @@ TEST(Regularisers, GradientMatchesFiniteDifferences) {
     const double gamma = c.runs.front().gamma;
     engine.epoch();
     std::vector<double> G(c.k * c.d);
-    engine.be->download(engine.run.G, G);
+    engine.be->download(engine.run[RunTensor::G], G);
     const std::vector<double>& W = engine.in.W0;
     auto total = [&](const std::vector<double>& w) {
       const Dense D = dense(c, engine.in, w, gamma, act);
@@ -324,7 +321,7 @@ TEST(Decomposition, FreshMuAveragesTheEpochsOwnSamples) {
   const RunSpec& spec = c.runs.front();
   for (std::int64_t t = 0; t < 2; ++t) {
     std::vector<double> W(c.k * c.d);
-    engine.be->download(engine.run.W, W);
+    engine.be->download(engine.run[RunTensor::W], W);
     const EpochRecord rec = engine.epoch();
     const std::vector<double> X = draw_mu_samples(c, engine.in.q, t);
     ASSERT_EQ(X.size(), static_cast<std::size_t>(c.n_mu * c.d));

@@ -52,14 +52,12 @@ Epoch0 epoch0(Needs needs, const std::vector<std::string>& overrides = {}) {
   const Config config = parse_config(kConfig, "test", overrides);
   const Inputs in = make_inputs(config, config.inputs.front());
   std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
-  const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
   DeviceInputs<double> data = load_inputs(*be, in, config, scope);
-  data.a = &a;
   RunState<double> run = start_run(*be, config, config.runs.front(), data, in, scope);
   Epoch0 out;
-  out.W0 = download_double(*be, run.W);
-  EXPECT_TRUE(run_epoch(*be, run, 1, out.rec));
-  out.W1 = download_double(*be, run.W);
+  out.W0 = download_double(*be, run[RunTensor::W]);
+  EXPECT_TRUE(run_epoch(*be, run, {}, out.rec));
+  out.W1 = download_double(*be, run[RunTensor::W]);
   return out;
 }
 
@@ -104,20 +102,18 @@ TEST(EpochScope, SharedPreactivationsGiveTheForwardPassBits) {
   const Config config = parse_config(kConfig, "test", {});
   const Inputs in = make_inputs(config, config.inputs.front());
   std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
-  const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
   DeviceInputs<double> data = load_inputs(*be, in, config);
-  data.a = &a;
   EpochRecord rec[2];
   std::vector<double> r[2];
   for (int shared = 0; shared < 2; ++shared) {
     RunState<double> run = start_run(*be, config, config.runs.front(), data, in);
     if (shared) {
-      be->gemm_nt(data.X, run.W, run.Z);
+      be->gemm_nt(data.X, run[RunTensor::W], run[RunTensor::Z]);
       run.preactivations_ready = true;
-      be->step(run.W, run.W, -1.0, false);  // W ← 2W: a forward pass that ignored Z would differ
+      be->axpy(1.0, run[RunTensor::W], run[RunTensor::W]);  // W ← 2W: a forward pass that ignored Z would differ
     }
-    ASSERT_TRUE(run_epoch(*be, run, 1, rec[shared]));
-    r[shared] = download_double(*be, run.r);
+    ASSERT_TRUE(run_epoch(*be, run, {}, rec[shared]));
+    r[shared] = download_double(*be, run[RunTensor::r]);
     EXPECT_FALSE(run.preactivations_ready);  // for one epoch only
   }
   EXPECT_EQ(rec[1].train_mse, rec[0].train_mse);
@@ -139,18 +135,16 @@ TEST(EpochScope, ANonFiniteGradientIsADivergence) {
     const Config config = parse_config(kConfig, "test", {});
     const Inputs in = make_inputs(config, config.inputs.front());
     std::unique_ptr<Backend<double>> be = make_cpu_backend<double>();
-    const Buffer<double> a = upload_double(*be, in.a, in.k, 1);
     DeviceInputs<double> data = load_inputs(*be, in, config, {needs});
-    data.a = &a;
     RunState<double> run = start_run(*be, config, config.runs.front(), data, in, {needs});
     // A finite loss (Z formed from the clean X) and an infinite gradient (from X with an ∞).
-    be->gemm_nt(data.X, run.W, run.Z);
+    be->gemm_nt(data.X, run[RunTensor::W], run[RunTensor::Z]);
     run.preactivations_ready = true;
     std::vector<double> X = download_double(*be, data.X);
     X[3] = std::numeric_limits<double>::infinity();
     be->upload_to(X, data.X);
     EpochRecord rec;
-    EXPECT_FALSE(run_epoch(*be, run, 1, rec)) << static_cast<int>(needs);
+    EXPECT_FALSE(run_epoch(*be, run, {}, rec)) << static_cast<int>(needs);
     EXPECT_TRUE(std::isfinite(rec.train_mse));
   }
 }

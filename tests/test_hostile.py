@@ -370,6 +370,12 @@ def set_cases():
         ("spectrum_rank_zero", "spectrum.rank=0", r"'spectrum\.rank' = 0 must be a positive integer"),
         ("heavy_every_zero", "output.heavy_every=0", r"'output\.heavy_every' = 0 must be an integer from 1"),
         ("heavy_every_huge", "output.heavy_every=1000000001", r"'output\.heavy_every' = 1000000001 must be"),
+        ("snapshot_every_negative", "output.snapshot_every=-1", r"'output\.snapshot_every' = -1 must be an integer from 0 to 1000000000"),
+        ("snapshot_every_fraction", "output.snapshot_every=2.5", r"'output\.snapshot_every' must be an integer"),
+        ("snapshot_every_huge", "output.snapshot_every=1000000001", r"'output\.snapshot_every' = 1000000001 must be"),
+        ("snapshot_rank_zero", "output.snapshot_every=1\0output.snapshot_rank=0", r"'output\.snapshot_rank' = 0 must be an integer from 1 to 20"),
+        ("snapshot_rank_above_k", "output.snapshot_every=1\0output.snapshot_rank=21", r"'output\.snapshot_rank' = 21 must be an integer from 1 to 20"),
+        ("snapshot_unknown_key", "output.snapshots=1", r"unknown key 'output\.snapshots'; allowed here: alignments, heavy_every, snapshot_every, snapshot_rank"),
         ("seed_negative", "seed=-1", r"'seed' = -1 must be an integer from 0 to 9223372036854775807"),
         ("seed_exponent", "seed=1e23", r"'seed' must be an integer"),
         ("seed_2_to_64", "seed=18446744073709551616", r"'seed' must be an integer"),
@@ -423,7 +429,12 @@ def set_cases():
     ]
     # A value with NUL bytes is several --set options.
     return [Case(f"set/{name}", [*RUN, *[a for v in value.split("\0") for a in ("--set", v)], "--out", "out.h5"], message)
-            for name, value, message in bad]
+            for name, value, message in bad] + [
+        # 10^9 epochs of 20×30 snapshots: terabytes, refused before any work with the estimate.
+        Case("set/snapshots_exceed_disk", ["--exp", "ntk_vs_mf", *SIZES, *QUIET, "--epochs", "1000000000", "--set",
+                                           "output.snapshot_every=1", "--out", "out.h5"],
+             r"output\.snapshot_every = 1: the snapshots will need about \d+\.\d+ GiB in 'out\.h5' and its folder's disk "
+             r"has .* GiB free; raise output\.snapshot_every or lower output\.snapshot_rank")]
 
 
 def flag_cases():
@@ -673,8 +684,14 @@ def resume_cases():
         case("checkpoint_W_missing", delete("checkpoints/group0/W"), damage + r"checkpoints/group0/W is missing"),
         case("checkpoint_W_narrow", replace("checkpoints/group0/W", data=np.zeros((2, 2, 20, 29), np.float32)),
              damage + r"checkpoints/group0/W is 2×2×20×29, not 2×2×20×30"),
-        case("checkpoint_vectors_integers", replace("checkpoints/group0/vectors", data=np.zeros((2, 2, 4, 30), np.int32)),
-             damage + r"checkpoints/group0/vectors holds integers, not floating-point numbers"),
+        case("checkpoint_v_prev_integers", replace("checkpoints/group0/v_prev", data=np.zeros((2, 2, 30, 1), np.int32)),
+             damage + r"checkpoints/group0/v_prev holds integers, not floating-point numbers"),
+        case("checkpoint_a_missing", delete("checkpoints/group0/a"), damage + r"checkpoints/group0/a is missing"),
+        case("checkpoint_earlier_layout", lambda f: f.create_dataset("checkpoints/group0/vectors", data=np.zeros((2, 2, 4, 30))),
+             r"--resume 'r\.h5' was written by an earlier engine, whose checkpoints kept a run's vectors in one dataset"),
+        case("refit_a_missing", delete("runs/ntk/refit_a"), damage + r"runs/ntk/refit_a is missing"),
+        case("config_snapshots_added", config_edit(r"^snapshot_every = 0$", "snapshot_every = 5"),
+             damage + r"runs/ntk/snapshots/epoch is missing"),
         case("checkpoint_group_missing", delete("checkpoints/group0"), damage + r"checkpoints/group0/W is missing"),
         case("run_missing", delete("runs/mf"), damage + r"runs/mf/status is missing"),
         case("runs_missing", delete("runs"), damage + r"runs/ntk/status is missing"),

@@ -198,11 +198,11 @@ def main():
         check(len(lines) == 2 and all(l.startswith("on cpu: ") and "--resume" in l for l in lines),
               f"the file's resumed attribute has a line per resumption: {lines}")
 
-    # The truncated spectrum's block is checkpointed, and the heavy series (every 3rd epoch) are
-    # cut back with the rest, as are the accuracy series of the hinge loss: a resumed run is again
-    # the uninterrupted one, bit for bit.
+    # The truncated spectrum's block is checkpointed, and the heavy series (every 3rd epoch) and the
+    # snapshots (every 5th, checkpoints every 4th) are cut back with the rest, as are the accuracy
+    # series of the hinge loss: a resumed run is again the uninterrupted one, bit for bit.
     truncated = ["--set", "spectrum.method=truncated", "--set", "spectrum.rank=6", "--set", "output.heavy_every=3",
-                 "--set", "model.loss=hinge"]
+                 "--set", "model.loss=hinge", "--set", "output.snapshot_every=5", "--set", "output.snapshot_rank=3"]
     reference_t = os.path.join(tmp, "reference-truncated.h5")
     subprocess.run([ENGINE, *ARGS, *truncated, "--out", reference_t], check=True, stdout=subprocess.DEVNULL)
     with h5py.File(reference_t, "r") as ref_t:
@@ -223,12 +223,13 @@ def main():
     # regularisers: a resumed run draws the same samples and starts the same Lanczos vectors, so
     # it is again the uninterrupted run, bit for bit.
     decomposed = ["--set", "decomposition.every=2", "--set", "decomposition.n_mu=500", "--set",
-                  "runs.ntk.weight_decay=0.01", "--set", "runs.mf.gradient_penalty=0.5"]
+                  "runs.ntk.weight_decay=0.01", "--set", "runs.mf.gradient_penalty=0.5", "--set", "output.snapshot_every=3"]
     reference_d = os.path.join(tmp, "reference-decomposed.h5")
     subprocess.run([ENGINE, *ARGS, *decomposed, "--out", reference_d], check=True, stdout=subprocess.DEVNULL)
     with h5py.File(reference_d, "r") as ref_d:
-        check("opnorm_E" in ref_d["runs/mf"] and "loss_gradient_penalty" in ref_d["runs/ntk"],
-              "decomposed: the reference records the decomposition and the regularisers' terms")
+        check("opnorm_E" in ref_d["runs/mf"] and "loss_gradient_penalty" in ref_d["runs/ntk"] and
+              ref_d["runs/ntk/snapshots/W"].shape[0] == 21,
+              "decomposed: the reference records the decomposition, the regularisers' terms and 21 snapshots")
         path = os.path.join(tmp, "resumed-decomposed.h5")
         p = subprocess.Popen([ENGINE, *ARGS, *decomposed, "--out", path], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)

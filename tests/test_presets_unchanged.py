@@ -18,6 +18,10 @@ What must hold on any x86-64 machine:
   reference's (tests/reference_torch.py), which a retraining in another library meets over 10
   epochs at the seed's full sizes: a changed default (another stream, normalisation or learning
   rate) moves these values by far more.
+The checkpoints now keep a dataset per tensor of the run's state table (v0, v_prev, xr_prev,
+opnorm_start were rows of one `vectors` dataset, in that order) and the readout `a` too, which
+must be the inputs' a; runs/<run>/refit_a is new (tests/test_snapshots.py checks its values), with
+its scale neuron_index in every run.
 And on this machine, bit for bit: the same build run again, with the toolkit's knobs written out
 at their defaults, writes the same values as with them left out.
 
@@ -70,6 +74,23 @@ def exact(name, dataset):
     return name.startswith("inputs/") or dataset.dtype.kind not in "f"
 
 
+# The rows of the earlier checkpoints' `vectors` dataset, in order: a dataset each now.
+EARLIER_VECTORS = ["v0", "v_prev", "xr_prev", "opnorm_start"]
+
+
+def split_vectors(sets):
+    """The datasets of a file written before the state table, its checkpoints' `vectors` split into
+    the datasets that hold them now (2 x runs x d x 1 each)."""
+    out = {}
+    for name, ds in sets.items():
+        if name.startswith("checkpoints/") and name.endswith("/vectors"):
+            for row, tensor in enumerate(EARLIER_VECTORS):
+                out[name[: -len("vectors")] + tensor] = ds[()][:, :, row, :, None]
+        else:
+            out[name] = ds
+    return out
+
+
 def tree(f):
     datasets, groups = {}, {"/": f}
     f.visititems(lambda name, obj: (datasets if isinstance(obj, h5py.Dataset) else groups).__setitem__(name, obj))
@@ -86,6 +107,22 @@ def compare(before_path, after_path):
     problems, margin = [], 0.0
     with h5py.File(before_path, "r") as before, h5py.File(after_path, "r") as after:
         (b_sets, b_groups), (a_sets, a_groups) = tree(before), tree(after)
+        b_sets = split_vectors(b_sets)
+        inputs_a = after[f"inputs/{next(iter(after['inputs']))}/a"][()]
+        new_sets = [n for n in a_sets if n.endswith("/refit_a") or (n.startswith("checkpoints/") and n.endswith("/a"))
+                    or (n.endswith("/neuron_index") and n not in b_sets)]
+        for name in new_sets:
+            new = a_sets.pop(name)[()]
+            if name.endswith("/neuron_index"):  # now in every run, as refit_a's scale
+                ok = np.array_equal(new, np.arange(len(inputs_a)))
+            elif name.endswith("/refit_a"):
+                ok = new.shape == inputs_a.shape and np.all(np.isfinite(new))
+            else:  # the written slots hold the inputs' a, for every run; the others are zeros
+                written = after[name[: -len("a")] + "epoch"][()] >= 0
+                ok = np.array_equal(new[written][..., 0], np.broadcast_to(inputs_a, new[written].shape[:-1])) and \
+                    not np.any(new[~written])
+            if not ok:
+                problems.append(f"{name}: not the readout it should hold")
         if set(b_sets) != set(a_sets):
             problems.append(f"datasets differ: only before {sorted(set(b_sets) - set(a_sets))}, "
                             f"only now {sorted(set(a_sets) - set(b_sets))}")

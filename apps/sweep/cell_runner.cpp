@@ -31,14 +31,10 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
   out.values.assign(static_cast<std::size_t>(runs * series * spec.max_epochs), std::numeric_limits<double>::quiet_NaN());
   std::vector<Inputs> inputs;
   for (const auto& g : c.inputs) inputs.push_back(make_inputs(c, g));
-  const Buffer<T> a = upload_double(be, inputs.front().a, c.k, 1);
   const EpochScope scope = scope_of(spec);
   std::vector<DeviceInputs<T>> data;
   data.reserve(inputs.size());  // runs point into it
-  for (const auto& in : inputs) {
-    data.push_back(load_inputs(be, in, c, scope));
-    data.back().a = &a;
-  }
+  for (const auto& in : inputs) data.push_back(load_inputs(be, in, c, scope));
   // At initialisation every run starts from W0: the runs of one inputs group share X W0ᵀ, formed
   // once (the same product, the same bits, as each run's forward pass).
   std::vector<std::size_t> group_of, runs_of(inputs.size(), 0);
@@ -55,18 +51,19 @@ CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
     RunState<T> s = start_run(be, c, spec_r, data[group], inputs[group], scope);
     if (spec.at_init && runs_of[group] > 1) {
       Buffer<T>& Z0 = preactivations[group];
+      Buffer<T>& Z = s[RunTensor::Z];
       if (Z0.size() == 0) {
-        Z0 = be.zeros(s.Z.rows, s.Z.cols);
-        be.gemm_nt(data[group].X, s.W, Z0);
+        Z0 = be.zeros(Z.rows, Z.cols);
+        be.gemm_nt(data[group].X, s[RunTensor::W], Z0);
       }
-      be.copy(Z0, s.Z);
+      be.copy(Z0, Z);
       s.preactivations_ready = true;
     }
     const std::int64_t epochs = spec.at_init ? 1 : spec_r.epochs;
     for (std::int64_t t = 0; t < epochs; ++t, ++s.epoch) {
       EpochRecord rec;
-      // The spectrum's rows are not gathered: a heavy epoch only at t = 0.
-      if (!run_epoch(be, s, kMaxEpochs + 1, rec)) {
+      // The spectrum's rows are not gathered.
+      if (!run_epoch(be, s, {false, 0}, rec)) {
         out.diverged = true;
         break;
       }

@@ -89,8 +89,11 @@ class Backend {
                                   double lambda, Activation act, Buffer<T>& Q) = 0;
   // Z ← σ'(Z), element-wise.
   virtual void activation_derivative(Buffer<T>& Z, Activation act) = 0;
-  // W ← W − η G; then, if normalize, every row w_j ← w_j / (‖w_j‖ + 1e-8).
+  // Gradient descent's step, fused with the seed's renormalisation: W ← W − η G; then, if
+  // normalize, every row w_j ← w_j / (‖w_j‖ + 1e-8).
   virtual void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) = 0;
+  // y ← y + α x (the same size), element-wise in the working precision.
+  virtual void axpy(double alpha, const Buffer<T>& x, Buffer<T>& y) = 0;
 
   // y = Aᵀ x
   virtual void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) = 0;
@@ -131,9 +134,6 @@ class Backend {
   // Mean principal angle, in degrees, between the column spaces of A and B (both k×d),
   // computed in float64 (SPEC §4's pair_mean_angle_deg).
   virtual double mean_principal_angle_deg(const Buffer<T>& A, const Buffer<T>& B) = 0;
-  // Refits the readout a* = pinv(γ σ(X Wᵀ)) y and returns the test MSE of γ σ(X_test Wᵀ) a*.
-  virtual double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test,
-                                const Buffer<T>& y_test, const Buffer<T>& W, double gamma, Activation act) = 0;
 };
 
 // A buffer from float64 values (rounded to T), and a buffer's values as float64: how the driver's

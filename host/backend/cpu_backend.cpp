@@ -122,6 +122,14 @@ class CpuBackend final : public Backend<T> {
     for (Index e = 0; e < Z.size(); ++e) z[e] = activate_derivative(act, z[e]);
   }
 
+  void axpy(double alpha, const Buffer<T>& x, Buffer<T>& y) override {
+    require(x.size() == y.size(), "axpy");
+    const T a = static_cast<T>(alpha);
+    const T* xs = x.data.get();
+    T* ys = y.data.get();
+    for (Index e = 0; e < y.size(); ++e) ys[e] += a * xs[e];
+  }
+
   void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
     require(W.rows == G.rows && W.cols == G.cols, "step");
     const Index k = W.rows, d = W.cols;
@@ -243,16 +251,6 @@ class CpuBackend final : public Backend<T> {
     require(A.rows == B.rows && A.cols == B.cols, "mean_principal_angle_deg");
     const std::vector<double> a = to_double(A), b = to_double(B);
     return spectral::mean_principal_angle_deg(a.data(), b.data(), A.rows, A.cols);
-  }
-
-  double refit_test_mse(const Buffer<T>& X, const Buffer<T>& y, const Buffer<T>& X_test, const Buffer<T>& y_test,
-                        const Buffer<T>& W, double gamma, Activation act) override {
-    const std::vector<double> x = to_double(X), yy = to_double(y), xt = to_double(X_test), yt = to_double(y_test),
-                              w = to_double(W);
-    // torch.linalg.pinv's default cut: max(m, n) · ε of the working precision.
-    const double rcond = static_cast<double>(std::max(X.rows, W.rows)) * std::numeric_limits<T>::epsilon();
-    return spectral::refit_test_mse(x.data(), yy.data(), X.rows, xt.data(), yt.data(), X_test.rows, w.data(), W.rows,
-                                    W.cols, gamma, act, rcond);
   }
 
  private:

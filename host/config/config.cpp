@@ -404,6 +404,9 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   TableReader output(top.table("output"), "output", origin);
   c.heavy_every = ranged(origin, "output.heavy_every", output.integer("heavy_every").value_or(1), 1, kMaxEpochs);
   c.alignments = output.boolean("alignments").value_or(false);
+  c.snapshot_every = ranged(origin, "output.snapshot_every", output.integer("snapshot_every").value_or(0), 0, kMaxEpochs);
+  c.snapshot_rank = ranged(origin, "output.snapshot_rank", output.integer("snapshot_rank").value_or(std::min<std::int64_t>(c.snapshot_rank, std::min(c.k, c.d))), 1,
+                           std::min(c.k, c.d));
   output.finish();
 
   const std::int64_t epochs_default = ranged(origin, "epochs", top.integer("epochs").value_or(100), 1, kMaxEpochs);
@@ -623,7 +626,8 @@ std::string Config::to_toml() const {
   os << "[decomposition]\nevery = " << decomposition_every << "\nn_mu = " << n_mu << "\nmu_source = \""
      << to_string(mu_source) << "\"\n\n";
   os << "[spectrum]\nmethod = \"" << to_string(spectrum) << "\"\nrank = " << spectrum_rank << "\n\n";
-  os << "[output]\nheavy_every = " << heavy_every << "\nalignments = " << (alignments ? "true" : "false") << "\n";
+  os << "[output]\nheavy_every = " << heavy_every << "\nalignments = " << (alignments ? "true" : "false")
+     << "\nsnapshot_every = " << snapshot_every << "\nsnapshot_rank = " << snapshot_rank << "\n";
   for (const auto& in : inputs)
     os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << in.teacher_name() << "\"\nbeta_init = \""
        << to_string(in.beta_init) << "\"\n"

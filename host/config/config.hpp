@@ -156,6 +156,10 @@ struct Config {
   // opnorm_grad) without the decomposition, which records them too.
   bool alignments = false;
   bool records_alignments() const { return alignments || decomposition_every > 0; }
+  // Snapshots of W_t, ∇ and a every `snapshot_every`-th epoch and after the last (0: none), with
+  // the gradient's top `snapshot_rank` singular vectors (SPEC §6; by default 4, or min(k, d) if fewer).
+  std::int64_t snapshot_every = 0;
+  std::int64_t snapshot_rank = 4;
 
   // Whether some run has the regulariser `term` (&RunSpec::weight_decay or gradient_penalty) on.
   bool any_run_has(double RunSpec::*term) const {

@@ -1,6 +1,8 @@
 #include "memory_estimate.hpp"
 
 #include "driver.hpp"
+#include "run_tensors.hpp"
+#include "snapshot.hpp"
 #include "truncated_spectrum.hpp"
 
 #include <sys/resource.h>
@@ -22,21 +24,27 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   // spectrum the factor of X (Q: d×r, R: r×r) in float64.
   const bool full = c.spectrum == SpectrumMethod::full;
   const double group = s * (n * d + nt * d) + (full ? f64 * (d * r + r * r) : 0);
-  // Per run: W and the gradient, Z for the training and the test set; the truncated spectrum's
-  // blocks (l×d three times, l×k).
-  const double l = double(truncated_block(c.spectrum_rank, c.k, c.d));
-  const double run = s * (2 * k * d + n * k + nt * k) + (full ? 0 : s * l * (3 * d + k));
+  // Per run: its tensors (kRunTensors, in the working precision), the most any run holds; beside
+  // the block, the truncated spectrum's work (l×d twice, l×k, l×l and l).
+  const RunExtents extents = run_extents(c);
+  double run = 0;
+  for (const RunSpec& spec : c.runs) {
+    double held = 0;
+    for (const RunTensorInfo& t : kRunTensors)
+      if (holds(t, c, spec)) held += double(extents.size(t));
+    run = std::max(run, s * held);
+  }
+  const double l = double(extents.block);
+  if (!full) run += s * l * (2 * d + k + l + 1);
   // The most runs trained side by side at once: the largest group of paired runs.
   std::size_t side_by_side = 0;
   for (const auto& g : side_by_side_groups(c)) side_by_side = std::max(side_by_side, g.size());
-  // The regularisers: the penalty's Q (n×k) and, with weight decay, ∇ᵀ for the full spectrum;
-  // the decomposition: X_B, σ'_⊥ and P (n×k), E and the check (k×d), μ's samples and their
+  // The decomposition: X_B, σ'_⊥ and P (n×k), E and the check (k×d), μ's samples and their
   // products in the working precision (drawn on the host in it); with weight decay, I_d's factor.
   const bool decomposition = c.decomposition_every > 0, decay = c.any_run_has(&RunSpec::weight_decay) && full;
   const double samples = decomposition && c.mu_source == MuSource::fresh ? double(c.n_mu) : 0;
   const double extra_group = decomposition ? s * n * d : 0;
-  const double extra_run = (c.any_run_has(&RunSpec::gradient_penalty) ? s * n * k : 0) + (decay ? s * k * d : 0) +
-                           (decomposition ? s * (2 * n * k + 2 * k * d + samples * (d + k)) : 0);
+  const double extra_run = decomposition ? s * (2 * n * k + 2 * k * d + samples * (d + k)) : 0;
   const double identity = decay ? f64 * 2 * d * d : 0;
   // Work arrays in float64, the largest use of each (the CUDA backend keeps them as scratch slots;
   // the CPU backend's temporaries are of the same sizes, its copy of M twice): the spectrum's copy
@@ -54,15 +62,30 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
                          work + identity;
   // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.
   constexpr double kLibraries = 256.0 * (1 << 20);
-  // A resume holds every run's checkpointed W and vectors in float64, and reads one stored input
-  // array at a time (X_train the largest) beside the drawn ones.
-  const double checkpoints =
-      resume ? f64 * double(c.runs.size()) * (k * d + double(checkpoint_vector_rows(c)) * d) + f64 * std::max(n, nt) * d
-             : 0;
+  // A resume holds every run's checkpointed tensors in float64, and reads one stored input array
+  // at a time (X_train the largest) beside the drawn ones.
+  double checkpointed = 0;
+  for (RunTensor t : checkpointed_tensors(c)) checkpointed += double(extents.size(info(t)));
+  const double checkpoints = resume ? f64 * double(c.runs.size()) * checkpointed + f64 * std::max(n, nt) * d : 0;
+  // A snapshot on the host: W, ∇ and a in float64, and the SVD's copy of ∇ and its factors.
+  const double snapshot = c.snapshot_every > 0 ? f64 * (5 * k * d + k) : 0;
   MemoryEstimate e;
-  e.host_bytes = kLibraries + draws + checkpoints + s * samples * d + (gpu ? 0 : backend);
+  e.host_bytes = kLibraries + draws + checkpoints + snapshot + s * samples * d + (gpu ? 0 : backend);
   e.device_bytes = gpu ? backend : 0;
   return e;
+}
+
+double snapshot_file_bytes(const Config& c) {
+  if (c.snapshot_every <= 0) return 0;
+  const double k = double(c.k), d = double(c.d), r = double(c.snapshot_rank);
+  const double s = c.precision == Precision::float32 ? 4 : 8;
+  double arrays = 0;
+  for (const RunSpec& run : c.runs) arrays += double(snapshot_count(run.epochs, c.snapshot_every));
+  const RunExtents extents = run_extents(c);
+  double tensors = 0;
+  for (const RunTensorInfo& t : kRunTensors)
+    if (t.snapshot_name) tensors += double(extents.size(t));
+  return arrays * (s * tensors + 8 * r * (k + d) + 8);
 }
 
 double peak_host_memory() {

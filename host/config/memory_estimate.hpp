@@ -20,6 +20,9 @@ struct MemoryEstimate {
 // the checkpoints' state and the stored inputs a resume reads to check its draws against.
 MemoryEstimate estimate_memory(const Config& config, bool gpu, bool resume = false);
 
+// The bytes `config`'s snapshots take in the file (0 without them): every run's, whole.
+double snapshot_file_bytes(const Config& config);
+
 // The most memory this process has held at once (its peak resident set), in bytes.
 double peak_host_memory();
 

@@ -77,11 +77,81 @@ H5Handle growing_dataset(hid_t parent, const char* name, hid_t file_type, hsize_
 }
 
 
+// An empty stack of arrays of shape `row` growing along an unlimited first dimension, an array a chunk.
+H5Handle growing_stack(hid_t parent, const char* name, hid_t file_type, const std::vector<hsize_t>& row) {
+  std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk{1};
+  for (hsize_t extent : row) {
+    dims.push_back(extent);
+    max_dims.push_back(extent);
+    chunk.push_back(extent);
+  }
+  const auto rank = static_cast<int>(dims.size());
+  H5Handle space = make(H5Screate_simple(rank, dims.data(), max_dims.data()), "H5Screate_simple");
+  H5Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
+  check_status(H5Pset_chunk(dcpl.get(), rank, chunk.data()), "H5Pset_chunk");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  check_status(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan), "H5Pset_fill_value");
+  return make(H5Dcreate2(parent, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), "H5Dcreate2");
+}
+
+// Extends a stack to `index` + 1 arrays and writes `values` (one array, float64) at `index`.
+void write_stacked(hid_t dataset, hsize_t index, const std::vector<double>& values) {
+  H5Handle space = make(H5Dget_space(dataset), "H5Dget_space");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  dims[0] = std::max(dims[0], index + 1);
+  check_status(H5Dset_extent(dataset, dims.data()), "H5Dset_extent");
+  space = make(H5Dget_space(dataset), "H5Dget_space");
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = index;
+  count[0] = 1;
+  check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+               "H5Sselect_hyperslab");
+  const auto length = static_cast<hsize_t>(values.size());
+  H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
+  check_status(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, values.data()), "H5Dwrite");
+}
+
 H5Handle epoch_scale(hid_t group, const char* name = "epoch") {
   H5Handle ds = growing_dataset(group, name, H5T_STD_I64LE, 0, 0.0);
   check_status(H5DSset_scale(ds.get(), name), "H5DSset_scale");
   return ds;
 }
+
+// runs/<run>/snapshots/ (SPEC §6): a stack per snapshotted tensor in the working precision, the
+// gradient's singular vectors in float64, the epoch and index scales attached to every axis.
+void create_snapshots(hid_t run_group, const Config& c, hid_t work_type) {
+  H5Handle g = make(H5Gcreate2(run_group, "snapshots", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
+  H5Handle epoch = epoch_scale(g.get(), "epoch");
+  const auto k = static_cast<hsize_t>(c.k), d = static_cast<hsize_t>(c.d), r = static_cast<hsize_t>(c.snapshot_rank);
+  H5Handle neuron = index_scale(g.get(), "neuron_index", k), input = index_scale(g.get(), "input_index", d),
+           vector = index_scale(g.get(), "vector_index", r);
+  const RunExtents extents = run_extents(c);
+  auto scale_of = [&](Extent e) { return e == Extent::k ? neuron.get() : input.get(); };
+  auto stack = [&](const char* name, hid_t type, std::vector<std::pair<hsize_t, hid_t>> axes, const char* meaning) {
+    std::vector<hsize_t> row;
+    for (const auto& axis : axes) row.push_back(axis.first);
+    H5Handle ds = growing_stack(g.get(), name, type, row);
+    check_status(H5DSattach_scale(ds.get(), epoch.get(), 0), "H5DSattach_scale");
+    for (std::size_t i = 0; i < axes.size(); ++i)
+      check_status(H5DSattach_scale(ds.get(), axes[i].second, static_cast<unsigned>(i + 1)), "H5DSattach_scale");
+    describe(ds.get(), meaning, "1", "W_t");
+  };
+  for (const RunTensorInfo& t : kRunTensors) {
+    if (!t.snapshot_name) continue;
+    std::vector<std::pair<hsize_t, hid_t>> axes;
+    for (Extent e : {t.rows, t.cols})
+      if (e != Extent::one) axes.emplace_back(static_cast<hsize_t>(extents.of(e)), scale_of(e));
+    stack(t.snapshot_name, work_type, axes, t.meaning);
+  }
+  stack("grad_left", H5T_IEEE_F64LE, {{r, vector.get()}, {k, neuron.get()}},
+        "the gradient's top left singular vectors u_i, a row each, the sign of each pair (u_i, v_i) as grad_right's");
+  stack("grad_right", H5T_IEEE_F64LE, {{r, vector.get()}, {d, input.get()}},
+        "the gradient's top right singular vectors v_i, a row each: v_1 with grad_top_right_vector's sign (following "
+        "v_(t-1)), the others with their largest entry positive");
+}
+
 
 
 
@@ -110,7 +180,7 @@ void write_inputs(hid_t parent, const Inputs& in, hid_t file_type) {
 void set_rows(hid_t file, const std::string& name, hsize_t rows) {
   H5Handle ds = make(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "H5Dopen2");
   H5Handle space = make(H5Dget_space(ds.get()), "H5Dget_space");
-  hsize_t dims[2] = {0, 0};
+  hsize_t dims[3] = {0, 0, 0};  // a series' rows, or a snapshot stack's arrays
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   dims[0] = std::min(dims[0], rows);
   check_status(H5Dset_extent(ds.get(), dims), "H5Dset_extent");
@@ -173,12 +243,22 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     status_dataset(g, "status", "running");
     scalar_dataset(g, "diverged_epoch", H5T_NATIVE_INT64, std::int64_t{-1});
     scalar_dataset(g, "refit_test_mse", H5T_NATIVE_DOUBLE, nan);
+    if (config.snapshot_every > 0) create_snapshots(g, config, work_type);
     H5Handle epoch = epoch_scale(g);
     // With output.heavy_every > 1 the spectrum and the vector have an epoch coordinate of their own.
     H5Handle spectrum_epoch = config.heavy_every > 1 ? epoch_scale(g, "spectrum_epoch") : H5Handle();
     H5Handle singular_index = index_scale(g, "singular_index", s);
     H5Handle input_index = index_scale(g, "input_index", d);
-    H5Handle neuron_index = config.decomposition_every > 0 ? index_scale(g, "neuron_index", k) : H5Handle();
+    H5Handle neuron_index = index_scale(g, "neuron_index", k);
+    const std::vector<double> no_refit(k, nan);
+    fixed_dataset(g, "refit_a", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, no_refit.data(), {k});
+    {
+      H5Handle refit_a = make(H5Dopen2(g, "refit_a", H5P_DEFAULT), "H5Dopen2");
+      describe(refit_a.get(),
+               "the refit readout a* = pinv(gamma sigma(X W^T)) y at the run's last weights, NaN until refit", "1",
+               "W_E");
+      check_status(H5DSattach_scale(refit_a.get(), neuron_index.get(), 0), "H5DSattach_scale");
+    }
     const auto heavy_rows = static_cast<hsize_t>((run.epochs + config.heavy_every - 1) / config.heavy_every);
     for (const auto& series : kSeries) {
       if (!recorded(series, config)) continue;
@@ -218,9 +298,10 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
                                  H5P_DEFAULT),
                       "H5Gcreate2");
     const hsize_t runs = groups[i].size();
-    zero_dataset(g.get(), "W", work_type, {2, runs, k, d});
-    zero_dataset(g.get(), "vectors", work_type,
-                 {2, runs, static_cast<hsize_t>(checkpoint_vector_rows(config)), d});
+    const RunExtents extents = run_extents(config);
+    for (RunTensor t : checkpointed_tensors(config))
+      zero_dataset(g.get(), info(t).name, work_type,
+                   {2, runs, static_cast<hsize_t>(extents.rows(info(t))), static_cast<hsize_t>(extents.cols(info(t)))});
     const std::int64_t none[2] = {-1, -1};
     fixed_dataset(g.get(), "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, none, {2});
   }
@@ -249,6 +330,7 @@ void H5Writer::attach(const Config& config) {
   };
   status_ = open(root, "status");
   heavy_every_ = config.heavy_every;
+  snapshot_every_ = config.snapshot_every;
   if (exists(root, "peak_host_bytes")) {
     peak_host_ = open(root, "peak_host_bytes");
     peak_device_ = open(root, "peak_device_bytes");
@@ -261,6 +343,14 @@ void H5Writer::attach(const Config& config) {
     r.status = open(g, "status");
     r.diverged_epoch = open(g, "diverged_epoch");
     r.refit = open(g, "refit_test_mse");
+    r.refit_a = open(g, "refit_a");
+    if (config.snapshot_every > 0) {
+      r.snapshots.epoch = series(g, "snapshots/epoch");
+      for (const RunTensorInfo& t : kRunTensors)
+        r.snapshots.tensors.push_back(t.snapshot_name ? open(g, std::string("snapshots/") + t.snapshot_name) : H5Handle());
+      r.snapshots.grad_left = open(g, "snapshots/grad_left");
+      r.snapshots.grad_right = open(g, "snapshots/grad_right");
+    }
     r.epoch = series(g, "epoch");
     if (config.heavy_every > 1) r.spectrum_epoch = series(g, "spectrum_epoch");
     for (const auto& s : kSeries) r.series.push_back(recorded(s, config) ? series(g, s.name) : Series{});
@@ -277,25 +367,28 @@ void H5Writer::attach(const Config& config) {
   checkpoints_.clear();
   for (std::size_t i = 0; exists(root, "checkpoints") && i < side_by_side_groups(config).size(); ++i) {
     const std::string g = "checkpoints/group" + std::to_string(i) + "/";
-    checkpoints_.push_back({open(root, g + "W"), open(root, g + "vectors"), open(root, g + "epoch")});
+    CheckpointObjects c;
+    for (RunTensor t : checkpointed_tensors(config)) c.tensors.push_back(open(root, g + info(t).name));
+    c.epoch = open(root, g + "epoch");
+    checkpoints_.push_back(std::move(c));
   }
 }
 
 void H5Writer::write_checkpoint(std::size_t group, int slot, std::int64_t epoch,
-                                const std::vector<std::vector<double>>& W,
-                                const std::vector<std::vector<double>>& vectors) {
+                                const std::vector<CheckpointedValues>& state) {
   CheckpointObjects& c = checkpoints_.at(group);
-  for (auto [dataset, rows] : {std::pair{c.W.get(), &W}, std::pair{c.vectors.get(), &vectors}}) {
+  for (std::size_t tensor = 0; tensor < c.tensors.size(); ++tensor) {
+    const hid_t dataset = c.tensors[tensor].get();
     H5Handle space = make(H5Dget_space(dataset), "H5Dget_space");
     hsize_t dims[4];
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-    for (std::size_t r = 0; r < rows->size(); ++r) {
+    for (std::size_t r = 0; r < state.size(); ++r) {
       const hsize_t start[4] = {static_cast<hsize_t>(slot), r, 0, 0}, count[4] = {1, 1, dims[2], dims[3]};
       check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
                    "H5Sselect_hyperslab");
       const hsize_t length = dims[2] * dims[3];
       H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
-      check_status(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, (*rows)[r].data()),
+      check_status(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, state[r].at(tensor).data()),
                    "H5Dwrite");
     }
   }
@@ -349,9 +442,23 @@ void H5Writer::append_pair(std::size_t pair, std::int64_t epoch, double angle) {
   flush();
 }
 
-void H5Writer::set_refit(std::size_t run, double value) {
+void H5Writer::set_refit(std::size_t run, double value, const std::vector<double>& refit_a) {
   check_status(H5Dwrite(runs_.at(run).refit.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
                "H5Dwrite");
+  check_status(H5Dwrite(runs_.at(run).refit_a.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, refit_a.data()),
+               "H5Dwrite");
+  flush();
+}
+
+void H5Writer::append_snapshot(std::size_t run, const Snapshot& snap) {
+  SnapshotObjects& s = runs_.at(run).snapshots;
+  const auto row = static_cast<hsize_t>(snapshot_row(snap.epoch, snapshot_every_));
+  for (std::size_t i = 0; i < kRunTensorCount; ++i)
+    if (kRunTensors[i].snapshot_name) write_stacked(s.tensors[i].get(), row, snap.tensors[i]);
+  write_stacked(s.grad_left.get(), row, snap.grad_left);
+  write_stacked(s.grad_right.get(), row, snap.grad_right);
+  const double e = static_cast<double>(snap.epoch);
+  append_row(s.epoch, static_cast<std::int64_t>(row), &e);  // last: a reader sees the row once it is whole
   flush();
 }
 
@@ -400,6 +507,12 @@ H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::s
         if (recorded(s, config)) set_rows(f, g + s.name, is_heavy(s) ? heavy_at : at);
       set_rows(f, g + "epoch", at);
       if (every > 1) set_rows(f, g + "spectrum_epoch", heavy_at);
+      if (config.snapshot_every > 0) {  // the snapshots taken before the checkpoint stay
+        const auto kept = static_cast<hsize_t>(snapshot_row(plan.groups[i].epoch, config.snapshot_every));
+        for (const RunTensorInfo& t : kRunTensors)
+          if (t.snapshot_name) set_rows(f, g + "snapshots/" + t.snapshot_name, kept);
+        for (const char* name : {"grad_left", "grad_right", "epoch"}) set_rows(f, g + "snapshots/" + name, kept);
+      }
     }
     for (const auto& pair : config.pairs)
       if (std::any_of(groups[i].begin(), groups[i].end(), [&](std::size_t r) { return config.runs[r].name == pair.a; })) {
@@ -416,6 +529,9 @@ H5Writer::H5Writer(const std::string& path, const ResumePlan& plan, const std::s
         check_status(H5Dwrite(runs_[run].diverged_epoch.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &none),
                      "H5Dwrite");
         check_status(H5Dwrite(runs_[run].refit.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &nan),
+                     "H5Dwrite");
+        const std::vector<double> no_refit(static_cast<std::size_t>(config.k), nan);
+        check_status(H5Dwrite(runs_[run].refit_a.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, no_refit.data()),
                      "H5Dwrite");
       }
   write_status(status_.get(), "running");

@@ -13,7 +13,9 @@
 #include "h5_objects.hpp"
 #include "inputs.hpp"
 #include "resume.hpp"
+#include "run_tensors.hpp"
 #include "series.hpp"
+#include "snapshot.hpp"
 
 namespace lowrank {
 
@@ -40,7 +42,10 @@ class H5Writer {
   // Appends epoch `epoch` of run `run` (index into config.runs) and flushes.
   void append_epoch(std::size_t run, std::int64_t epoch, const EpochRecord& record);
   void append_pair(std::size_t pair, std::int64_t epoch, double mean_angle_deg);
-  void set_refit(std::size_t run, double refit_test_mse);
+  // The refit: its test MSE and the readout a* (k).
+  void set_refit(std::size_t run, double refit_test_mse, const std::vector<double>& refit_a);
+  // Writes `snapshot` into its row of runs/<run>/snapshots/ (output.snapshot_every > 0).
+  void append_snapshot(std::size_t run, const Snapshot& snapshot);
   // Run status; `diverged_epoch` is recorded with "diverged".
   void set_run_status(std::size_t run, const std::string& status, std::int64_t diverged_epoch = -1);
   void set_status(const std::string& status);
@@ -48,9 +53,9 @@ class H5Writer {
   // bytes; a resumed file keeps the larger of these and what it held.
   void set_peak_memory(double host_bytes, double device_bytes);
   // Stores the state of every run of side-by-side group `group` at `epoch` in checkpoint `slot`
-  // (0 or 1): the data first, then, once flushed, the epoch that makes the slot valid.
-  void write_checkpoint(std::size_t group, int slot, std::int64_t epoch, const std::vector<std::vector<double>>& W,
-                        const std::vector<std::vector<double>>& vectors);
+  // (0 or 1), a run's checkpointed tensors each: the data first, then, once flushed, the epoch
+  // that makes the slot valid.
+  void write_checkpoint(std::size_t group, int slot, std::int64_t epoch, const std::vector<CheckpointedValues>& state);
   void flush();
 
  private:
@@ -58,8 +63,14 @@ class H5Writer {
     H5Handle dataset;
     hsize_t width = 0;  // 0: one value per epoch
   };
+  struct SnapshotObjects {  // runs/<run>/snapshots/, with output.snapshot_every > 0
+    Series epoch;
+    std::vector<H5Handle> tensors;  // per row of kRunTensors: its stack, where it has a snapshot_name
+    H5Handle grad_left, grad_right;
+  };
   struct RunObjects {
-    H5Handle group, status, diverged_epoch, refit;
+    H5Handle group, status, diverged_epoch, refit, refit_a;
+    SnapshotObjects snapshots;
     Series epoch;                // the `epoch` dimension scale
     Series spectrum_epoch;       // the heavy series' own, with output.heavy_every > 1
     std::vector<Series> series;  // in the order of kSeries
@@ -70,7 +81,8 @@ class H5Writer {
   };
 
   struct CheckpointObjects {
-    H5Handle W, vectors, epoch;
+    std::vector<H5Handle> tensors;  // checkpointed_tensors' datasets, in its order
+    H5Handle epoch;
   };
 
   static void append_row(Series& s, std::int64_t epoch, const double* values);
@@ -79,7 +91,7 @@ class H5Writer {
 
   H5Handle file_;
   H5Handle status_, peak_host_, peak_device_;
-  std::int64_t heavy_every_ = 1;
+  std::int64_t heavy_every_ = 1, snapshot_every_ = 0;
   std::vector<RunObjects> runs_;
   std::vector<PairObjects> pairs_;
   std::vector<CheckpointObjects> checkpoints_;

@@ -10,6 +10,7 @@
 #include "h5_objects.hpp"
 #include "layout_check.hpp"
 #include "paths.hpp"
+#include "snapshot.hpp"
 
 namespace lowrank {
 namespace {
@@ -86,12 +87,50 @@ hsize_t heavy_rows(const Config& c, std::int64_t epochs) {
   return static_cast<hsize_t>((epochs + c.heavy_every - 1) / c.heavy_every);
 }
 
+// Checks run `run`'s snapshots: every stack there with its shape, as many arrays in each, no more
+// than the run takes, and as many as it took if it ended. Returns how many.
+hsize_t check_snapshots(LayoutCheck& layout, const Config& c, const RunSpec& run, const ResumePlan::Run& r) {
+  const std::string g = "runs/" + run.name + "/snapshots/";
+  const auto k = static_cast<hsize_t>(c.k), d = static_cast<hsize_t>(c.d), rank = static_cast<hsize_t>(c.snapshot_rank);
+  const RunExtents extents = run_extents(c);
+  std::vector<std::pair<std::string, Expected>> stacks = {
+      {"epoch", {H5T_INTEGER, {0}, true}},
+      {"grad_left", {H5T_FLOAT, {0, rank, k}, true}},
+      {"grad_right", {H5T_FLOAT, {0, rank, d}, true}}};
+  for (const RunTensorInfo& t : kRunTensors) {
+    if (!t.snapshot_name) continue;
+    Expected want{H5T_FLOAT, {0}, true};
+    for (Extent e : {t.rows, t.cols})
+      if (e != Extent::one) want.dims.push_back(static_cast<hsize_t>(extents.of(e)));
+    stacks.emplace_back(t.snapshot_name, want);
+  }
+  hsize_t fewest = ~hsize_t{0}, most = 0;
+  for (const auto& [name, want] : stacks) {
+    const hsize_t arrays = layout.dataset(g + name, want)[0];
+    fewest = std::min(fewest, arrays);
+    most = std::max(most, arrays);
+  }
+  const auto taken = static_cast<hsize_t>(snapshot_count(run.epochs, c.snapshot_every));
+  if (most > taken)
+    throw Damage(g.substr(0, g.size() - 1) + " holds " + std::to_string(most) + " snapshots, more than the " +
+                 std::to_string(taken) + " its run takes");
+  const bool ended = r.status == "complete" || r.status == "diverged";
+  const auto ran = static_cast<hsize_t>(r.status == "complete" ? taken
+                                        : snapshot_row(r.diverged_epoch, c.snapshot_every));
+  if (ended && (fewest != most || fewest != ran))
+    throw Damage("the run '" + run.name + "' is " + r.status + " with " + std::to_string(ran) +
+                 " snapshots, but its snapshot datasets hold from " + std::to_string(fewest) + " to " +
+                 std::to_string(most));
+  return fewest;
+}
+
 // Checks the objects of run `run` and what its status and rows say; fills `r`.
 RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& run, ResumePlan::Run& r) {
   const std::string g = "runs/" + run.name + "/";
   layout.dataset(g + "status", {H5T_STRING, {}});
   layout.dataset(g + "diverged_epoch", {H5T_INTEGER, {}});
   layout.dataset(g + "refit_test_mse", {H5T_FLOAT, {}});
+  layout.dataset(g + "refit_a", {H5T_FLOAT, {static_cast<hsize_t>(c.k)}});
   RunRows rows;
   rows.add(layout.rows(g + "epoch", H5T_INTEGER), false);
   if (c.heavy_every > 1) rows.add(layout.rows(g + "spectrum_epoch", H5T_INTEGER), true);
@@ -120,6 +159,7 @@ RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& 
                    std::to_string(std::max(rows.scalar_max, rows.heavy_max)) + " rows");
     read_summary(f, c, g, r);
   }
+  if (c.snapshot_every > 0) r.snapshots = check_snapshots(layout, c, run, r);
   return rows;
 }
 
@@ -185,11 +225,17 @@ ResumePlan plan_resume(const std::string& path) {
     }
 
     const auto groups = side_by_side_groups(c);
+    const RunExtents extents = run_extents(c);
     for (std::size_t i = 0; i < groups.size(); ++i) {
       const std::string g = "checkpoints/group" + std::to_string(i) + "/";
-      const hsize_t runs = groups[i].size(), rows = static_cast<hsize_t>(checkpoint_vector_rows(c));
-      layout.dataset(g + "W", {H5T_FLOAT, {2, runs, k, d}});
-      layout.dataset(g + "vectors", {H5T_FLOAT, {2, runs, rows, d}});
+      if (exists(f, g + "vectors"))
+        throw ConfigError("--resume '" + shown(path) +
+                          "' was written by an earlier engine, whose checkpoints kept a run's vectors in one dataset; "
+                          "this one keeps a dataset per tensor and cannot continue it (run it again)");
+      const hsize_t runs = groups[i].size();
+      for (RunTensor t : checkpointed_tensors(c))
+        layout.dataset(g + info(t).name, {H5T_FLOAT, {2, runs, static_cast<hsize_t>(extents.rows(info(t))),
+                                                      static_cast<hsize_t>(extents.cols(info(t)))}});
       layout.dataset(g + "epoch", {H5T_INTEGER, {2}});
       std::int64_t slots[2] = {-1, -1};
       H5Handle epoch = make(H5Dopen2(f, (g + "epoch").c_str(), H5P_DEFAULT), "H5Dopen2");
@@ -209,7 +255,14 @@ ResumePlan plan_resume(const std::string& path) {
         }
       }
       plan.groups.push_back(group);
-      // Every run continued from the checkpoint must hold its rows up to there.
+      // Every run continued from the checkpoint must hold its rows (and snapshots) up to there.
+      const auto snapshots_kept =
+          c.snapshot_every > 0 ? static_cast<hsize_t>(snapshot_row(group.epoch, c.snapshot_every)) : 0;
+      for (std::size_t r : groups[i])
+        if (!plan.finished(r, i) && plan.runs[r].snapshots < snapshots_kept)
+          throw Damage("runs/" + c.runs[r].name + "/snapshots holds " + std::to_string(plan.runs[r].snapshots) +
+                       " snapshots, fewer than its checkpoint at epoch " + std::to_string(group.epoch) + " needs (" +
+                       std::to_string(snapshots_kept) + ")");
       for (std::size_t r : groups[i])
         if (!plan.finished(r, i) && (run_rows[r].scalar_min < static_cast<hsize_t>(group.epoch) ||
                                      run_rows[r].heavy_min < heavy_rows(c, group.epoch)))
@@ -248,8 +301,8 @@ void draw_resume_inputs(ResumePlan& plan, const std::string& path) {
       if (group.slot < 0) continue;
       const std::string g = "checkpoints/group" + std::to_string(i) + "/";
       for (std::size_t r = 0; r < groups[i].size(); ++r) {
-        group.W.push_back(read_slot(f, g + "W", group.slot, r));
-        group.vectors.push_back(read_slot(f, g + "vectors", group.slot, r));
+        CheckpointedValues& values = group.state.emplace_back();
+        for (RunTensor t : checkpointed_tensors(c)) values.push_back(read_slot(f, g + info(t).name, group.slot, r));
       }
     }
     // The inputs the configuration draws must be the file's, in the working precision.

@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "inputs.hpp"
+#include "run_tensors.hpp"
 #include "series.hpp"
 
 namespace lowrank {
@@ -21,6 +22,7 @@ struct ResumePlan {
   struct Run {
     std::string status;
     std::int64_t rows = 0, diverged_epoch = -1;
+    std::uint64_t snapshots = 0;  // arrays in its snapshot datasets (the fewest), with output.snapshot_every
     // What a run that is not retrained shows in the summary: its last row, refit and seconds.
     EpochRecord last;
     double refit_test_mse = 0, seconds = 0;
@@ -28,8 +30,8 @@ struct ResumePlan {
   struct Group {
     std::int64_t epoch = 0;  // 0: no checkpoint, start over
     int slot = -1;           // the slot holding it
-    // Per run of the group: W (k×d) and its vectors (checkpoint_vector_rows × d).
-    std::vector<std::vector<double>> W, vectors;
+    // Per run of the group: its checkpointed tensors (checkpointed_tensors' order).
+    std::vector<CheckpointedValues> state;
   };
   Config config;
   std::string status;   // the file's

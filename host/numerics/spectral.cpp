@@ -454,8 +454,8 @@ double mean_principal_angle_deg(const double* A, const double* B, Index k, Index
   return degrees(sum / static_cast<double>(angles.size()));
 }
 
-double refit_test_mse(const double* X, const double* y, Index n, const double* X_test, const double* y_test,
-                      Index n_test, const double* W, Index k, Index d, double gamma, Activation act, double rcond) {
+Refit refit_readout(const double* X, const double* y, Index n, const double* X_test, const double* y_test,
+                    Index n_test, const double* W, Index k, Index d, double gamma, Activation act, double rcond) {
   // H = γ σ(X Wᵀ), built column-major (n×k) for LAPACK: H_col = (W Xᵀ) in row-major k×n.
   std::vector<double> H(sz(n * k));
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i32(k), i32(n), i32(d), 1.0, W, i32(d), X, i32(d), 0.0,
@@ -477,7 +477,8 @@ double refit_test_mse(const double* X, const double* y, Index n, const double* X
     for (Index j = 0; j < k; ++j) f += gamma * activate(act, Zt[sz(i * k + j)]) * b[sz(j)];
     total += sample_loss(Loss::mse, f, y_test[i]);  // the refit is least squares: its test MSE
   }
-  return total / static_cast<double>(n_test);
+  b.resize(sz(k));
+  return {total / static_cast<double>(n_test), std::move(b)};
 }
 
 }  // namespace lowrank::spectral

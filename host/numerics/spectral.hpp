@@ -84,10 +84,16 @@ std::optional<double> pivoted_qr_mean_angle_deg(const double* A, const double* B
 // The seed's method itself, kept as the fallback and as the reference in tests.
 std::vector<double> principal_angles_svd(const double* A, const double* B, std::int64_t k, std::int64_t d);
 
+// The refit readout a* (k) and the test MSE of γ σ(X_test Wᵀ) a*.
+struct Refit {
+  double test_mse = 0;
+  std::vector<double> a;
+};
+
 // a* = pinv(γ σ(X Wᵀ)) y with singular values below rcond·σ₁ cut (torch.linalg.pinv's rule),
 // then the test MSE of γ σ(X_test Wᵀ) a*.
-double refit_test_mse(const double* X, const double* y, std::int64_t n, const double* X_test, const double* y_test,
-                      std::int64_t n_test, const double* W, std::int64_t k, std::int64_t d, double gamma,
-                      Activation act, double rcond);
+Refit refit_readout(const double* X, const double* y, std::int64_t n, const double* X_test, const double* y_test,
+                    std::int64_t n_test, const double* W, std::int64_t k, std::int64_t d, double gamma, Activation act,
+                    double rcond);
 
 }  // namespace lowrank::spectral

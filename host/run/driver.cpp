@@ -2,6 +2,7 @@
 
 #include "epoch.hpp"
 #include "metrics.hpp"
+#include "spectral.hpp"
 #include "stop_signals.hpp"
 #include "write_queue.hpp"
 
@@ -20,9 +21,6 @@ namespace lowrank {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-// A run's vectors a checkpoint keeps (see checkpointed_vectors): v0, v_prev, xr_prev and the
-// operator norm's start.
-constexpr std::int64_t kCheckpointedVectors = 4;
 
 template <typename T>
 RunProgress progress_of(const RunState<T>& s) {
@@ -60,11 +58,6 @@ std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) 
   return groups;
 }
 
-std::int64_t checkpoint_vector_rows(const Config& config) {
-  if (config.spectrum == SpectrumMethod::full) return kCheckpointedVectors;
-  return kCheckpointedVectors + truncated_block(config.spectrum_rank, config.k, config.d);
-}
-
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
   std::vector<double> xty(d, 0.0);  // X_Bᵀ y
@@ -73,38 +66,31 @@ std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
   return span_basis(xty, in.q, columns);
 }
 
-// The state of the runs of a group as a checkpoint holds it: W (k×d), the run's vectors below and
-// the truncated spectrum's block (checkpoint_vector_rows × d), in float64 (exact for both working
-// precisions).
+// The state of a run as a checkpoint holds it: every tensor of `kept` (checkpointed_tensors), in float64.
 template <typename T>
-std::array<Buffer<T>*, kCheckpointedVectors> checkpointed_vectors(RunState<T>& s) {
-  return {&s.v0, &s.v_prev, &s.xr_prev, &s.opnorm_start};
+CheckpointedValues save_state(Backend<T>& be, RunState<T>& s, const std::vector<RunTensor>& kept) {
+  CheckpointedValues values;
+  for (RunTensor t : kept) values.push_back(save_tensor(be, s, t));
+  return values;
 }
 
 template <typename T>
-void save_state(Backend<T>& be, RunState<T>& s, std::vector<double>& W, std::vector<double>& vectors) {
-  W = download_double(be, s.W);
-  vectors.clear();
-  for (const Buffer<T>* v : checkpointed_vectors(s)) {
-    const std::vector<double> part = download_double(be, *v);
-    vectors.insert(vectors.end(), part.begin(), part.end());
-  }
-  if (s.truncated) {
-    const std::vector<double> block = s.truncated->save();
-    vectors.insert(vectors.end(), block.begin(), block.end());
-  }
+void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<RunTensor>& kept, const CheckpointedValues& values) {
+  for (std::size_t i = 0; i < kept.size(); ++i) restore_tensor(be, s, kept[i], values.at(i));
 }
 
+// The refit readout of the run's weights (on the host, in float64), with torch.linalg.pinv's cut:
+// max(n, k) · ε of the working precision.
 template <typename T>
-void restore_state(Backend<T>& be, RunState<T>& s, const std::vector<double>& W, const std::vector<double>& vectors) {
-  s.W = upload_double(be, W, s.W.rows, s.W.cols);
-  const std::int64_t d = s.W.cols;
-  auto row = vectors.begin();
-  for (Buffer<T>* v : checkpointed_vectors(s)) {
-    *v = upload_double(be, std::vector<double>(row, row + d), d, 1);
-    row += d;
-  }
-  if (s.truncated) s.truncated->restore(std::vector<double>(row, vectors.end()));
+spectral::Refit refit_of(Backend<T>& be, RunState<T>& s) {
+  const DeviceInputs<T>& in = *s.data;
+  const Buffer<T>& W = s[RunTensor::W];
+  const std::vector<double> x = download_double(be, in.X), y = download_double(be, in.y),
+                            xt = download_double(be, in.X_test), yt = download_double(be, in.y_test),
+                            w = download_double(be, W);
+  const double rcond = static_cast<double>(std::max(in.X.rows, W.rows)) * std::numeric_limits<T>::epsilon();
+  return spectral::refit_readout(x.data(), y.data(), in.X.rows, xt.data(), yt.data(), in.X_test.rows, w.data(), W.rows,
+                                 W.cols, s.spec->gamma, s.spec->activation, rcond);
 }
 
 // Seconds since `start`.
@@ -117,13 +103,9 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
   Training training;
   TrainTimes& seconds = training.seconds;
   auto start = Clock::now();
-  // W0 and a are shared by every inputs group: take them from the first.
-  const Buffer<T> a = upload_double(be, inputs.front().a, config.k, 1);
   std::vector<DeviceInputs<T>> data;
-  for (const auto& in : inputs) {
-    data.push_back(load_inputs(be, in, config));
-    data.back().a = &a;
-  }
+  for (const auto& in : inputs) data.push_back(load_inputs(be, in, config));
+  const std::vector<RunTensor> kept = checkpointed_tensors(config);
   seconds.upload = since(start);
   auto inputs_index = [&](const RunSpec& r) {
     for (std::size_t i = 0; i < inputs.size(); ++i)
@@ -151,7 +133,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
       for (std::size_t j = 0; j < states.size(); ++j) {
         RunState<T>& s = states[j];
         // A finished run's state too: the checkpoints written from here on keep it, as they would have.
-        if (first_epoch > 0) restore_state(be, s, saved.W.at(j), saved.vectors.at(j));
+        if (first_epoch > 0) restore_state(be, s, kept, saved.state.at(j));
         if (resume->finished(group[j], group_index)) {
           const ResumePlan::Run& saved_run = resume->runs[group[j]];
           s.stopped = true;
@@ -191,7 +173,8 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         any = true;
         EpochRecord rec;
         nvtx3::scoped_range epoch_range(s.spec->name + " epoch " + std::to_string(t));
-        const bool ok = run_epoch(be, s, config.heavy_every, rec);
+        const bool snapshot = config.snapshot_every > 0 && t % config.snapshot_every == 0;
+        const bool ok = run_epoch(be, s, {t % config.heavy_every == 0, snapshot ? config.snapshot_rank : 0}, rec);
         const std::size_t run_index = group[j];
         if (!ok) {
           s.stopped = true;
@@ -207,20 +190,25 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         s.summary.last.singular_values.clear();
         s.summary.last.top_right_vector.clear();
         s.summary.epochs_per_second = static_cast<double>(s.epoch - s.first_epoch) / s.seconds;
+        if (!rec.snapshot.empty())
+          files.push([&writer, run_index, snap = std::move(rec.snapshot)] { writer.append_snapshot(run_index, snap); });
         files.push([&writer, run_index, t, record = std::move(rec)] {
           nvtx3::scoped_range range("write");
           writer.append_epoch(run_index, t, record);
         });
         if (s.epoch == s.spec->epochs) {
           s.stopped = true;
+          if (config.snapshot_every > 0)  // W_E, after the last step
+            files.push([&writer, run_index, snap = snapshot_now(be, s, config.snapshot_rank)] {
+              writer.append_snapshot(run_index, snap);
+            });
           start = Clock::now();
-          const double refit = be.refit_test_mse(s.data->X, s.data->y, s.data->X_test, s.data->y_test, s.W,
-                                                 s.spec->gamma, s.spec->activation);
+          spectral::Refit refit = refit_of(be, s);
           seconds.refits += since(start);
-          s.summary.refit_test_mse = refit;
+          s.summary.refit_test_mse = refit.test_mse;
           s.summary.status = "complete";
-          files.push([&writer, run_index, refit] {
-            writer.set_refit(run_index, refit);
+          files.push([&writer, run_index, refit = std::move(refit)] {
+            writer.set_refit(run_index, refit.test_mse, refit.a);
             writer.set_run_status(run_index, "complete");
           });
         }
@@ -233,18 +221,18 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         if (A.epoch == t + 1 && B.epoch == t + 1) {
           nvtx3::scoped_range range("pair angles");
           start = Clock::now();
-          const double angle = be.mean_principal_angle_deg(A.W, B.W);
+          const double angle = be.mean_principal_angle_deg(A[RunTensor::W], B[RunTensor::W]);
           seconds.pair_angles += since(start);
           files.push([&writer, p, t, angle] { writer.append_pair(p, t, angle); });
         }
       }
       if (checkpoint_every > 0 && (t + 1) % checkpoint_every == 0) {
         start = Clock::now();
-        std::vector<std::vector<double>> W(states.size()), vectors(states.size());
-        for (std::size_t j = 0; j < states.size(); ++j) save_state(be, states[j], W[j], vectors[j]);
+        std::vector<CheckpointedValues> state;
+        for (RunState<T>& s : states) state.push_back(save_state(be, s, kept));
         seconds.checkpoints += since(start);
-        files.push([&writer, group_index, slot, t, W = std::move(W), vectors = std::move(vectors)] {
-          writer.write_checkpoint(group_index, slot, t + 1, W, vectors);
+        files.push([&writer, group_index, slot, t, state = std::move(state)] {
+          writer.write_checkpoint(group_index, slot, t + 1, state);
         });
         slot = 1 - slot;
       }

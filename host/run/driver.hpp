@@ -47,9 +47,6 @@ Training train_all(Backend<T>& backend, const Config& config, const std::vector<
 // of a group are trained side by side, one epoch each in turn.
 std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config);
 
-// Rows of d values a checkpoint keeps per run: four vectors, and the truncated spectrum's block.
-std::int64_t checkpoint_vector_rows(const Config& config);
-
 // Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q): the energy's subspace.
 std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns);
 

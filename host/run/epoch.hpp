@@ -3,6 +3,7 @@
 // them, so that what they time is what the engine runs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 
@@ -11,6 +12,8 @@
 #include "decomposition.hpp"
 #include "driver.hpp"
 #include "inputs.hpp"
+#include "optimizer.hpp"
+#include "run_tensors.hpp"
 #include "series.hpp"
 #include "truncated_spectrum.hpp"
 
@@ -34,7 +37,6 @@ struct EpochScope {
 template <typename T>
 struct DeviceInputs {
   Buffer<T> X, y, X_test, y_test, spike_latent, q, energy_basis;  // spike_latent: ζ z (n)
-  const Buffer<T>* a = nullptr;  // the readout, shared by every group
   std::shared_ptr<const PreparedData> prepared;
   // With the decomposition: X_B and a vector of n ones; with the gradient penalty: ‖x_i‖² (n);
   // with the alignments (Config::records_alignments): X_Bᵀy and β₁ (d).
@@ -51,15 +53,18 @@ struct DeviceInputs {
 template <typename T>
 DeviceInputs<T> load_inputs(Backend<T>& be, const Inputs& in, const Config& config, const EpochScope& scope = {});
 
-// One run's weights and work buffers, all on the backend.
+// One run's state on the backend: its tensors, a row of kRunTensors each, and what drives its epochs.
 template <typename T>
 struct RunState {
   const RunSpec* spec = nullptr;
   const DeviceInputs<T>* data = nullptr;
   const Config* config = nullptr;
-  Buffer<T> W, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ;
-  Buffer<T> Q;                   // with the gradient penalty: its n×k factor
-  Buffer<T> GT;                  // with weight decay and the full spectrum: ∇ᵀ
+  // Every tensor the run holds, in kRunTensors' order (empty where it holds none; the truncated
+  // spectrum's block lives in `truncated`).
+  std::array<Buffer<T>, kRunTensorCount> tensors;
+  Buffer<T>& operator[](RunTensor t) { return tensors[static_cast<std::size_t>(t)]; }
+  const Buffer<T>& operator[](RunTensor t) const { return tensors[static_cast<std::size_t>(t)]; }
+  std::unique_ptr<Optimizer<T>> optimizer;
   std::unique_ptr<TruncatedSpectrum<T>> truncated;  // with [spectrum] method = "truncated"
   std::unique_ptr<Decomposition<T>> decomposition;   // with [decomposition] every > 0, in scope
   std::vector<double> latent;    // with [decomposition] every > 0 out of scope: z (float64), for the residual's statistics
@@ -73,16 +78,35 @@ struct RunState {
   RunSummary summary;
 };
 
-// A run at epoch 0 whose epochs compute `scope` (at most what `data` was loaded for): W0 and
-// zeroed work buffers, and what the scope needs of the truncated spectrum and the decomposition.
+// A checkpointed tensor's values in float64 (exact for both working precisions), and back.
+template <typename T>
+std::vector<double> save_tensor(Backend<T>& be, RunState<T>& s, RunTensor t);
+template <typename T>
+void restore_tensor(Backend<T>& be, RunState<T>& s, RunTensor t, const std::vector<double>& values);
+
+// A run at epoch 0 whose epochs compute `scope` (at most what `data` was loaded for): W0, its
+// group's a, every other tensor it holds zeroed, its optimiser, and what the scope needs of the
+// truncated spectrum and the decomposition.
 template <typename T>
 RunState<T> start_run(Backend<T>& be, const Config& config, const RunSpec& spec, const DeviceInputs<T>& data,
                       const Inputs& in, const EpochScope& scope = {});
 
-// One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, in the run's scope, the heavy
-// series when t % heavy_every == 0; returns false when the run diverged: its loss, gradient or
-// weights turned non-finite. The caller advances s.epoch.
+// What an epoch writes beyond its scalars: the heavy rows (the spectrum and the vector), a
+// snapshot with that many of the gradient's singular vectors (0: none).
+struct EpochRows {
+  bool heavy = true;
+  std::int64_t snapshot_rank = 0;
+};
+
+// One epoch t = s.epoch of one run (SPEC §4's timing) into `rec`, in the run's scope: what is
+// measured at W_t, the optimiser's step, what is measured at W_{t+1}. Returns false when the run
+// diverged: its loss, gradient or weights turned non-finite. The caller advances s.epoch.
 template <typename T>
-bool run_epoch(Backend<T>& be, RunState<T>& s, std::int64_t heavy_every, EpochRecord& rec);
+bool run_epoch(Backend<T>& be, RunState<T>& s, const EpochRows& rows, EpochRecord& rec);
+
+// A snapshot at the run's present weights without a step (the one at t = E, after the last
+// epoch): the forward pass and the gradient there, signs following v_(t-1).
+template <typename T>
+Snapshot snapshot_now(Backend<T>& be, RunState<T>& s, std::int64_t rank);
 
 }  // namespace lowrank

@@ -91,25 +91,24 @@ void write_base(const std::string& path) {
   std::vector<Inputs> inputs;
   for (const auto& spec : c.inputs) inputs.push_back(make_inputs(c, spec));
   H5Writer w(path, FileHeader{"fuzz", "fuzz_resume", "cpu", 2}, c, inputs);
-  auto state = [&](std::size_t runs, std::vector<std::vector<double>>& W, std::vector<std::vector<double>>& v) {
-    W.assign(runs, std::vector<double>(static_cast<std::size_t>(c.k * c.d), 0.25));
-    v.assign(runs, std::vector<double>(static_cast<std::size_t>(checkpoint_vector_rows(c) * c.d), 0.5));
+  // Every checkpointed tensor of `runs` runs, filled with 0.25.
+  auto state = [&](std::size_t runs) {
+    const RunExtents extents = run_extents(c);
+    CheckpointedValues one;
+    for (RunTensor t : checkpointed_tensors(c))
+      one.emplace_back(static_cast<std::size_t>(extents.size(info(t))), 0.25);
+    return std::vector<CheckpointedValues>(runs, one);
   };
-  std::vector<std::vector<double>> W, v;
   for (std::int64_t e = 0; e < 5; ++e) {
     w.append_epoch(0, e, record(c, e));
     w.append_epoch(1, e, record(c, e));
     w.append_pair(0, e, 10.0);
-    if (e == 1 || e == 3) {
-      state(2, W, v);
-      w.write_checkpoint(0, e == 1 ? 0 : 1, e + 1, W, v);
-    }
+    if (e == 1 || e == 3) w.write_checkpoint(0, e == 1 ? 0 : 1, e + 1, state(2));
   }
   for (std::int64_t e = 0; e < 3; ++e) w.append_epoch(2, e, record(c, e));
-  w.set_refit(2, 0.75);
+  w.set_refit(2, 0.75, std::vector<double>(static_cast<std::size_t>(c.k), 0.5));
   w.set_run_status(2, "complete");
-  state(1, W, v);
-  w.write_checkpoint(1, 0, 3, W, v);
+  w.write_checkpoint(1, 0, 3, state(1));
   w.set_run_status(0, "interrupted");
   w.set_run_status(1, "interrupted");
   w.set_peak_memory(1 << 20, 0);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "snapshot.hpp"
 
 namespace lowrank {
 
@@ -34,6 +35,7 @@ struct EpochRecord {
   std::vector<double> singular_values;   // Config::singular_count()
   std::vector<double> top_right_vector;  // d
   std::vector<double> mu;                // k: the decomposition's μ (NaN when it did not run)
+  Snapshot snapshot;                     // in a snapshot epoch ([output] snapshot_every)
 };
 
 // What one epoch adds to a series: a number, or a row of the spectrum (Config::singular_count()
