@@ -57,7 +57,7 @@ struct Options {
 void parse_numbers(Options& o) {
   constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
   if (o.seed_text) o.seed = parse_integer("--seed", *o.seed_text, 0, kInt64Max);
-  if (o.epochs_text) o.epochs = parse_integer("--epochs", *o.epochs_text, 1, kMaxEpochs);
+  if (o.epochs_text) o.epochs = parse_integer("--epochs", *o.epochs_text, 0, kMaxEpochs);
   if (o.threads_text) o.threads = static_cast<int>(parse_integer("--threads", *o.threads_text, 1, kMaxThreads));
   if (o.checkpoint_text) o.checkpoint_every = parse_integer("--checkpoint-every", *o.checkpoint_text, 0, kMaxEpochs);
   for (const std::string& text : o.cells_texts)
@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
     return [&text](const std::string& value) { text = value; };
   };
   app.add_option_function<std::string>("--seed", text_of(o.seed_text), "Seed of every random stream (0 to 2^63-1; default 42)");
-  app.add_option_function<std::string>("--epochs", text_of(o.epochs_text), "Epochs of every run (1 to 1000000000)");
+  app.add_option_function<std::string>("--epochs", text_of(o.epochs_text), "Epochs of every run (0 to 1000000000; 0: the metrics at W0, no step)");
   // Each as text, split by parse_numbers: CLI11's delimiter would drop empty names and take the next
   // word instead. Repeated, the lists join.
   app.add_option("--cells", o.cells_texts, "Train only these cells of the preset (comma-separated)")

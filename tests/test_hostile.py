@@ -380,9 +380,9 @@ def set_cases():
         ("seed_exponent", "seed=1e23", r"'seed' must be an integer"),
         ("seed_2_to_64", "seed=18446744073709551616", r"'seed' must be an integer"),
         ("precision_unknown", "precision=float16", r"allowed: float32, float64"),
-        ("epochs_zero", "epochs=0", r"'epochs' = 0 must be an integer from 1 to 1000000000"),
-        ("epochs_huge", "epochs=1000000001", r"'epochs' = 1000000001 must be an integer from 1"),
-        ("run_epochs_zero", "runs.ntk.epochs=0", r"'runs\.ntk\.epochs' = 0 must be an integer from 1"),
+        ("epochs_negative", "epochs=-1", r"'epochs' = -1 must be an integer from 0 to 1000000000"),
+        ("epochs_huge", "epochs=1000000001", r"'epochs' = 1000000001 must be an integer from 0"),
+        ("run_epochs_negative", "runs.ntk.epochs=-1", r"'runs\.ntk\.epochs' = -1 must be an integer from 0"),
         ("run_epochs_int64_max", "runs.ntk.epochs=9223372036854775807", r"'runs\.ntk\.epochs' = 9223372036854775807 must be"),
         ("gamma_nb_zero", "runs.ntk.gamma_nb=0", r"'runs\.ntk\.gamma_nb' = 0\.0 must be > 0"),
         ("gamma_nb_nan", "runs.ntk.gamma_nb=nan", r"'runs\.ntk\.gamma_nb' = nan must be > 0"),
@@ -439,10 +439,9 @@ def set_cases():
 
 def flag_cases():
     rows_ = [
-        ("epochs_zero", ["--epochs", "0"], r"--epochs '0' must be an integer from 1 to 1000000000$"),
-        ("epochs_negative", ["--epochs", "-3"], r"--epochs '-3' must be an integer from 1 to 1000000000"),
+        ("epochs_negative", ["--epochs", "-3"], r"--epochs '-3' must be an integer from 0 to 1000000000$"),
         ("epochs_2_to_63", ["--epochs", "9223372036854775808"], r"--epochs '9223372036854775808' must be .* \(it is out of range\)"),
-        ("epochs_past_limit", ["--epochs", "1000000001"], r"--epochs '1000000001' must be an integer from 1 to 1000000000"),
+        ("epochs_past_limit", ["--epochs", "1000000001"], r"--epochs '1000000001' must be an integer from 0 to 1000000000"),
         ("epochs_fraction", ["--epochs", "1.5"], r"--epochs '1\.5' .* \(it is not a whole number\)"),
         ("epochs_word", ["--epochs", "abc"], r"--epochs 'abc' .* not a whole number"),
         ("epochs_empty", ["--epochs", ""], r"--epochs '' .* not a whole number"),
@@ -536,7 +535,7 @@ def config_cases():
         cfg("experiment_dot", files({"c.toml": 'experiment = "."\n' + runs}), r"'experiment' = \"\.\" must start"),
         cfg("experiment_200_characters", files({"c.toml": f'experiment = "{"x" * 200}"\n' + runs}),
             r"'experiment' = \"x+\.\.\.\" \(200 characters\) must start"),
-        cfg("epochs_zero", files({"c.toml": "epochs = 0\n" + runs}), r"'epochs' = 0 must be an integer from 1"),
+        cfg("epochs_negative", files({"c.toml": "epochs = -2\n" + runs}), r"'epochs' = -2 must be an integer from 0"),
         cfg("size_infinite", files({"c.toml": "[data]\nn_test = inf\n" + runs}), r"'data\.n_test' must be an integer"),
         cfg("default_output_exists", files({"c.toml": 'experiment = "mine"\n' + runs, "mine.h5": "precious"}),
             r"--out 'mine\.h5' exists; pass --force to replace it"),
@@ -847,6 +846,8 @@ def sweep_cases():
         case("values_beyond_memory", "replicates = 1000000\nepochs = 100000\n" + SWEEP_AXIS,
              r"this sweep's values \(2 cells x 1000000 replicates x 100000 epochs\).* need about .* of host memory"),
         case("epochs_beyond_a_chunk", "epochs = 600000000\n" + SWEEP_AXIS, r"a sweep file holds at most 536870911"),
+        case("run_of_zero_epochs", axis.format("e", "runs.ntk.epochs", "0, 3"),
+             r"its run 'ntk' has 0 epochs; a sweep measures at initialisation with sweep\.epochs = 0"),
         Case("sweep/nan_in_a_data_file", ["sweep", "--config", "s.toml", "--out", "o.h5", "--quiet"],
              r"'data\.x' = X\.npy: value 3 \(row-major\) is not finite", setup=chain(
                  files({"s.toml": SWEEP_BASE.replace("[data]\nd = 30\nn = 40\n", '[data]\nsource = "file"\nx = "X.npy"\n')

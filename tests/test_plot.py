@@ -363,9 +363,11 @@ def main():
         at_init = os.path.join(tmp, "at_init.h5")
         engine("--exp", "spectrum_at_init", *SMALL, "--set", "decomposition.n_mu=500", "--out", at_init)
         r = plot(at_init, "--out", os.path.join(tmp, "at_init"))
+        drawn = sorted(os.listdir(os.path.join(tmp, "at_init")))
         check(r.returncode == 0 and os.path.exists(os.path.join(tmp, "at_init", "input_noise-decomposition-spectrum.png"))
-              and not os.path.exists(os.path.join(tmp, "at_init", "plain-decomposition.png")),
-              "spectrum_at_init plotted: the scatter, and no over-epochs figure for one epoch")
+              and os.path.exists(os.path.join(tmp, "at_init", "plain-singular-values.png"))
+              and all(n.endswith(("-singular-values.png", "-decomposition-spectrum.png")) for n in drawn),
+              f"spectrum_at_init (epochs = 0) plotted: its spectra and the scatter, no one-point curve {drawn}")
         check_drawn_data(at_init)
 
         r = plot(ntk, "--out", os.path.join(tmp, "pdf"), "--format", "pdf")

@@ -7,7 +7,8 @@ singular values and vectors, the alignments of its top right vector with q and w
 (taken at W_t, so in the row of epoch t - 1) the test loss and ||W||_2. Consecutive snapshots are
 one gradient-descent step apart (W_{t+1} = rows of W_t - eta grad_t, renormalised), the last one is
 W_E after the last step, and refit_a is pinv(gamma sigma(X W_E^T)) y. A snapshot every 3rd epoch
-lands in rows 0, 3, 6 and E, and xarray reads the group with its labelled axes.
+lands in rows 0, 3, 6 and E, and xarray reads the group with its labelled axes. epochs = 0 measures at
+W0: the 1-epoch run's row 0 of every series taken at W_t, NaN at W_(t+1), a snapshot of W0, its refit.
 
 usage: test_snapshots.py ENGINE
 """
@@ -27,10 +28,14 @@ EPOCHS, RANK = 7, 4
 SIZES = ["--set", "data.n=40", "--set", "data.d=30", "--set", "model.k=20"]
 
 
-def run(engine, out, *extra):
-    subprocess.run([engine, "--exp", "ntk_vs_mf", *SIZES, "--epochs", str(EPOCHS), "--precision", "float64",
+def run(engine, out, *extra, epochs=EPOCHS):
+    subprocess.run([engine, "--exp", "ntk_vs_mf", *SIZES, "--epochs", str(epochs), "--precision", "float64",
                     "--device", "cpu", "--threads", "1", "--quiet", "--out", out, *extra], check=True,
                    stdout=subprocess.DEVNULL)
+
+
+def text(ds):
+    return ds[()].decode().rstrip("\0")
 
 
 def t64(x):
@@ -131,6 +136,29 @@ def main(engine):
         top4 = np.linalg.svd(ds["W"].values, compute_uv=False)[:, :4]  # the README's example
         check(top4.shape == (4, 4) and np.all(np.diff(top4, axis=1) <= 0), "the top-4 singular values of W_t over epochs")
         ds.close()
+
+        # epochs = 0: one row at W0 (the 1-epoch run's row 0 in every series taken at W_t, bit for
+        # bit), NaN in those taken at W_(t+1), one snapshot of W0, the refit of W0.
+        at_w0, one = os.path.join(tmp, "at_w0.h5"), os.path.join(tmp, "one.h5")
+        run(engine, at_w0, "--set", "output.snapshot_every=1", epochs=0)
+        run(engine, one, epochs=1)
+        with h5py.File(at_w0, "r") as f, h5py.File(one, "r") as o:
+            g, h = f["runs/mf"], o["runs/mf"]
+            entering = [n for n in g if isinstance(g[n], h5py.Dataset) and g[n].attrs.get("taken_at") == "W_t"]
+            leaving = [n for n in g if isinstance(g[n], h5py.Dataset) and g[n].attrs.get("taken_at") == "W_(t+1)"]
+            check(g["train_mse"].shape == (1,) and list(g["epoch"][()]) == [0] and len(entering) >= 8,
+                  f"epochs = 0: one row, epoch 0, of the {len(entering)} series taken at W_t")
+            same = [n for n in entering if np.array_equal(g[n][()], h[n][()], equal_nan=True)]
+            check(same == entering, f"epochs = 0: every series at W_t is the 1-epoch run's ({sorted(set(entering) - set(same))} differ)")
+            check(leaving and all(np.isnan(g[n][()]).all() for n in leaving), f"epochs = 0: NaN at W_(t+1) {leaving}")
+            W0 = f[f"inputs/{g.attrs['inputs']}/W0"][()]
+            check(list(g["snapshots/epoch"][()]) == [0] and np.array_equal(g["snapshots/W"][0], W0),
+                  "epochs = 0: one snapshot, of W0")
+            check(np.isnan(f["pairs/ntk__mf/pair_mean_angle_deg"][()]).all(), "epochs = 0: no pair angle (taken at W_(t+1))")
+            X, y = (t64(f[f"inputs/{g.attrs['inputs']}/{k}"][()]) for k in ("X_train", "y_train"))
+            a_star = torch.linalg.pinv(float(g.attrs["gamma"]) * torch.sigmoid(X @ t64(W0).T)) @ y
+            check(relative(g["refit_a"][()], a_star.numpy()) < 1e-6, "epochs = 0: the refit is of W0")
+            check(text(f["runs/mf/status"]) == "complete", "epochs = 0: the run is complete")
 
         plain = os.path.join(tmp, "plain.h5")
         run(engine, plain)

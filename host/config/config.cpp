@@ -409,7 +409,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
                            std::min(c.k, c.d));
   output.finish();
 
-  const std::int64_t epochs_default = ranged(origin, "epochs", top.integer("epochs").value_or(100), 1, kMaxEpochs);
+  const std::int64_t epochs_default = ranged(origin, "epochs", top.integer("epochs").value_or(100), 0, kMaxEpochs);
 
   if (const toml::array* arr = top.array("inputs")) {
     for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -471,7 +471,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     if (!r.cell.empty()) check_name(origin, run.key("cell"), r.cell);
     r.activation = parse_enum(origin, run.key("activation"), run.string("activation").value_or("sigmoid"),
                               kActivationNames);
-    r.epochs = ranged(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default), 1, kMaxEpochs);
+    r.epochs = ranged(origin, run.key("epochs"), run.integer("epochs").value_or(epochs_default), 0, kMaxEpochs);
     r.normalize_rows = run.boolean("normalize_rows").value_or(normalize_default);
     r.weight_decay = strength(origin, run.key("weight_decay"), run.real("weight_decay").value_or(c.weight_decay));
     r.gradient_penalty =
@@ -559,8 +559,8 @@ void select_cells(Config& config, const std::vector<std::string>& cells) {
 }
 
 void set_epochs(Config& config, std::int64_t epochs) {
-  if (epochs < 1 || epochs > kMaxEpochs)
-    throw ConfigError("--epochs '" + std::to_string(epochs) + "' must be " + integer_range(1, kMaxEpochs));
+  if (epochs < 0 || epochs > kMaxEpochs)
+    throw ConfigError("--epochs '" + std::to_string(epochs) + "' must be " + integer_range(0, kMaxEpochs));
   for (auto& r : config.runs) r.epochs = epochs;
 }
 

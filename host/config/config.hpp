@@ -101,7 +101,9 @@ struct RunSpec {
   double gamma = 1.0;  // γ of F(x) = γ Σ a_j σ(w_jᵀx)
   double lr = 1.0;     // η of W ← W − η∇
   std::optional<double> gamma_nb, lr_nb;  // the seed's nominal values, when given that way
-  std::int64_t epochs = 1;
+  std::int64_t epochs = 1;  // 0: a measurement at W0, no step
+  // The epoch rows the run writes: one per epoch, or the one row of a measurement at W0.
+  std::int64_t rows() const { return epochs > 0 ? epochs : 1; }
   bool normalize_rows = true;
   // Regularisers added to the training loss (SPEC §9; defaults model.weight_decay and
   // model.gradient_penalty): (λ/2)‖W‖_F², and the notebook's gradient penalty

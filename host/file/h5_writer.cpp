@@ -259,7 +259,7 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
                "W_E");
       check_status(H5DSattach_scale(refit_a.get(), neuron_index.get(), 0), "H5DSattach_scale");
     }
-    const auto heavy_rows = static_cast<hsize_t>((run.epochs + config.heavy_every - 1) / config.heavy_every);
+    const auto heavy_rows = static_cast<hsize_t>((run.rows() + config.heavy_every - 1) / config.heavy_every);
     for (const auto& series : kSeries) {
       if (!recorded(series, config)) continue;
       const auto width = static_cast<hsize_t>(series_width(series, config));

@@ -144,14 +144,14 @@ RunRows check_run(hid_t f, LayoutCheck& layout, const Config& c, const RunSpec& 
     throw Damage(g + "status is '" + r.status + "', none of " + listed(kRunStates));
   r.diverged_epoch = read_scalar<std::int64_t>(f, g + "diverged_epoch");
   const bool diverged = r.status == "diverged";
-  if (diverged ? r.diverged_epoch < 0 || r.diverged_epoch >= run.epochs : r.diverged_epoch != -1)
+  if (diverged ? r.diverged_epoch < 0 || r.diverged_epoch >= run.rows() : r.diverged_epoch != -1)
     throw Damage(g + "diverged_epoch is " + std::to_string(r.diverged_epoch) + " for a run whose status is '" +
                  r.status + "' and which has " + std::to_string(run.epochs) + " epochs");
-  if (rows.scalar_max > static_cast<hsize_t>(run.epochs) || rows.heavy_max > heavy_rows(c, run.epochs))
+  if (rows.scalar_max > static_cast<hsize_t>(run.rows()) || rows.heavy_max > heavy_rows(c, run.rows()))
     throw Damage(g.substr(0, g.size() - 1) + " holds more rows than the run's " + std::to_string(run.epochs) + " epochs");
   r.rows = static_cast<std::int64_t>(rows.scalar_min);
   if (r.status == "complete" || diverged) {  // every epoch it ran was written before its status
-    const std::int64_t ran = diverged ? r.diverged_epoch : run.epochs;
+    const std::int64_t ran = diverged ? r.diverged_epoch : run.rows();
     if (rows.scalar_min != rows.scalar_max || rows.heavy_min != rows.heavy_max ||
         rows.scalar_min != static_cast<hsize_t>(ran) || rows.heavy_min != heavy_rows(c, ran))
       throw Damage("the run '" + run.name + "' is " + r.status + " after " + std::to_string(ran) +
@@ -218,7 +218,7 @@ ResumePlan plan_resume(const std::string& path) {
       const std::string g = "pairs/" + pair.name() + "/";
       const hsize_t epochs = layout.rows(g + "epoch", H5T_INTEGER);
       const hsize_t angles = layout.rows(g + "pair_mean_angle_deg", H5T_FLOAT);
-      const std::int64_t most = std::min(c.run(pair.a).epochs, c.run(pair.b).epochs);
+      const std::int64_t most = std::min(c.run(pair.a).rows(), c.run(pair.b).rows());
       if (std::max(epochs, angles) > static_cast<hsize_t>(most))
         throw Damage("pairs/" + pair.name() + " holds more rows than its runs' " + std::to_string(most) + " epochs");
       pair_rows.push_back(std::min(epochs, angles));
@@ -241,7 +241,7 @@ ResumePlan plan_resume(const std::string& path) {
       H5Handle epoch = make(H5Dopen2(f, (g + "epoch").c_str(), H5P_DEFAULT), "H5Dopen2");
       check_status(H5Dread(epoch.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, slots), "H5Dread");
       std::int64_t last = 0;  // the group's last epoch
-      for (std::size_t r : groups[i]) last = std::max(last, c.runs[r].epochs);
+      for (std::size_t r : groups[i]) last = std::max(last, c.runs[r].rows());
       ResumePlan::Group group;
       for (int slot = 0; slot < 2; ++slot) {
         const std::int64_t at = slots[slot];

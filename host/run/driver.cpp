@@ -122,7 +122,9 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
     std::vector<RunState<T>> states;
     for (std::size_t i : group) {
       const std::size_t g = inputs_index(config.runs[i]);
-      states.push_back(start_run(be, config, config.runs[i], data[g], inputs[g]));
+      // epochs = 0: one epoch of what is measured at W0, no step (SPEC §6).
+      const EpochScope scope = config.runs[i].epochs > 0 ? EpochScope{} : EpochScope{Needs::decomposition};
+      states.push_back(start_run(be, config, config.runs[i], data[g], inputs[g], scope));
     }
     std::int64_t first_epoch = 0;
     int slot = 0;  // the checkpoint slot written next
@@ -185,7 +187,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         s.seconds += rec.epoch_seconds;
         seconds.epochs += rec.epoch_seconds;
         s.epoch = t + 1;
-        s.summary.epochs_done = s.epoch;
+        s.summary.epochs_done = std::min(s.epoch, s.spec->epochs);
         s.summary.last = rec;
         s.summary.last.singular_values.clear();
         s.summary.last.top_right_vector.clear();
@@ -196,9 +198,9 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
           nvtx3::scoped_range range("write");
           writer.append_epoch(run_index, t, record);
         });
-        if (s.epoch == s.spec->epochs) {
+        if (s.epoch == s.spec->rows()) {
           s.stopped = true;
-          if (config.snapshot_every > 0)  // W_E, after the last step
+          if (config.snapshot_every > 0 && s.spec->epochs > 0)  // W_E, after the last step
             files.push([&writer, run_index, snap = snapshot_now(be, s, config.snapshot_rank)] {
               writer.append_snapshot(run_index, snap);
             });
@@ -221,7 +223,10 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         if (A.epoch == t + 1 && B.epoch == t + 1) {
           nvtx3::scoped_range range("pair angles");
           start = Clock::now();
-          const double angle = be.mean_principal_angle_deg(A[RunTensor::W], B[RunTensor::W]);
+          // Taken at W_(t+1): none where a run measures W0 alone.
+          const double angle = A.scope.leaving() && B.scope.leaving()
+                                   ? be.mean_principal_angle_deg(A[RunTensor::W], B[RunTensor::W])
+                                   : std::numeric_limits<double>::quiet_NaN();
           seconds.pair_angles += since(start);
           files.push([&writer, p, t, angle] { writer.append_pair(p, t, angle); });
         }

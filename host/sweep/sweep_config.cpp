@@ -263,7 +263,12 @@ SweepSpec parse_sweep(const std::string& text, const std::string& origin, const 
       fail(cell_origin(spec, cell), "its runs are " + joined(runs) + ", and the first cell's " + joined(spec.runs) +
                                         ": every cell must have the same runs (the sweep file's run dimension)");
     }
-    for (const auto& r : c.runs) spec.max_epochs = std::max(spec.max_epochs, r.epochs);
+    for (const auto& r : c.runs) {
+      if (r.epochs == 0)
+        fail(cell_origin(spec, cell), "its run '" + r.name +
+                                          "' has 0 epochs; a sweep measures at initialisation with sweep.epochs = 0");
+      spec.max_epochs = std::max(spec.max_epochs, r.epochs);
+    }
     const DataFiles& f = c.data_files;
     // (with the loss: the labels each loss takes are checked as they are read)
     if (c.data_source == DataSource::file &&

@@ -268,8 +268,10 @@ def decomposition_over_epochs(run):
     return fig
 
 
-RUN_FIGURES = [("loss", loss), ("norms", norms), ("alignment", alignment), ("energy", energy),
-               ("spectrum", spectrum_heatmap), ("singular-values", None)]
+# Each with the fewest epoch rows it is drawn for: a curve over epochs needs two (a file of
+# epochs = 0, a measurement at W0, has one row and gets its spectra alone).
+RUN_FIGURES = [("loss", loss, 2), ("norms", norms, 2), ("alignment", alignment, 2), ("energy", energy, 2),
+               ("spectrum", spectrum_heatmap, 2), ("singular-values", None, 1)]
 # Drawn where the run has the decomposition: the scatter for any, the epochs' figure past one epoch.
 DECOMPOSITION_FIGURES = [("decomposition-spectrum", decomposition_spectrum, 1),
                          ("decomposition", decomposition_over_epochs, 2)]
@@ -282,15 +284,16 @@ def draw_all(engine_file, out_dir, fmt="png", epochs=None):
     for run in engine_file.runs:
         if run.epochs_done == 0:
             continue
-        for name, draw in RUN_FIGURES:
-            fig = singular_values(run, epochs) if draw is None else draw(run)
-            written.append(_save(fig, out_dir, f"{run.name}-{name}", fmt))
+        for name, draw, least in RUN_FIGURES:
+            if run.epochs_done >= least:
+                fig = singular_values(run, epochs) if draw is None else draw(run)
+                written.append(_save(fig, out_dir, f"{run.name}-{name}", fmt))
         if has_decomposition(run):
             for name, draw, least in DECOMPOSITION_FIGURES:
                 if run.epochs_done >= least:
                     written.append(_save(draw(run), out_dir, f"{run.name}-{name}", fmt))
     runs_by_name = {r.name: r for r in engine_file.runs}
     for pair in engine_file.pairs:
-        if len(pair.angle):
+        if len(pair.angle) >= 2:
             written.append(_save(pair_angle(pair, runs_by_name), out_dir, f"{pair.name}-angle", fmt))
     return written
