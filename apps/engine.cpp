@@ -165,8 +165,10 @@ int run(const Config& config, const Options& o, const std::string& command_line,
   Progress progress(stderr, !o.quiet, terminal);
   Training training;
   try {
-    training = train_all(*backend, config, inputs, *writer, progress,
-                         resume ? resume->checkpoint_every : o.checkpoint_every, resume);
+    TrainOptions options;
+    options.checkpoint_every = resume ? resume->checkpoint_every : o.checkpoint_every;
+    options.resume = resume;
+    training = train_all(*backend, config, inputs, *writer, progress, options);
   } catch (...) {
     // The status first; and a write that fails here (a full disk) must not replace the error
     // that stopped the run, which is the one rethrown.

@@ -12,8 +12,9 @@
 #include "epoch.hpp"
 #include "h5_objects.hpp"
 #include "h5_writer.hpp"
-#include "progress.hpp"
 #include "inputs.hpp"
+#include "progress.hpp"
+#include "recorder.hpp"
 #include "series.hpp"
 
 namespace lowrank {
@@ -24,56 +25,51 @@ EpochScope scope_of(const SweepSpec& spec) {
   return spec.at_init ? EpochScope{needs_of(spec.gathered)} : EpochScope{};
 }
 
+// A cell's gathered series, as the driver records them: the values array of CellResult, the
+// rest (pairs, refits, snapshots, checkpoints) not a sweep's.
+class Gathering final : public Recorder {
+ public:
+  Gathering(const SweepSpec& spec, const Config& c, CellResult& out) : spec_(spec), config_(c), out_(out) {
+    const auto runs = static_cast<std::int64_t>(spec.runs.size()), series = static_cast<std::int64_t>(spec.gathered.size());
+    out.values.assign(static_cast<std::size_t>(runs * series * spec.max_epochs), std::numeric_limits<double>::quiet_NaN());
+    for (const RunSpec& r : c.runs)  // the cell's runs in the configuration's order, each at its place in the file
+      row_of_.push_back(static_cast<std::int64_t>(std::find(spec.runs.begin(), spec.runs.end(), r.name) - spec.runs.begin()));
+  }
+  void append_epoch(std::size_t run, std::int64_t t, const EpochRecord& rec) override {
+    const auto series = static_cast<std::int64_t>(spec_.gathered.size());
+    for (std::int64_t k = 0; k < series; ++k) {
+      const SeriesInfo& info = series_named(spec_.gathered[static_cast<std::size_t>(k)]);
+      if (recorded(info, config_) || zero_where_not_recorded(info))
+        out_.values[static_cast<std::size_t>((row_of_.at(run) * series + k) * spec_.max_epochs + t)] = rec.*info.scalar;
+    }
+  }
+  void set_run_status(std::size_t, const std::string& status, std::int64_t) override {
+    out_.diverged = out_.diverged || status == "diverged";
+  }
+  void append_pair(std::size_t, std::int64_t, double) override {}
+  void append_snapshot(std::size_t, const Snapshot&) override {}
+  void set_refit(std::size_t, double, const std::vector<double>&) override {}
+  void write_checkpoint(std::size_t, int, std::int64_t, const std::vector<CheckpointedValues>&) override {}
+
+ private:
+  const SweepSpec& spec_;
+  const Config& config_;
+  CellResult& out_;
+  std::vector<std::int64_t> row_of_;
+};
+
 template <typename T>
 CellResult train(Backend<T>& be, const SweepSpec& spec, const Config& c) {
-  const auto runs = static_cast<std::int64_t>(spec.runs.size()), series = static_cast<std::int64_t>(spec.gathered.size());
   CellResult out;
-  out.values.assign(static_cast<std::size_t>(runs * series * spec.max_epochs), std::numeric_limits<double>::quiet_NaN());
   std::vector<Inputs> inputs;
   for (const auto& g : c.inputs) inputs.push_back(make_inputs(c, g));
-  const EpochScope scope = scope_of(spec);
-  std::vector<DeviceInputs<T>> data;
-  data.reserve(inputs.size());  // runs point into it
-  for (const auto& in : inputs) data.push_back(load_inputs(be, in, c, scope));
-  // At initialisation every run starts from W0: the runs of one inputs group share X W0ᵀ, formed
-  // once (the same product, the same bits, as each run's forward pass).
-  std::vector<std::size_t> group_of, runs_of(inputs.size(), 0);
-  for (const std::string& name : spec.runs) {
-    std::size_t group = 0;
-    while (c.inputs[group].name != c.run(name).inputs) ++group;
-    group_of.push_back(group);
-    ++runs_of[group];
-  }
-  std::vector<Buffer<T>> preactivations(inputs.size());
-  for (std::int64_t r = 0; r < runs; ++r) {
-    const RunSpec& spec_r = c.run(spec.runs[static_cast<std::size_t>(r)]);
-    const std::size_t group = group_of[static_cast<std::size_t>(r)];
-    RunState<T> s = start_run(be, c, spec_r, data[group], inputs[group], scope);
-    if (spec.at_init && runs_of[group] > 1) {
-      Buffer<T>& Z0 = preactivations[group];
-      Buffer<T>& Z = s[RunTensor::Z];
-      if (Z0.size() == 0) {
-        Z0 = be.zeros(Z.rows, Z.cols);
-        be.gemm_nt(data[group].X, s[RunTensor::W], Z0);
-      }
-      be.copy(Z0, Z);
-      s.preactivations_ready = true;
-    }
-    const std::int64_t epochs = spec.at_init ? 1 : spec_r.epochs;
-    for (std::int64_t t = 0; t < epochs; ++t, ++s.epoch) {
-      EpochRecord rec;
-      // The spectrum's rows are not gathered.
-      if (!run_epoch(be, s, {false, 0}, rec)) {
-        out.diverged = true;
-        break;
-      }
-      for (std::int64_t k = 0; k < series; ++k) {
-        const SeriesInfo& info = series_named(spec.gathered[static_cast<std::size_t>(k)]);
-        if (recorded(info, c) || zero_where_not_recorded(info))
-          out.values[static_cast<std::size_t>((r * series + k) * spec.max_epochs + t)] = rec.*info.scalar;
-      }
-    }
-  }
+  Gathering gathering(spec, c, out);
+  Progress quiet(stderr, false, false);
+  TrainOptions options;
+  options.scope = scope_of(spec);
+  options.file_work = false;
+  options.stops_on_signal = false;
+  train_all(be, c, inputs, gathering, quiet, options);
   return out;
 }
 
@@ -133,7 +129,9 @@ CellResult keep(const SweepSpec& spec, const Config& c, int device, const std::s
     H5Writer writer(part, FileHeader{LOWRANK_VERSION, "engine sweep: a cell of " + spec.experiment, be->device(), 0}, c,
                     inputs);
     Progress quiet(stderr, false, false);
-    const Training t = train_all(*be, c, inputs, writer, quiet, 0);
+    TrainOptions options;
+    options.stops_on_signal = false;  // the sweep stops between cells
+    const Training t = train_all(*be, c, inputs, writer, quiet, options);
     const bool diverged = std::any_of(t.runs.begin(), t.runs.end(), [](const RunSummary& r) { return r.status == "diverged"; });
     writer.set_status(diverged ? "diverged" : "complete");
   }

@@ -1,6 +1,6 @@
-// One replicate of one sweep cell, trained in this process: the runs of its configuration,
-// one after the other, with the engine's own epoch (run_epoch), keeping only the gathered
-// scalar series. Pairs, refits and per-epoch files are the engine's, not a sweep's.
+// One replicate of one sweep cell, trained in this process by the engine's own driver
+// (train_all), keeping only the gathered scalar series. Pairs, refits and per-epoch files are
+// the engine's, not a sweep's.
 #pragma once
 
 #include <cstdint>

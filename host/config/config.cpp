@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -662,6 +663,33 @@ void check_name(const std::string& origin, const std::string& key, const std::st
                      "digits, '_', '-' or '.' (at most " + std::to_string(kMaxNameLength) +
                      " characters, and no '__', which joins pair names)");
   }
+}
+
+std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) {
+  const std::size_t runs = config.runs.size();
+  std::vector<std::size_t> parent(runs);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto root = [&](std::size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  auto index = [&](const std::string& name) {
+    for (std::size_t i = 0; i < runs; ++i)
+      if (config.runs[i].name == name) return i;
+    return runs;
+  };
+  for (const auto& p : config.pairs) parent[root(index(p.a))] = root(index(p.b));
+  std::vector<std::vector<std::size_t>> groups;
+  std::vector<std::size_t> group_of(runs, runs);
+  for (std::size_t i = 0; i < runs; ++i) {
+    const std::size_t r = root(i);
+    if (group_of[r] == runs) {
+      group_of[r] = groups.size();
+      groups.emplace_back();
+    }
+    groups[group_of[r]].push_back(i);
+  }
+  return groups;
 }
 
 }  // namespace lowrank

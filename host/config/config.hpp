@@ -191,6 +191,10 @@ void select_cells(Config& config, const std::vector<std::string>& cells);
 // pair names; at most kMaxNameLength characters. A ConfigError naming `key` otherwise.
 void check_name(const std::string& origin, const std::string& key, const std::string& name);
 
+// Groups the runs joined by pairs (connected components, in configuration order): the runs
+// of a group are trained side by side, one epoch each in turn.
+std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config);
+
 // Sets every run's epoch count.
 void set_epochs(Config& config, std::int64_t epochs);
 

@@ -1,6 +1,5 @@
 #include "memory_estimate.hpp"
 
-#include "driver.hpp"
 #include "run_tensors.hpp"
 #include "snapshot.hpp"
 #include "truncated_spectrum.hpp"

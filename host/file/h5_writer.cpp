@@ -1,6 +1,5 @@
 #include "h5_writer.hpp"
 
-#include "driver.hpp"
 
 #include <hdf5_hl.h>
 

@@ -12,6 +12,7 @@
 #include "config.hpp"
 #include "h5_objects.hpp"
 #include "inputs.hpp"
+#include "recorder.hpp"
 #include "resume.hpp"
 #include "run_tensors.hpp"
 #include "series.hpp"
@@ -24,7 +25,7 @@ struct FileHeader {
   std::int64_t checkpoint_every = 10;  // epochs between checkpoints for --resume
 };
 
-class H5Writer {
+class H5Writer final : public Recorder {
  public:
   // Creates `path` (which must not exist: StagedOutput's temporary name), writes the header, the
   // inputs (in the working precision) and every run, pair and checkpoint object, then starts SWMR
@@ -40,14 +41,14 @@ class H5Writer {
   H5Writer& operator=(const H5Writer&) = delete;
 
   // Appends epoch `epoch` of run `run` (index into config.runs) and flushes.
-  void append_epoch(std::size_t run, std::int64_t epoch, const EpochRecord& record);
-  void append_pair(std::size_t pair, std::int64_t epoch, double mean_angle_deg);
+  void append_epoch(std::size_t run, std::int64_t epoch, const EpochRecord& record) override;
+  void append_pair(std::size_t pair, std::int64_t epoch, double mean_angle_deg) override;
   // The refit: its test MSE and the readout a* (k).
-  void set_refit(std::size_t run, double refit_test_mse, const std::vector<double>& refit_a);
+  void set_refit(std::size_t run, double refit_test_mse, const std::vector<double>& refit_a) override;
   // Writes `snapshot` into its row of runs/<run>/snapshots/ (output.snapshot_every > 0).
-  void append_snapshot(std::size_t run, const Snapshot& snapshot);
+  void append_snapshot(std::size_t run, const Snapshot& snapshot) override;
   // Run status; `diverged_epoch` is recorded with "diverged".
-  void set_run_status(std::size_t run, const std::string& status, std::int64_t diverged_epoch = -1);
+  void set_run_status(std::size_t run, const std::string& status, std::int64_t diverged_epoch = -1) override;
   void set_status(const std::string& status);
   // The process's peak host memory and the peak of the engine's device buffers (0: none), in
   // bytes; a resumed file keeps the larger of these and what it held.
@@ -55,7 +56,8 @@ class H5Writer {
   // Stores the state of every run of side-by-side group `group` at `epoch` in checkpoint `slot`
   // (0 or 1), a run's checkpointed tensors each: the data first, then, once flushed, the epoch
   // that makes the slot valid.
-  void write_checkpoint(std::size_t group, int slot, std::int64_t epoch, const std::vector<CheckpointedValues>& state);
+  void write_checkpoint(std::size_t group, int slot, std::int64_t epoch,
+                        const std::vector<CheckpointedValues>& state) override;
   void flush();
 
  private:

@@ -6,7 +6,6 @@
 #include <new>
 #include <stdexcept>
 
-#include "driver.hpp"
 #include "h5_objects.hpp"
 #include "layout_check.hpp"
 #include "paths.hpp"

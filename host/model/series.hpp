@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +37,15 @@ struct EpochRecord {
   std::vector<double> top_right_vector;  // d
   std::vector<double> mu;                // k: the decomposition's μ (NaN when it did not run)
   Snapshot snapshot;                     // in a snapshot epoch ([output] snapshot_every)
+};
+
+// One row of the summary table.
+struct RunSummary {
+  std::string name, status;
+  std::int64_t epochs_done = 0;
+  EpochRecord last;  // the last recorded epoch (no vectors)
+  double refit_test_mse = std::numeric_limits<double>::quiet_NaN();  // NaN: not refit (diverged, interrupted)
+  double epochs_per_second = 0;
 };
 
 // What one epoch adds to a series: a number, or a row of the spectrum (Config::singular_count()

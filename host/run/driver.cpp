@@ -31,41 +31,6 @@ RunProgress progress_of(const RunState<T>& s) {
 
 }  // namespace
 
-std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config) {
-  const std::size_t runs = config.runs.size();
-  std::vector<std::size_t> parent(runs);
-  std::iota(parent.begin(), parent.end(), 0);
-  auto root = [&](std::size_t i) {
-    while (parent[i] != i) i = parent[i] = parent[parent[i]];
-    return i;
-  };
-  auto index = [&](const std::string& name) {
-    for (std::size_t i = 0; i < runs; ++i)
-      if (config.runs[i].name == name) return i;
-    return runs;
-  };
-  for (const auto& p : config.pairs) parent[root(index(p.a))] = root(index(p.b));
-  std::vector<std::vector<std::size_t>> groups;
-  std::vector<std::size_t> group_of(runs, runs);
-  for (std::size_t i = 0; i < runs; ++i) {
-    const std::size_t r = root(i);
-    if (group_of[r] == runs) {
-      group_of[r] = groups.size();
-      groups.emplace_back();
-    }
-    groups[group_of[r]].push_back(i);
-  }
-  return groups;
-}
-
-std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
-  const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
-  std::vector<double> xty(d, 0.0);  // X_Bᵀ y
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < d; ++j) xty[j] += in.X_bulk_train[i * d + j] * in.y_train[i];
-  return span_basis(xty, in.q, columns);
-}
-
 // The state of a run as a checkpoint holds it: every tensor of `kept` (checkpointed_tensors), in float64.
 template <typename T>
 CheckpointedValues save_state(Backend<T>& be, RunState<T>& s, const std::vector<RunTensor>& kept) {
@@ -97,14 +62,16 @@ spectral::Refit refit_of(Backend<T>& be, RunState<T>& s) {
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 template <typename T>
-Training train_all(Backend<T>& be, const Config& config, const std::vector<Inputs>& inputs,
-                                  H5Writer& writer, Progress& progress, std::int64_t checkpoint_every,
-                                  const ResumePlan* resume) {
+Training train_all(Backend<T>& be, const Config& config, const std::vector<Inputs>& inputs, Recorder& writer,
+                   Progress& progress, const TrainOptions& options) {
+  const std::int64_t checkpoint_every = options.checkpoint_every;
+  const ResumePlan* resume = options.resume;
   Training training;
   TrainTimes& seconds = training.seconds;
   auto start = Clock::now();
   std::vector<DeviceInputs<T>> data;
-  for (const auto& in : inputs) data.push_back(load_inputs(be, in, config));
+  data.reserve(inputs.size());  // runs point into it
+  for (const auto& in : inputs) data.push_back(load_inputs(be, in, config, options.scope));
   const std::vector<RunTensor> kept = checkpointed_tensors(config);
   seconds.upload = since(start);
   auto inputs_index = [&](const RunSpec& r) {
@@ -112,6 +79,13 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
       if (inputs[i].name == r.inputs) return i;
     throw ConfigError("run '" + r.name + "' names unknown inputs '" + r.inputs + "'");
   };
+
+  // Runs that measure at W0 alone (no step) share X W0ᵀ within an inputs group: formed once, the
+  // same product (the same bits) as each run's forward pass.
+  auto measures_w0 = [&](const RunSpec& r) { return r.epochs == 0 || !options.scope.leaving(); };
+  std::vector<int> measuring(inputs.size(), 0);
+  for (const RunSpec& r : config.runs) measuring[inputs_index(r)] += measures_w0(r) ? 1 : 0;
+  std::vector<Buffer<T>> preactivations(inputs.size());
 
   std::vector<RunSummary>& summaries = training.runs;
   summaries.resize(config.runs.size());
@@ -123,8 +97,18 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
     for (std::size_t i : group) {
       const std::size_t g = inputs_index(config.runs[i]);
       // epochs = 0: one epoch of what is measured at W0, no step (SPEC §6).
-      const EpochScope scope = config.runs[i].epochs > 0 ? EpochScope{} : EpochScope{Needs::decomposition};
-      states.push_back(start_run(be, config, config.runs[i], data[g], inputs[g], scope));
+      const EpochScope scope = config.runs[i].epochs > 0 ? options.scope : EpochScope{std::min(options.scope.needs, Needs::decomposition)};
+      RunState<T>& s = states.emplace_back(start_run(be, config, config.runs[i], data[g], inputs[g], scope));
+      if (measures_w0(config.runs[i]) && measuring[g] > 1 && !resume) {
+        Buffer<T>& Z0 = preactivations[g];
+        Buffer<T>& Z = s[RunTensor::Z];
+        if (Z0.size() == 0) {
+          Z0 = be.zeros(Z.rows, Z.cols);
+          be.gemm_nt(data[g].X, s[RunTensor::W], Z0);
+        }
+        be.copy(Z0, Z);
+        s.preactivations_ready = true;
+      }
     }
     std::int64_t first_epoch = 0;
     int slot = 0;  // the checkpoint slot written next
@@ -175,8 +159,9 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         any = true;
         EpochRecord rec;
         nvtx3::scoped_range epoch_range(s.spec->name + " epoch " + std::to_string(t));
-        const bool snapshot = config.snapshot_every > 0 && t % config.snapshot_every == 0;
-        const bool ok = run_epoch(be, s, {t % config.heavy_every == 0, snapshot ? config.snapshot_rank : 0}, rec);
+        const bool snapshot = options.file_work && config.snapshot_every > 0 && t % config.snapshot_every == 0;
+        const bool heavy = options.file_work && t % config.heavy_every == 0;
+        const bool ok = run_epoch(be, s, {heavy, snapshot ? config.snapshot_rank : 0}, rec);
         const std::size_t run_index = group[j];
         if (!ok) {
           s.stopped = true;
@@ -200,24 +185,26 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         });
         if (s.epoch == s.spec->rows()) {
           s.stopped = true;
-          if (config.snapshot_every > 0 && s.spec->epochs > 0)  // W_E, after the last step
-            files.push([&writer, run_index, snap = snapshot_now(be, s, config.snapshot_rank)] {
-              writer.append_snapshot(run_index, snap);
-            });
-          start = Clock::now();
-          spectral::Refit refit = refit_of(be, s);
-          seconds.refits += since(start);
-          s.summary.refit_test_mse = refit.test_mse;
           s.summary.status = "complete";
-          files.push([&writer, run_index, refit = std::move(refit)] {
-            writer.set_refit(run_index, refit.test_mse, refit.a);
-            writer.set_run_status(run_index, "complete");
-          });
+          if (options.file_work) {
+            if (config.snapshot_every > 0 && s.spec->epochs > 0)  // W_E, after the last step
+              files.push([&writer, run_index, snap = snapshot_now(be, s, config.snapshot_rank)] {
+                writer.append_snapshot(run_index, snap);
+              });
+            start = Clock::now();
+            spectral::Refit refit = refit_of(be, s);
+            seconds.refits += since(start);
+            s.summary.refit_test_mse = refit.test_mse;
+            files.push([&writer, run_index, refit = std::move(refit)] {
+              writer.set_refit(run_index, refit.test_mse, refit.a);
+            });
+          }
+          files.push([&writer, run_index] { writer.set_run_status(run_index, "complete"); });
         }
       }
       if (!any) break;
       // Pairs whose both runs reached W_{t+1} this epoch.
-      for (std::size_t p : pairs) {
+      for (std::size_t p : options.file_work ? pairs : std::vector<std::size_t>{}) {
         RunState<T>& A = state_of(config.pairs[p].a);
         RunState<T>& B = state_of(config.pairs[p].b);
         if (A.epoch == t + 1 && B.epoch == t + 1) {
@@ -242,7 +229,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         slot = 1 - slot;
       }
       report(false);
-      if (stop_signal()) break;  // every run of the group has finished epoch t
+      if (options.stops_on_signal && stop_signal()) break;  // every run of the group has finished epoch t
     }
     report(true);
     progress.finish_block();
@@ -253,7 +240,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
       }
       summaries[group[j]] = states[j].summary;
     }
-    if (stop_signal()) {  // the runs of later groups never start
+    if (options.stops_on_signal && stop_signal()) {  // the runs of later groups never start
       for (std::size_t i = 0; i < summaries.size(); ++i)
         if (summaries[i].name.empty()) {
           summaries[i].name = config.runs[i].name;
@@ -269,10 +256,10 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
   return training;
 }
 
-template Training train_all<float>(Backend<float>&, const Config&, const std::vector<Inputs>&, H5Writer&,
-                                   Progress&, std::int64_t, const ResumePlan*);
-template Training train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&, H5Writer&,
-                                    Progress&, std::int64_t, const ResumePlan*);
+template Training train_all<float>(Backend<float>&, const Config&, const std::vector<Inputs>&, Recorder&, Progress&,
+                                   const TrainOptions&);
+template Training train_all<double>(Backend<double>&, const Config&, const std::vector<Inputs>&, Recorder&, Progress&,
+                                    const TrainOptions&);
 
 std::string summary_table(const std::vector<RunSummary>& rows, const Config& config) {
   static constexpr int kNumberWidth = 9;  // the narrowest column: a number of 5 significant digits and its sign

@@ -1,6 +1,7 @@
 // The training driver: trains every run of a configuration on one backend, the runs of a pair
-// side by side, records SPEC §4's metrics each epoch into the file (on a thread of its own, so
-// that writing does not stall the next epoch), and refits at the end.
+// side by side, records SPEC §4's metrics each epoch through a Recorder (the file, or a sweep's
+// gathering; on a thread of its own, so that recording does not stall the next epoch), and
+// refits at the end.
 #pragma once
 
 #include <limits>
@@ -9,20 +10,13 @@
 
 #include "backend.hpp"
 #include "config.hpp"
-#include "h5_writer.hpp"
+#include "epoch.hpp"
 #include "inputs.hpp"
 #include "progress.hpp"
+#include "recorder.hpp"
+#include "resume.hpp"
 
 namespace lowrank {
-
-// One row of the summary table.
-struct RunSummary {
-  std::string name, status;
-  std::int64_t epochs_done = 0;
-  EpochRecord last;  // the last recorded epoch (no vectors)
-  double refit_test_mse = std::numeric_limits<double>::quiet_NaN();  // NaN: not refit (diverged, interrupted)
-  double epochs_per_second = 0;
-};
 
 // Where a training's wall time went, in seconds: inputs to the backend (and X's factor), every
 // run's epochs (their epoch_seconds), the pair angles, the refits, the checkpoints' copies of the
@@ -36,19 +30,22 @@ struct Training {
   TrainTimes seconds;
 };
 
-// Checkpoints every `checkpoint_every` epochs (0: never); with `resume`, continues each group from its
-// checkpoint (runs that ended before it are not retrained).
+struct TrainOptions {
+  std::int64_t checkpoint_every = 0;  // epochs between checkpoints (0: none)
+  const ResumePlan* resume = nullptr;  // continue each group from its checkpoint (runs that ended before it are not retrained)
+  EpochScope scope;                    // what the epochs compute (a sweep at initialisation: what it gathers)
+  // Refits, pair angles, the heavy rows and snapshots: what only a file records (a sweep's pool
+  // gathers scalar series alone).
+  bool file_work = true;
+  // Stop at a stop signal once every run of the group has finished its epoch; a sweep's cell
+  // runs to its end instead (the sweep stops between cells).
+  bool stops_on_signal = true;
+};
+
+// Trains every run of `config` on `inputs` (one per inputs group), recording into `recorder`.
 template <typename T>
-Training train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs,
-                                  H5Writer& writer, Progress& progress, std::int64_t checkpoint_every,
-                                  const ResumePlan* resume = nullptr);
-
-// Groups the runs joined by pairs (connected components, in configuration order): the runs
-// of a group are trained side by side, one epoch each in turn.
-std::vector<std::vector<std::size_t>> side_by_side_groups(const Config& config);
-
-// Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q): the energy's subspace.
-std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns);
+Training train_all(Backend<T>& backend, const Config& config, const std::vector<Inputs>& inputs, Recorder& recorder,
+                   Progress& progress, const TrainOptions& options = {});
 
 // The summary table: one row per run, a column per series the summary shows (that the runs record).
 std::string summary_table(const std::vector<RunSummary>& rows, const Config& config);

@@ -15,6 +15,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// Orthonormal basis (d×r, r ≤ 2, row-major) of span(X_Bᵀ y, q): the energy's subspace.
+std::vector<double> energy_basis(const Inputs& in, std::int64_t& columns) {
+  const auto n = static_cast<std::size_t>(in.n), d = static_cast<std::size_t>(in.d);
+  std::vector<double> xty(d, 0.0);  // X_Bᵀ y
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < d; ++j) xty[j] += in.X_bulk_train[i * d + j] * in.y_train[i];
+  return span_basis(xty, in.q, columns);
+}
+
 }  // namespace
 
 template <typename T>

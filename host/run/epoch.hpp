@@ -10,7 +10,6 @@
 #include "backend.hpp"
 #include "config.hpp"
 #include "decomposition.hpp"
-#include "driver.hpp"
 #include "inputs.hpp"
 #include "optimizer.hpp"
 #include "run_tensors.hpp"

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "config.hpp"
-#include "driver.hpp"
 #include "memory_estimate.hpp"
 
 namespace {
