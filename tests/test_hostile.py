@@ -223,6 +223,19 @@ def files(contents):
     return setup
 
 
+def arrays(contents):
+    """A setup writing NumPy files {name: array} (.npy) and HDF5 files {name: {dataset: array}}."""
+    def setup(folder):
+        for name, value in contents.items():
+            if name.endswith(".npy"):
+                np.save(os.path.join(folder, name), value)
+            else:
+                with h5py.File(os.path.join(folder, name), "w") as f:
+                    for dataset, data in value.items():
+                        f[dataset] = data
+    return setup
+
+
 def links(targets):
     """A setup making symbolic links {name: target}."""
     def setup(folder):
@@ -435,6 +448,44 @@ def set_cases():
                                            "output.snapshot_every=1", "--out", "out.h5"],
              r"output\.snapshot_every = 1: the snapshots will need about \d+\.\d+ GiB in 'out\.h5' and its folder's disk "
              r"has .* GiB free; raise output\.snapshot_every or lower output\.snapshot_rank")]
+
+
+def state_file_cases():
+    """[[inputs]] W0, a, q, beta from files: each bad one refused naming the key and the file."""
+    def case(name, sets, content, message):
+        args = [*RUN, *[a for v in sets for a in ("--set", v)], "--out", "out.h5"]
+        return Case(f"state_file/{name}", args, message, setup=arrays(content))
+    key = "inputs.sigmoid_teacher."
+    W0 = np.zeros((20, 30))
+    nan = W0.copy()
+    nan[2, 5] = np.nan
+    stack = {"runs/mf/snapshots/W": np.zeros((3, 20, 30)), "runs/mf/snapshots/epoch": np.array([0, 5, 9])}
+    return [
+        case("missing_file", [key + 'W0="gone.npy"'], {}, r"'inputs\.sigmoid_teacher\.W0' = gone\.npy: does not exist"),
+        case("wrong_shape", [key + 'W0="w.npy"'], {"w.npy": np.zeros((5, 30))},
+             r"'inputs\.sigmoid_teacher\.W0' = \"w\.npy\" must be 20 x 30 \(model\.k x data\.d\) or a stack of such arrays; its shape is 5 x 30"),
+        case("a_wrong_length", [key + 'a="a.npy"'], {"a.npy": np.zeros(21)},
+             r"'inputs\.sigmoid_teacher\.a' = \"a\.npy\" must be 20 \(model\.k\)"),
+        case("q_not_numbers", [key + 'q="v.h5:/q"'], {"v.h5": {"q": np.array([b"x"] * 30)}},
+             r"'inputs\.sigmoid_teacher\.q' = v\.h5:/q: the dataset holds no numbers"),
+        case("beta_no_dataset", [key + 'beta="v.h5:/nothing"'], {"v.h5": {"q": np.zeros(30)}},
+             r"'inputs\.sigmoid_teacher\.beta' = v\.h5:/nothing: no dataset '/nothing' in the file"),
+        case("nan_value", [key + 'W0="w.npy"'], {"w.npy": nan},
+             r"'inputs\.sigmoid_teacher\.W0' = w\.npy: value 65 \(row-major\) is not finite"),
+        case("stack_without_epoch", [key + 'W0="r.h5:/runs/mf/snapshots/W"'], {"r.h5": stack},
+             r"is a stack of 3 arrays; say which with 'inputs\.sigmoid_teacher\.W0_epoch' \(its epochs: 0, 5, 9\)"),
+        case("epoch_not_in_stack", [key + 'W0="r.h5:/runs/mf/snapshots/W"', key + "W0_epoch=4"], {"r.h5": stack},
+             r"'inputs\.sigmoid_teacher\.W0_epoch' = 4: \"r\.h5:/runs/mf/snapshots/W\" holds the epochs 0, 5, 9"),
+        case("epoch_of_one_array", [key + 'W0="w.npy"', key + "W0_epoch=0"], {"w.npy": W0},
+             r"'inputs\.sigmoid_teacher\.W0_epoch' applies to a stack of snapshots; \"w\.npy\" holds one array"),
+        case("epoch_without_file", [key + "W0_epoch=3"], {},
+             r"'inputs\.sigmoid_teacher\.W0_epoch' needs 'inputs\.sigmoid_teacher\.W0'"),
+        case("npy_stack", [key + 'W0="s.npy"'], {"s.npy": np.zeros((2, 20, 30))}, r"a \.npy stack has no epochs"),
+        case("stack_without_epochs", [key + 'W0="r.h5:/W"'], {"r.h5": {"W": np.zeros((2, 20, 30))}},
+             r"'inputs\.sigmoid_teacher\.W0' = r\.h5:/epoch: no dataset '/epoch' in the file"),
+        case("not_an_array_source", [key + 'W0="w.txt"'], {},
+             r"'inputs\.sigmoid_teacher\.W0' = \"w\.txt\" must name a \.npy file or an HDF5 dataset"),
+    ]
 
 
 def flag_cases():
@@ -909,7 +960,7 @@ def sweep_resume_cases():
 
 
 def table():
-    return (set_cases() + flag_cases() + config_cases() + out_cases() + resume_cases() + concurrent_cases() +
+    return (set_cases() + state_file_cases() + flag_cases() + config_cases() + out_cases() + resume_cases() + concurrent_cases() +
             sweep_cases() + sweep_resume_cases())
 
 

@@ -257,6 +257,65 @@ const RunSpec& Config::run(const std::string& name) const {
   throw ConfigError("unknown run '" + name + "'");
 }
 
+// [[inputs]] W0, a, q, beta from files: each array's shape (its header alone) checked against the
+// sizes, and for a stack of snapshots the row of <name>_epoch found by the stack's epoch scale.
+void read_tensors_from_files(const std::string& origin, TableReader& in, const Config& c, InputsSpec& spec) {
+  for (std::size_t t = 0; t < std::size(kInputsTensorNames); ++t) {
+    const std::string name = kInputsTensorNames[t], key = "inputs." + spec.name + "." + name;
+    const auto text = in.string(name);
+    const auto epoch = in.integer(name + "_epoch");
+    if (!text) {
+      if (epoch) fail(origin, "'" + key + "_epoch' needs '" + key + "', the file to take " + name + " from");
+      continue;
+    }
+    const std::vector<std::int64_t> want = t == 0 ? std::vector<std::int64_t>{c.k, c.d}
+                                           : t == 1 ? std::vector<std::int64_t>{c.k}
+                                                    : std::vector<std::int64_t>{c.d};
+    const char* sizes = t == 0 ? "model.k x data.d" : t == 1 ? "model.k" : "data.d";
+    TensorFromFile& f = spec.from_file[t];
+    f.source = *text;
+    // The file's own errors (unreadable, no such dataset) name the key; here they name the origin too.
+    auto checked = [&](auto&& read) {
+      try {
+        return read();
+      } catch (const ConfigError& e) {
+        fail(origin, e.what());
+      }
+    };
+    {
+      const ArraySource source = checked([&] { return parse_array_source(key, f.source); });
+      const std::vector<std::int64_t> shape = checked([&] { return array_shape(key, source); });
+      const bool one = shape == want, stack = shape.size() == want.size() + 1 &&
+                                              std::equal(want.begin(), want.end(), shape.begin() + 1);
+      auto dims = [](const std::vector<std::int64_t>& s) {
+        std::string out;
+        for (std::int64_t x : s) out += (out.empty() ? "" : " x ") + std::to_string(x);
+        return s.empty() ? std::string("a scalar") : out;
+      };
+      if (!one && !stack)
+        fail(origin, "'" + key + "' = \"" + f.source + "\" must be " + dims(want) + " (" + sizes +
+                         ") or a stack of such arrays; its shape is " + dims(shape));
+      if (one && epoch)
+        fail(origin, "'" + key + "_epoch' applies to a stack of snapshots; \"" + f.source + "\" holds one array");
+      if (stack) {
+        const std::vector<std::int64_t> epochs = checked([&] { return stack_epochs(key, source); });
+        std::string listed;
+        for (std::size_t e = 0; e < epochs.size() && e < 12; ++e) listed += (e ? ", " : "") + std::to_string(epochs[e]);
+        if (epochs.size() > 12) listed += ", ... (" + std::to_string(epochs.size()) + ")";
+        if (!epoch)
+          fail(origin, "'" + key + "' = \"" + f.source + "\" is a stack of " + std::to_string(shape[0]) +
+                           " arrays; say which with '" + key + "_epoch' (its epochs: " + listed + ")");
+        const auto at = std::find(epochs.begin(), epochs.end(), *epoch);
+        if (at == epochs.end() || at - epochs.begin() >= shape[0])
+          fail(origin, "'" + key + "_epoch' = " + std::to_string(*epoch) + ": \"" + f.source +
+                           "\" holds the epochs " + listed);
+        f.epoch = *epoch;
+        f.row = at - epochs.begin();
+      }
+    }
+  }
+}
+
 // data.source = "file": the arrays' locations and shapes (their headers only: the values are
 // read with the inputs, and checked there) give n, d and n_test.
 void read_data_files(const std::string& origin, TableReader& data, Config& c) {
@@ -440,6 +499,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
         fail(origin, "'" + noise_key + "' = " + format_real(spec.input_noise) +
                          " must be >= 0 (the noise's standard deviation)");
       spec.index = static_cast<int>(i);
+      read_tensors_from_files(origin, in, c, spec);
       in.finish();
       for (const auto& other : c.inputs)
         if (other.name == spec.name) fail(origin, "two [[inputs]] are named '" + spec.name + "'");
@@ -447,8 +507,9 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     }
   }
   if (c.inputs.empty()) {
-    c.inputs.push_back({"main", Activation::sigmoid, 0});
-    c.inputs.back().input_noise = c.input_noise;
+    InputsSpec& main = c.inputs.emplace_back();
+    main.name = "main";
+    main.input_noise = c.input_noise;
   }
   // bce's labels are the teacher's values, which must be probabilities: the sigmoid teacher's.
   if (c.loss == Loss::bce && c.data_files.y.empty())
@@ -629,10 +690,17 @@ std::string Config::to_toml() const {
   os << "[spectrum]\nmethod = \"" << to_string(spectrum) << "\"\nrank = " << spectrum_rank << "\n\n";
   os << "[output]\nheavy_every = " << heavy_every << "\nalignments = " << (alignments ? "true" : "false")
      << "\nsnapshot_every = " << snapshot_every << "\nsnapshot_rank = " << snapshot_rank << "\n";
-  for (const auto& in : inputs)
+  for (const auto& in : inputs) {
     os << "\n[[inputs]]\nname = " << quoted(in.name) << "\nteacher = \"" << in.teacher_name() << "\"\nbeta_init = \""
        << to_string(in.beta_init) << "\"\n"
        << (data_source == DataSource::model ? "input_noise = " + format_real(in.input_noise) + "\n" : "");
+    for (std::size_t t = 0; t < in.from_file.size(); ++t) {
+      const TensorFromFile& f = in.from_file[t];
+      if (f.source.empty()) continue;
+      os << kInputsTensorNames[t] << " = " << quoted(f.source) << "\n";
+      if (f.epoch >= 0) os << kInputsTensorNames[t] << "_epoch = " << f.epoch << "\n";
+    }
+  }
   for (const auto& r : runs) {
     os << "\n[[runs]]\nname = " << quoted(r.name) << "\ninputs = " << quoted(r.inputs) << "\n";
     if (!r.cell.empty()) os << "cell = " << quoted(r.cell) << "\n";

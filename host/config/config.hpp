@@ -2,6 +2,7 @@
 // Built from a preset or a TOML file plus --set overrides, and validated before any work starts.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -82,6 +83,16 @@ const char* to_string(DataSource s);
 // One training set and test set: a teacher and its own draws of X_B, z, β and noise.
 // q, W0 and a are shared by every inputs group of an invocation. The teacher is single-index,
 // σ*(βᵀx) with σ* = `teacher`, or the triple index sigmoid(β₁ᵀx) + tanh(β₂ᵀx) + relu(β₃ᵀx).
+// What an inputs group may take from a file in place of its draw: [[inputs]] W0 = "FILE.h5:/path"
+// or "FILE.npy", and from a stack of snapshots (runs/<run>/snapshots/W) the one of W0_epoch = t.
+enum class InputsTensor : std::size_t { W0, a, q, beta, count };
+inline constexpr const char* kInputsTensorNames[] = {"W0", "a", "q", "beta"};
+struct TensorFromFile {
+  std::string source;       // as given ("" : drawn)
+  std::int64_t epoch = -1;  // <name>_epoch, for a stack (-1: the file holds one array)
+  std::int64_t row = -1;    // that epoch's row in the stack
+};
+
 struct InputsSpec {
   std::string name;
   Activation teacher = Activation::sigmoid;
@@ -89,6 +100,8 @@ struct InputsSpec {
   bool triple_index = false;
   BetaInit beta_init = BetaInit::unit;
   double input_noise = 0.0;  // s: X_B += s·N(0, 1) once, at generation (default data.input_noise)
+  std::array<TensorFromFile, static_cast<std::size_t>(InputsTensor::count)> from_file{};
+  const TensorFromFile& file_of(InputsTensor t) const { return from_file[static_cast<std::size_t>(t)]; }
   // "sigmoid", ..., or "triple_index": the file's `teacher` attribute.
   const char* teacher_name() const;
 };

@@ -158,6 +158,13 @@ void write_inputs(hid_t parent, const Inputs& in, hid_t file_type) {
   H5Handle g = make(H5Gcreate2(parent, in.name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2");
   attr_string(g.get(), "teacher", in.spec.teacher_name());
   attr_string(g.get(), "beta_init", to_string(in.spec.beta_init));
+  // Where a tensor taken from a file came from: <name>_source, and <name>_epoch for a stack's.
+  for (std::size_t t = 0; t < in.spec.from_file.size(); ++t) {
+    const TensorFromFile& f = in.spec.from_file[t];
+    if (f.source.empty()) continue;
+    attr_string(g.get(), (std::string(kInputsTensorNames[t]) + "_source").c_str(), f.source);
+    if (f.epoch >= 0) attr_number(g.get(), (std::string(kInputsTensorNames[t]) + "_epoch").c_str(), f.epoch);
+  }
   const auto n = static_cast<hsize_t>(in.n), nt = static_cast<hsize_t>(in.n_test), d = static_cast<hsize_t>(in.d),
              k = static_cast<hsize_t>(in.k);
   const struct {

@@ -153,16 +153,43 @@ std::vector<std::int64_t> array_shape(const std::string& key, const ArraySource&
   return h.shape;
 }
 
-std::vector<double> read_array(const std::string& key, const ArraySource& s) {
-  const std::int64_t count = count_of(array_shape(key, s));
+std::vector<std::int64_t> stack_epochs(const std::string& key, const ArraySource& s) {
+  if (s.dataset.empty()) refuse(key, s, "a .npy stack has no epochs: save the one array you want");
+  const auto slash = s.dataset.rfind('/');
+  const ArraySource epochs{s.path, (slash == std::string::npos ? std::string() : s.dataset.substr(0, slash)) + "/epoch"};
+  Hdf5Array a = open_hdf5(key, epochs);
+  if (a.shape.size() != 1) refuse(key, epochs, "not a list of epochs");
+  std::vector<std::int64_t> values(static_cast<std::size_t>(a.shape[0]));
+  if (!values.empty() &&
+      H5Dread(a.dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    refuse(key, epochs, "the epochs could not be read");
+  return values;
+}
+
+std::vector<double> read_array(const std::string& key, const ArraySource& s, std::int64_t row) {
+  const std::vector<std::int64_t> shape = array_shape(key, s);
+  if (row >= 0 && (shape.empty() || row >= shape[0])) refuse(key, s, "no row " + std::to_string(row));
+  const std::int64_t count = row < 0 ? count_of(shape) : count_of(shape) / shape[0];
   std::vector<double> values(static_cast<std::size_t>(count));
   if (!s.dataset.empty()) {
     Hdf5Array a = open_hdf5(key, s);
-    if (H5Dread(a.dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    H5Handle mem;
+    if (row >= 0) {  // the row's hyperslab: [row, :, ...]
+      std::vector<hsize_t> start(shape.size(), 0), extent(shape.begin(), shape.end());
+      start[0] = static_cast<hsize_t>(row);
+      extent[0] = 1;
+      const auto length = static_cast<hsize_t>(count);
+      if (H5Sselect_hyperslab(a.space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr) < 0)
+        refuse(key, s, "row " + std::to_string(row) + " could not be selected");
+      mem = H5Handle(H5Screate_simple(1, &length, nullptr));
+    }
+    if (H5Dread(a.dataset.get(), H5T_NATIVE_DOUBLE, row >= 0 ? mem.get() : H5S_ALL, row >= 0 ? a.space.get() : H5S_ALL,
+                H5P_DEFAULT, values.data()) < 0)
       refuse(key, s, "the values could not be read");
   } else {
     std::ifstream in(s.path, std::ios::binary);
     const NpyHeader h = npy_header(key, s, in);
+    if (row > 0) in.seekg(static_cast<std::streamoff>(h.data_offset + static_cast<std::size_t>(row * count * h.bytes)));
     std::vector<char> raw(static_cast<std::size_t>(count) * static_cast<std::size_t>(h.bytes));
     in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
     if (!in) refuse(key, s, "the values could not be read (truncated)");

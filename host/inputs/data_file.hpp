@@ -21,7 +21,12 @@ ArraySource parse_array_source(const std::string& key, const std::string& text);
 // cannot be read, the dataset is missing, or the type is not a real or integer number.
 std::vector<std::int64_t> array_shape(const std::string& key, const ArraySource& source);
 
-// The values, row-major, as float64; a ConfigError naming `key` where one is NaN or infinite.
-std::vector<double> read_array(const std::string& key, const ArraySource& source);
+// The epochs of a stack of snapshots (the engine's runs/<run>/snapshots/W and the like): the
+// `epoch` dataset beside it in its HDF5 group; a ConfigError naming `key` when there is none.
+std::vector<std::int64_t> stack_epochs(const std::string& key, const ArraySource& source);
+
+// The values, row-major, as float64 (with `row` ≥ 0: those of index `row` along the first axis
+// alone); a ConfigError naming `key` where one is NaN or infinite.
+std::vector<double> read_array(const std::string& key, const ArraySource& source, std::int64_t row = -1);
 
 }  // namespace lowrank

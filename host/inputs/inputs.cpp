@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <future>
+#include <optional>
 #include <memory>
 #include <thread>
 #include <algorithm>
@@ -205,7 +206,17 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
 
   // Every tensor has a stream of its own, so the three large draws (W0, the train and the test
   // set) run on threads of their own, with results bit-identical to drawing them in turn.
-  auto W0 = std::async(std::launch::async, [&c, d, k] {
+  // A tensor the inputs group takes from a file ([[inputs]] W0 = ..., read_tensors_from_files
+  // checked its shape), or none.
+  auto from_file = [&spec](InputsTensor t) -> std::optional<std::vector<double>> {
+    const TensorFromFile& f = spec.file_of(t);
+    if (f.source.empty()) return std::nullopt;
+    const std::string key = "inputs." + spec.name + "." + kInputsTensorNames[static_cast<std::size_t>(t)];
+    return read_array(key, parse_array_source(key, f.source), f.row);
+  };
+  const bool W0_from_file = !spec.file_of(InputsTensor::W0).source.empty();
+  auto W0 = std::async(std::launch::async, [&c, d, k, W0_from_file] {
+    if (W0_from_file) return std::vector<double>{};
     std::vector<double> w = draw_normal(c.seed, Stream::weights0, 0, k * d);
     if (c.w_init == WInit::unit_rows) {
       for (std::size_t j = 0; j < k; ++j) normalize(w, j * d, d);
@@ -215,9 +226,10 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
     return w;
   });
 
-  // Shared by every group: q, W0, a (group 0's streams).
+  // Drawn alike for every group: q, W0, a (group 0's streams), unless the group takes them from a file.
   in.q = draw_normal(c.seed, Stream::spike, 0, d);
   normalize(in.q, 0, d);
+  if (auto q = from_file(InputsTensor::q)) in.q = std::move(*q);
   const double inv_sqrt_k = 1.0 / std::sqrt(static_cast<double>(k));
   if (c.a_init == AInit::normal) {
     in.a = draw_normal(c.seed, Stream::readout, 0, k);
@@ -234,9 +246,12 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
       for (double& x : in.a) x /= std::sqrt(norm2);
   }
 
+  if (auto a = from_file(InputsTensor::a)) in.a = std::move(*a);
+
   // Per group: the teacher and the train and test sets.
   const int g = spec.index;
   in.beta = draw_beta(c, spec.beta_init, Stream::teacher, g);
+  if (auto beta = from_file(InputsTensor::beta)) in.beta = std::move(*beta);
   if (spec.triple_index) {
     in.beta_2 = draw_beta(c, spec.beta_init, Stream::teacher_2, g);
     in.beta_3 = draw_beta(c, spec.beta_init, Stream::teacher_3, g);
@@ -244,6 +259,7 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   if (c.data_source == DataSource::file) {
     load_file_data(c, in);
     in.W0 = W0.get();
+    if (auto w = from_file(InputsTensor::W0)) in.W0 = std::move(*w);
     return in;
   }
   auto test_draw = std::async(std::launch::async, [&c, &in, g] {
@@ -261,6 +277,7 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   in.zeta = spike_strength(c);
   test_draw.get();
   in.W0 = W0.get();
+  if (auto w = from_file(InputsTensor::W0)) in.W0 = std::move(*w);
   return in;
 }
 
