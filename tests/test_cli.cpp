@@ -51,7 +51,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"NothingToRun", "", "nothing to run: give --exp NAME, --config FILE or --resume FILE"},
         BadInput{"UnknownKey", "--exp ntk_vs_mf --set data.dd=5", "unknown key 'data.dd'; allowed here:"},
         BadInput{"NonPositiveSize", "--exp ntk_vs_mf --set model.k=0", "'model.k' = 0 must be a positive integer"},
-        BadInput{"NonPositiveEpochs", "--exp ntk_vs_mf --epochs 0", "--epochs"},
+        BadInput{"NegativeEpochs", "--exp ntk_vs_mf --epochs -1", "--epochs"},
         BadInput{"NonPositiveRunEpochs", "--exp ntk_vs_mf --set runs.mf.epochs=-3", "'runs.mf.epochs' = -3"},
         BadInput{"NonPositiveGamma", "--exp ntk_vs_mf --set runs.ntk.gamma_nb=-1", "'runs.ntk.gamma_nb' = -1.0 must be > 0"},
         BadInput{"NegativeTau", "--exp ntk_vs_mf --set data.tau=-0.5", "'data.tau' = -0.5 must be >= 0"},
