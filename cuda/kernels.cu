@@ -87,7 +87,7 @@ __global__ void activation_derivative(T* __restrict__ Z, Activation act, std::in
 }
 
 template <typename T>
-__global__ void axpy(T alpha, const T* __restrict__ x, T* __restrict__ y, std::int64_t count) {
+__global__ void axpy(T alpha, const T* x, T* y, std::int64_t count) {  // x may be y
   for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count;
        e += std::int64_t(gridDim.x) * blockDim.x)
     y[e] += alpha * x[e];

@@ -156,6 +156,15 @@ def main():
         r = engine("--config", path, "--out", "bad.h5", cwd=tmp)
         check(r.returncode == 2 and re.search(message, r.stderr) and set(os.listdir(tmp)) == before,
               f"refused, nothing created: {name} ({r.returncode}: {r.stderr.strip()[:160]})")
+    # q from a file does not apply to your own data: q is then the data's own.
+    text = BASE.format(data='x = "X.npy"', loss="half_mse", every=1).replace(
+        'teacher = "triple_index"', 'teacher = "triple_index"\nq = "q.npy"')
+    with open(os.path.join(tmp, "bad.toml"), "w") as f:
+        f.write(text)
+    before = set(os.listdir(tmp))
+    r = engine("--config", os.path.join(tmp, "bad.toml"), "--out", "bad.h5", cwd=tmp)
+    check(r.returncode == 2 and "'inputs.mine.q' does not apply with data.source = \"file\"" in r.stderr and
+          set(os.listdir(tmp)) == before, f"refused, nothing created: q from a file with your own data ({r.stderr.strip()[:160]})")
     # Labels the loss cannot take: bce's outside [0, 1] (found with the values, before the file).
     with h5py.File(os.path.join(tmp, "data.h5"), "a") as f:
         f["signed"] = np.sign(X[:, 0] - 3)

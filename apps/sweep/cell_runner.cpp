@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 
 #include "cpu_backend.hpp"
 #include "cuda_backend.hpp"
@@ -32,8 +33,11 @@ class Gathering final : public Recorder {
   Gathering(const SweepSpec& spec, const Config& c, CellResult& out) : spec_(spec), config_(c), out_(out) {
     const auto runs = static_cast<std::int64_t>(spec.runs.size()), series = static_cast<std::int64_t>(spec.gathered.size());
     out.values.assign(static_cast<std::size_t>(runs * series * spec.max_epochs), std::numeric_limits<double>::quiet_NaN());
-    for (const RunSpec& r : c.runs)  // the cell's runs in the configuration's order, each at its place in the file
-      row_of_.push_back(static_cast<std::int64_t>(std::find(spec.runs.begin(), spec.runs.end(), r.name) - spec.runs.begin()));
+    for (const RunSpec& r : c.runs) {  // the cell's runs in the configuration's order, each at its place in the file
+      const auto at = std::find(spec.runs.begin(), spec.runs.end(), r.name);
+      if (at == spec.runs.end()) throw std::logic_error("a cell's run '" + r.name + "' is not one of the sweep's runs");
+      row_of_.push_back(at - spec.runs.begin());
+    }
   }
   void append_epoch(std::size_t run, std::int64_t t, const EpochRecord& rec) override {
     const auto series = static_cast<std::int64_t>(spec_.gathered.size());

@@ -2,6 +2,7 @@
 // `--resume FILE` runs only the cells a killed or interrupted sweep left. Each cell runs on one
 // CPU thread (or the GPU) whatever the pool's size, so that its result is the same bits alone
 // or beside others. Exit codes as the engine's: 0 done, 1 a failure, 2 bad input, 130/143 stopped.
+#include "h5_objects.hpp"
 #include "sweep_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -361,7 +362,10 @@ int sweep_main(int argc, char** argv) {
     std::size_t written = 0;
     auto last = std::chrono::steady_clock::now();
     auto write = [&](const CellWork& w, const CellResult& result) {
-      file->write(w.cell, w.replicate, result);
+      {
+        const std::lock_guard<std::recursive_mutex> hdf5(hdf5_mutex());  // the pool's cells may be reading data files
+        file->write(w.cell, w.replicate, result);
+      }
       ++written;
       const auto now = std::chrono::steady_clock::now();
       if (!quiet && (now - last > std::chrono::seconds(1) || written == todo)) {

@@ -92,7 +92,7 @@ class Backend {
   // Gradient descent's step, fused with the seed's renormalisation: W ← W − η G; then, if
   // normalize, every row w_j ← w_j / (‖w_j‖ + 1e-8).
   virtual void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) = 0;
-  // y ← y + α x (the same size), element-wise in the working precision.
+  // y ← y + α x (the same size; x may be y), element-wise in the working precision.
   virtual void axpy(double alpha, const Buffer<T>& x, Buffer<T>& y) = 0;
 
   // y = Aᵀ x

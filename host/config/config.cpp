@@ -268,6 +268,9 @@ void read_tensors_from_files(const std::string& origin, TableReader& in, const C
       if (epoch) fail(origin, "'" + key + "_epoch' needs '" + key + "', the file to take " + name + " from");
       continue;
     }
+    if (t == static_cast<std::size_t>(InputsTensor::q) && c.data_source == DataSource::file)
+      fail(origin, "'" + key + "' does not apply with data.source = \"file\": q is then the data's own (the top right "
+                   "singular vector of X)");
     const std::vector<std::int64_t> want = t == 0 ? std::vector<std::int64_t>{c.k, c.d}
                                            : t == 1 ? std::vector<std::int64_t>{c.k}
                                                     : std::vector<std::int64_t>{c.d};

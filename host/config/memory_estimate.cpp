@@ -30,7 +30,7 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   for (const RunSpec& spec : c.runs) {
     double held = 0;
     for (const RunTensorInfo& t : kRunTensors)
-      if (holds(t, c, spec)) held += double(extents.size(t));
+      if (holds(t, c, spec)) held += extents.elements(t);
     run = std::max(run, s * held);
   }
   const double l = double(extents.block);
@@ -57,14 +57,17 @@ MemoryEstimate estimate_memory(const Config& c, bool gpu, bool resume) {
   const double gram = std::max(full ? p_spectrum * p_spectrum : 0, decomposition ? std::min(k, d) * std::min(k, d) : 0);
   const double work = f64 * (std::max(copy_of_m, k * d) + (full ? k * r_spectrum : 0) + gram) +
                       (c.pairs.empty() ? 0 : f64 * 5 * k * d);
+  // Runs that measure at W0 alone (epochs = 0) share X W0ᵀ (n×k) per inputs group.
+  const bool measures_w0 = std::any_of(c.runs.begin(), c.runs.end(), [](const RunSpec& spec) { return spec.epochs == 0; });
+  const double shared = measures_w0 ? s * n * k * double(c.inputs.size()) : 0;
   const double backend = double(c.inputs.size()) * (group + extra_group) + double(side_by_side) * (run + extra_run) +
-                         work + identity;
+                         work + identity + shared;
   // The libraries' own memory (CUDA runtime, OpenBLAS buffers, HDF5): ~200 MiB seen at the seed's sizes.
   constexpr double kLibraries = 256.0 * (1 << 20);
   // A resume holds every run's checkpointed tensors in float64, and reads one stored input array
   // at a time (X_train the largest) beside the drawn ones.
   double checkpointed = 0;
-  for (RunTensor t : checkpointed_tensors(c)) checkpointed += double(extents.size(info(t)));
+  for (RunTensor t : checkpointed_tensors(c)) checkpointed += extents.elements(info(t));
   const double checkpoints = resume ? f64 * double(c.runs.size()) * checkpointed + f64 * std::max(n, nt) * d : 0;
   // A snapshot on the host: W, ∇ and a in float64, and the SVD's copy of ∇ and its factors.
   const double snapshot = c.snapshot_every > 0 ? f64 * (5 * k * d + k) : 0;
@@ -83,7 +86,7 @@ double snapshot_file_bytes(const Config& c) {
   const RunExtents extents = run_extents(c);
   double tensors = 0;
   for (const RunTensorInfo& t : kRunTensors)
-    if (t.snapshot_name) tensors += double(extents.size(t));
+    if (t.snapshot_name) tensors += extents.elements(t);
   return arrays * (s * tensors + 8 * r * (k + d) + 8);
 }
 

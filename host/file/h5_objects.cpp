@@ -9,6 +9,11 @@
 
 namespace lowrank {
 
+std::recursive_mutex& hdf5_mutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+
 hid_t check(hid_t id, const char* call) {
   if (id < 0) throw std::runtime_error(std::string("HDF5: ") + call + " failed");
   return id;

@@ -6,10 +6,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace lowrank {
+
+// Debian's HDF5 is built without thread safety: where threads may use it at once (a sweep's pool
+// reads its cells' data files while the main thread writes the sweep file), each holds this lock.
+std::recursive_mutex& hdf5_mutex();
 
 // An HDF5 identifier closed by its own H5*close when it goes out of scope.
 class H5Handle {

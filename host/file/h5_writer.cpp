@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <stdexcept>
 #include <type_traits>
 
 namespace lowrank {
@@ -84,6 +85,10 @@ H5Handle growing_stack(hid_t parent, const char* name, hid_t file_type, const st
     max_dims.push_back(extent);
     chunk.push_back(extent);
   }
+  // HDF5's chunks stay below 4 GiB: an array over 1 GiB (in float64) is cut along its first axis.
+  hsize_t chunk_bytes = 8;
+  for (std::size_t i = 2; i < chunk.size(); ++i) chunk_bytes *= chunk[i];
+  if (chunk.size() > 1) chunk[1] = std::clamp<hsize_t>((4096 * kChunkBytes) / chunk_bytes, 1, chunk[1]);
   const auto rank = static_cast<int>(dims.size());
   H5Handle space = make(H5Screate_simple(rank, dims.data(), max_dims.data()), "H5Screate_simple");
   H5Handle dcpl = make(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
@@ -393,6 +398,9 @@ void H5Writer::write_checkpoint(std::size_t group, int slot, std::int64_t epoch,
       check_status(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
                    "H5Sselect_hyperslab");
       const hsize_t length = dims[2] * dims[3];
+      if (state[r].at(tensor).size() != length)
+        throw std::logic_error("write_checkpoint: a tensor of " + std::to_string(state[r].at(tensor).size()) +
+                               " values for a slot of " + std::to_string(length));
       H5Handle mem = make(H5Screate_simple(1, &length, nullptr), "H5Screate_simple");
       check_status(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, mem.get(), space.get(), H5P_DEFAULT, state[r].at(tensor).data()),
                    "H5Dwrite");

@@ -143,6 +143,7 @@ ArraySource parse_array_source(const std::string& key, const std::string& text) 
 }
 
 std::vector<std::int64_t> array_shape(const std::string& key, const ArraySource& s) {
+  const std::lock_guard<std::recursive_mutex> lock(hdf5_mutex());
   require_regular_file(key, s);
   if (!s.dataset.empty()) return open_hdf5(key, s).shape;
   std::ifstream in(s.path, std::ios::binary);
@@ -154,6 +155,7 @@ std::vector<std::int64_t> array_shape(const std::string& key, const ArraySource&
 }
 
 std::vector<std::int64_t> stack_epochs(const std::string& key, const ArraySource& s) {
+  const std::lock_guard<std::recursive_mutex> lock(hdf5_mutex());
   if (s.dataset.empty()) refuse(key, s, "a .npy stack has no epochs: save the one array you want");
   const auto slash = s.dataset.rfind('/');
   const ArraySource epochs{s.path, (slash == std::string::npos ? std::string() : s.dataset.substr(0, slash)) + "/epoch"};
@@ -167,6 +169,7 @@ std::vector<std::int64_t> stack_epochs(const std::string& key, const ArraySource
 }
 
 std::vector<double> read_array(const std::string& key, const ArraySource& s, std::int64_t row) {
+  const std::lock_guard<std::recursive_mutex> lock(hdf5_mutex());
   const std::vector<std::int64_t> shape = array_shape(key, s);
   if (row >= 0 && (shape.empty() || row >= shape[0])) refuse(key, s, "no row " + std::to_string(row));
   const std::int64_t count = row < 0 ? count_of(shape) : count_of(shape) / shape[0];

@@ -9,6 +9,8 @@
 
 namespace lowrank {
 
+// Each call holds hdf5_mutex(): a sweep's pool reads from several threads.
+
 // Where an array lives: `path` and, in an HDF5 file, the dataset's path in it ("" for .npy).
 struct ArraySource {
   std::string path, dataset;

@@ -84,6 +84,8 @@ struct RunExtents {
   std::int64_t rows(const RunTensorInfo& t) const { return of(t.rows); }
   std::int64_t cols(const RunTensorInfo& t) const { return of(t.cols); }
   std::int64_t size(const RunTensorInfo& t) const { return rows(t) * cols(t); }
+  // The same as a double, for estimates at sizes whose product an int64 cannot hold.
+  double elements(const RunTensorInfo& t) const { return double(rows(t)) * double(cols(t)); }
 };
 
 // A configuration's extents (the energy subspace at its largest, 2 columns).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -12,7 +13,13 @@ namespace lowrank {
 void set_singular_vectors(Snapshot& s, std::int64_t k, std::int64_t d, std::int64_t rank,
                           const std::vector<double>& reference) {
   const std::int64_t m = std::min(k, d);
-  std::vector<double> a = s.tensors[static_cast<std::size_t>(RunTensor::G)], sigma(static_cast<std::size_t>(m)), u(static_cast<std::size_t>(k * m)),
+  const std::vector<double>& grad = s.tensors[static_cast<std::size_t>(RunTensor::G)];
+  if (!std::all_of(grad.begin(), grad.end(), [](double x) { return std::isfinite(x); })) {  // no SVD of it: NaN vectors
+    s.grad_left.assign(static_cast<std::size_t>(rank * k), std::numeric_limits<double>::quiet_NaN());
+    s.grad_right.assign(static_cast<std::size_t>(rank * d), std::numeric_limits<double>::quiet_NaN());
+    return;
+  }
+  std::vector<double> a = grad, sigma(static_cast<std::size_t>(m)), u(static_cast<std::size_t>(k * m)),
                       vt(static_cast<std::size_t>(m * d)), superb(static_cast<std::size_t>(std::max<std::int64_t>(m - 1, 1)));
   const lapack_int info =
       LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'S', 'S', static_cast<lapack_int>(k), static_cast<lapack_int>(d), a.data(),

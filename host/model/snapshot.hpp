@@ -22,7 +22,8 @@ struct Snapshot {
 // Sets the snapshot's grad_left and grad_right from its G (k×d): the top `rank` singular
 // pairs (u_i, v_i) by a float64 SVD, each pair's sign such that v_1 follows `reference` (d values:
 // ⟨v_1, reference⟩ ≥ 0, as grad_top_right_vector's sign) and every other v_i, and v_1 when
-// `reference` is empty or orthogonal to it, has its largest entry in magnitude positive.
+// `reference` is empty or orthogonal to it, has its largest entry in magnitude positive. A
+// gradient with a non-finite entry gives NaN vectors.
 void set_singular_vectors(Snapshot& s, std::int64_t k, std::int64_t d, std::int64_t rank,
                           const std::vector<double>& reference);
 

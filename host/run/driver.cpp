@@ -124,7 +124,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
           const ResumePlan::Run& saved_run = resume->runs[group[j]];
           s.stopped = true;
           s.summary.status = saved_run.status;
-          s.summary.epochs_done = saved_run.rows;
+          s.summary.epochs_done = std::min(saved_run.rows, s.spec->epochs);
           s.summary.last = saved_run.last;
           s.summary.refit_test_mse = saved_run.refit_test_mse;
           s.seconds = saved_run.seconds;
@@ -176,6 +176,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         s.summary.last = rec;
         s.summary.last.singular_values.clear();
         s.summary.last.top_right_vector.clear();
+        s.summary.last.snapshot = {};
         s.summary.epochs_per_second = static_cast<double>(s.epoch - s.first_epoch) / s.seconds;
         if (!rec.snapshot.empty())
           files.push([&writer, run_index, snap = std::move(rec.snapshot)] { writer.append_snapshot(run_index, snap); });
