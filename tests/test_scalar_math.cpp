@@ -66,10 +66,14 @@ TEST(ScalarMath, ActivationsAreTheirDefinitions) {
     EXPECT_NEAR(activate(Activation::softplus, z), std::log(1 + std::exp(z)), 1e-15) << z;
     EXPECT_NEAR(activate(Activation::elu, z), z > 0 ? z : std::exp(z) - 1, 1e-15) << z;
     EXPECT_NEAR(activate(Activation::swish, z), z / (1 + std::exp(-z)), 1e-15) << z;
+    // gelu, erf form: z Φ(z); its slope at 0 is ½, its curvature 2φ(0) = √(2/π).
+    EXPECT_NEAR(activate(Activation::gelu, z), 0.5 * z * std::erfc(-z / std::sqrt(2.0)), 1e-15) << z;
   }
   EXPECT_DOUBLE_EQ(activate(Activation::softplus, 800.0), 800.0);  // log(1 + e^800) without overflow
   EXPECT_DOUBLE_EQ(activate(Activation::softplus, -800.0), 0.0);
   EXPECT_DOUBLE_EQ(activate_second_derivative(Activation::relu, 1.5), 0.0);
+  EXPECT_DOUBLE_EQ(activate_derivative(Activation::gelu, 0.0), 0.5);
+  EXPECT_NEAR(activate_second_derivative(Activation::gelu, 0.0), std::sqrt(2.0 / 3.141592653589793), 1e-15);
   EXPECT_DOUBLE_EQ(activate_second_derivative(Activation::sigmoid, 0.0), 0.0);  // s(1−s)(1−2s) at s = ½
 }
 

@@ -49,7 +49,8 @@ enum class MuSource { fresh, train, exact };
 // Each choice's names, declared once: the parser, to_string, the messages and the tests iterate these.
 inline constexpr std::pair<const char*, Activation> kActivationNames[] = {
     {"relu", Activation::relu}, {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh},
-    {"softplus", Activation::softplus}, {"elu", Activation::elu}, {"swish", Activation::swish}};
+    {"softplus", Activation::softplus}, {"elu", Activation::elu}, {"swish", Activation::swish},
+    {"gelu", Activation::gelu}};
 inline constexpr std::pair<const char*, Loss> kLossNames[] = {
     {"mse", Loss::mse}, {"half_mse", Loss::half_mse}, {"bce", Loss::bce}, {"hinge", Loss::hinge}};
 inline constexpr std::pair<const char*, AInit> kAInitNames[] = {

@@ -16,13 +16,25 @@
 
 namespace lowrank {
 
-enum class Activation { relu, sigmoid, tanh, softplus, elu, swish };
+enum class Activation { relu, sigmoid, tanh, softplus, elu, swish, gelu };
 
 // sigmoid(z) = 1 / (1 + e^−z); e^−z overflows to ∞ for very negative z, giving the right 0.
 template <typename T>
 LOWRANK_HD T sigmoid(T z) {
   using std::exp;
   return T(1) / (T(1) + exp(-z));
+}
+
+// The standard normal's density φ(z) and distribution Φ(z) = ½(1 + erf(z/√2)), for gelu.
+template <typename T>
+LOWRANK_HD T normal_density(T z) {
+  using std::exp;
+  return T(0.3989422804014327) * exp(T(-0.5) * z * z);  // 1/√(2π)
+}
+template <typename T>
+LOWRANK_HD T normal_cdf(T z) {
+  using std::erf;
+  return T(0.5) * (T(1) + erf(z * T(0.7071067811865476)));  // 1/√2
 }
 
 // σ(z)
@@ -40,6 +52,7 @@ LOWRANK_HD T activate(Activation act, T z) {
     case Activation::softplus: return (z > T(0) ? z : T(0)) + log1p(exp(z > T(0) ? -z : z));
     case Activation::elu: return z > T(0) ? z : expm1(z);
     case Activation::swish: return z * sigmoid(z);
+    case Activation::gelu: return z * normal_cdf(z);  // the erf form, torch.nn.GELU()'s default
   }
   return z;
 }
@@ -56,6 +69,7 @@ decltype(auto) with_activation(Activation act, F&& f) {
     case A::softplus: return f(std::integral_constant<A, A::softplus>{});
     case A::elu: return f(std::integral_constant<A, A::elu>{});
     case A::swish: return f(std::integral_constant<A, A::swish>{});
+    case A::gelu: return f(std::integral_constant<A, A::gelu>{});
   }
   throw std::invalid_argument("with_activation: not an activation");
 }
@@ -81,6 +95,7 @@ LOWRANK_HD T activate_derivative(Activation act, T z) {
       const T s = sigmoid(z);
       return s + z * s * (T(1) - s);
     }
+    case Activation::gelu: return normal_cdf(z) + z * normal_density(z);
   }
   return z;
 }
@@ -107,6 +122,7 @@ LOWRANK_HD T activate_second_derivative(Activation act, T z) {
       const T s = sigmoid(z);
       return s * (T(1) - s) * (T(2) + z * (T(1) - T(2) * s));
     }
+    case Activation::gelu: return normal_density(z) * (T(2) - z * z);
   }
   return z;
 }
