@@ -261,20 +261,21 @@ const RunSpec& Config::run(const std::string& name) const {
 // sizes, and for a stack of snapshots the row of <name>_epoch found by the stack's epoch scale.
 void read_tensors_from_files(const std::string& origin, TableReader& in, const Config& c, InputsSpec& spec) {
   for (std::size_t t = 0; t < std::size(kInputsTensorNames); ++t) {
-    const std::string name = kInputsTensorNames[t], key = "inputs." + spec.name + "." + name;
+    const auto tensor = static_cast<InputsTensor>(t);
+    const std::string name = kInputsTensorNames[t], key = spec.file_key(tensor);
     const auto text = in.string(name);
     const auto epoch = in.integer(name + "_epoch");
     if (!text) {
       if (epoch) fail(origin, "'" + key + "_epoch' needs '" + key + "', the file to take " + name + " from");
       continue;
     }
-    if (t == static_cast<std::size_t>(InputsTensor::q) && c.data_source == DataSource::file)
+    if (tensor == InputsTensor::q && c.data_source == DataSource::file)
       fail(origin, "'" + key + "' does not apply with data.source = \"file\": q is then the data's own (the top right "
                    "singular vector of X)");
-    const std::vector<std::int64_t> want = t == 0 ? std::vector<std::int64_t>{c.k, c.d}
-                                           : t == 1 ? std::vector<std::int64_t>{c.k}
+    const std::vector<std::int64_t> want = tensor == InputsTensor::W0  ? std::vector<std::int64_t>{c.k, c.d}
+                                           : tensor == InputsTensor::a ? std::vector<std::int64_t>{c.k}
                                                     : std::vector<std::int64_t>{c.d};
-    const char* sizes = t == 0 ? "model.k x data.d" : t == 1 ? "model.k" : "data.d";
+    const char* sizes = tensor == InputsTensor::W0 ? "model.k x data.d" : tensor == InputsTensor::a ? "model.k" : "data.d";
     TensorFromFile& f = spec.from_file[t];
     f.source = *text;
     // The file's own errors (unreadable, no such dataset) name the key; here they name the origin too.

@@ -103,6 +103,10 @@ struct InputsSpec {
   double input_noise = 0.0;  // s: X_B += s·N(0, 1) once, at generation (default data.input_noise)
   std::array<TensorFromFile, static_cast<std::size_t>(InputsTensor::count)> from_file{};
   const TensorFromFile& file_of(InputsTensor t) const { return from_file[static_cast<std::size_t>(t)]; }
+  // "inputs.<name>.W0": the key that takes tensor `t` from a file, as messages name it.
+  std::string file_key(InputsTensor t) const {
+    return "inputs." + name + "." + kInputsTensorNames[static_cast<std::size_t>(t)];
+  }
   // "sigmoid", ..., or "triple_index": the file's `teacher` attribute.
   const char* teacher_name() const;
 };

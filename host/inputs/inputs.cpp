@@ -211,7 +211,7 @@ Inputs make_inputs(const Config& c, const InputsSpec& spec) {
   auto from_file = [&spec](InputsTensor t) -> std::optional<std::vector<double>> {
     const TensorFromFile& f = spec.file_of(t);
     if (f.source.empty()) return std::nullopt;
-    const std::string key = "inputs." + spec.name + "." + kInputsTensorNames[static_cast<std::size_t>(t)];
+    const std::string key = spec.file_key(t);
     return read_array(key, parse_array_source(key, f.source), f.row);
   };
   const bool W0_from_file = !spec.file_of(InputsTensor::W0).source.empty();

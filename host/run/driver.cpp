@@ -97,7 +97,8 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
     for (std::size_t i : group) {
       const std::size_t g = inputs_index(config.runs[i]);
       // epochs = 0: one epoch of what is measured at W0, no step (SPEC §6).
-      const EpochScope scope = config.runs[i].epochs > 0 ? options.scope : EpochScope{std::min(options.scope.needs, Needs::decomposition)};
+      const EpochScope scope =
+          config.runs[i].epochs > 0 ? options.scope : EpochScope{std::min(options.scope.needs, Needs::decomposition)};
       RunState<T>& s = states.emplace_back(start_run(be, config, config.runs[i], data[g], inputs[g], scope));
       if (measures_w0(config.runs[i]) && measuring[g] > 1 && !resume) {
         Buffer<T>& Z0 = preactivations[g];
@@ -134,8 +135,8 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         }
       }
     }
-    std::vector<std::size_t> pairs;  // the pairs inside this group
-    for (std::size_t p = 0; p < config.pairs.size(); ++p)
+    std::vector<std::size_t> pairs;  // the pairs inside this group (their angles are a file's, not a sweep's)
+    for (std::size_t p = 0; options.file_work && p < config.pairs.size(); ++p)
       if (std::find_if(group.begin(), group.end(), [&](std::size_t i) { return config.runs[i].name == config.pairs[p].a; }) !=
           group.end())
         pairs.push_back(p);
@@ -173,13 +174,13 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
         seconds.epochs += rec.epoch_seconds;
         s.epoch = t + 1;
         s.summary.epochs_done = std::min(s.epoch, s.spec->epochs);
+        if (!rec.snapshot.empty())  // moved out first: the summary's copy of the record holds no arrays
+          files.push([&writer, run_index, snap = std::move(rec.snapshot)] { writer.append_snapshot(run_index, snap); });
+        rec.snapshot = {};
         s.summary.last = rec;
         s.summary.last.singular_values.clear();
         s.summary.last.top_right_vector.clear();
-        s.summary.last.snapshot = {};
         s.summary.epochs_per_second = static_cast<double>(s.epoch - s.first_epoch) / s.seconds;
-        if (!rec.snapshot.empty())
-          files.push([&writer, run_index, snap = std::move(rec.snapshot)] { writer.append_snapshot(run_index, snap); });
         files.push([&writer, run_index, t, record = std::move(rec)] {
           nvtx3::scoped_range range("write");
           writer.append_epoch(run_index, t, record);
@@ -205,7 +206,7 @@ Training train_all(Backend<T>& be, const Config& config, const std::vector<Input
       }
       if (!any) break;
       // Pairs whose both runs reached W_{t+1} this epoch.
-      for (std::size_t p : options.file_work ? pairs : std::vector<std::size_t>{}) {
+      for (std::size_t p : pairs) {
         RunState<T>& A = state_of(config.pairs[p].a);
         RunState<T>& B = state_of(config.pairs[p].b);
         if (A.epoch == t + 1 && B.epoch == t + 1) {
