@@ -319,21 +319,26 @@ std::vector<double> collapsed(std::mt19937_64& rng, std::int64_t k, std::int64_t
   return A;
 }
 
-// The pivoted-QR route, which takes every matrix whose LU or QR rank test fails (W collapsing to
-// low rank every epoch in relu_vs_sigmoid), against the seed's SVD method: full rank, rank r <
-// min(k, d), repeated and zero rows, tall and wide, equal ranks and unequal (its three ways:
-// the complements, the spaces, B's complement against A's space). Within the seed's own acos
+// The QR routes, which take every matrix whose LU or QR rank test fails (W collapsing to low rank
+// every epoch in relu_vs_sigmoid), against the seed's SVD method: full rank and ill-conditioned,
+// rank r < min(k, d), repeated and zero rows, tall and wide, equal ranks and unequal (the three
+// ways: the complements, the spaces, B's complement against A's space). Each case through the
+// unpivoted route (which must prove these ranks) and the pivoted one, within the seed's own acos
 // resolution (√(2ε) rad per angle ≈ 1.2e-6°), as the other paths.
-TEST(PrincipalAngles, PivotedQrMatchesTheSeedsMethodAtAnyRank) {
+TEST(PrincipalAngles, BothQrRoutesMatchTheSeedsMethodAtAnyRank) {
   std::mt19937_64 rng(12);
   struct Case {
     const char* what;
     std::int64_t k, d;
     std::vector<double> A, B;
   };
+  std::vector<double> falling(45);
+  for (std::size_t i = 0; i < falling.size(); ++i) falling[i] = std::pow(1e-9, double(i) / 44.0);  // κ = 1e9
   std::vector<Case> cases;
   cases.push_back({"full rank, k > d (complements)", 60, 45, gaussian(rng, 60 * 45), gaussian(rng, 60 * 45)});
   cases.push_back({"full rank, k > 2d (the spaces)", 70, 30, gaussian(rng, 70 * 30), gaussian(rng, 70 * 30)});
+  cases.push_back({"full rank, κ = 1e9 (as sigmoid's W)", 60, 45, with_spectrum(rng, 60, 45, falling),
+                   gaussian(rng, 60 * 45)});
   cases.push_back({"rank 12 and 12 of 60×45", 60, 45, of_rank(rng, 60, 45, 12), of_rank(rng, 60, 45, 12)});
   cases.push_back({"rank 40 and 40 of 50×45 (complements)", 50, 45, of_rank(rng, 50, 45, 40), of_rank(rng, 50, 45, 40)});
   cases.push_back({"rank 20 against full (B's complement)", 60, 45, of_rank(rng, 60, 45, 20), gaussian(rng, 60 * 45)});
@@ -342,26 +347,50 @@ TEST(PrincipalAngles, PivotedQrMatchesTheSeedsMethodAtAnyRank) {
   cases.push_back({"repeated rows, k < d", 20, 50, collapsed(rng, 20, 50, 7, 0), collapsed(rng, 20, 50, 11, 3)});
   cases.push_back({"rank 6 of 20×50 (k < d)", 20, 50, of_rank(rng, 20, 50, 6), of_rank(rng, 20, 50, 6)});
   for (const Case& c : cases) {
-    const std::optional<double> qr = spectral::pivoted_qr_mean_angle_deg(c.A.data(), c.B.data(), c.k, c.d);
-    ASSERT_TRUE(qr.has_value()) << c.what << ": the rank is clear here";
     const double seed = seeds_mean_deg(c.A, c.B, c.k, c.d);
-    EXPECT_NEAR(*qr, seed, 5e-6) << c.what;
     EXPECT_NEAR(spectral::mean_principal_angle_deg(c.A.data(), c.B.data(), c.k, c.d), seed, 5e-6) << c.what;
-    // Symmetric, as the seed's.
-    EXPECT_NEAR(*spectral::pivoted_qr_mean_angle_deg(c.B.data(), c.A.data(), c.k, c.d), *qr, 1e-9) << c.what;
+    for (spectral::QrRoute route : {spectral::QrRoute::unpivoted, spectral::QrRoute::pivoted}) {
+      const char* name = route == spectral::QrRoute::unpivoted ? "unpivoted" : "pivoted";
+      const std::optional<double> qr = spectral::qr_mean_angle_deg(c.A.data(), c.B.data(), c.k, c.d, route);
+      ASSERT_TRUE(qr.has_value()) << c.what << ", " << name << ": the rank is clear here";
+      EXPECT_NEAR(*qr, seed, 5e-6) << c.what << ", " << name;
+      // Symmetric, as the seed's.
+      EXPECT_NEAR(*spectral::qr_mean_angle_deg(c.B.data(), c.A.data(), c.k, c.d, route), *qr, 1e-9) << c.what << name;
+    }
   }
   // Known angles: 1e-7°, as the fast paths.
   const AnglePair p = known_angles(rng, 50, 40, 10);
-  EXPECT_NEAR(*spectral::pivoted_qr_mean_angle_deg(p.A.data(), p.B.data(), 50, 40), p.mean_deg, 1e-7);
+  for (spectral::QrRoute route : {spectral::QrRoute::unpivoted, spectral::QrRoute::pivoted})
+    EXPECT_NEAR(*spectral::qr_mean_angle_deg(p.A.data(), p.B.data(), 50, 40, route), p.mean_deg, 1e-7);
   // A zero matrix has no angle (NaN, as the seed's); a rank near the cut is left to the seed.
   const std::vector<double> zero(60 * 45, 0.0), b = gaussian(rng, 60 * 45);
-  EXPECT_TRUE(std::isnan(*spectral::pivoted_qr_mean_angle_deg(zero.data(), b.data(), 60, 45)));
+  for (spectral::QrRoute route : {spectral::QrRoute::unpivoted, spectral::QrRoute::pivoted})
+    EXPECT_TRUE(std::isnan(*spectral::qr_mean_angle_deg(zero.data(), b.data(), 60, 45, route)));
   std::vector<double> near_cut = of_rank(rng, 60, 45, 10);
   const std::vector<double> tiny = of_rank(rng, 60, 45, 1);
   for (std::size_t i = 0; i < near_cut.size(); ++i) near_cut[i] += 1e-11 * tiny[i];
-  EXPECT_FALSE(spectral::pivoted_qr_mean_angle_deg(near_cut.data(), b.data(), 60, 45).has_value());
+  EXPECT_FALSE(spectral::qr_mean_angle_deg(near_cut.data(), b.data(), 60, 45, spectral::QrRoute::either).has_value());
   EXPECT_NEAR(spectral::mean_principal_angle_deg(near_cut.data(), b.data(), 60, 45), seeds_mean_deg(near_cut, b, 60, 45),
               1e-12);
+}
+
+// The unpivoted route proves a rank only from its first columns: where those depend on each other
+// (a repeated or a zero column ahead of the rest) it declines, and the pivoted route answers.
+TEST(PrincipalAngles, UnpivotedRouteDeclinesWhereItsFirstColumnsAreDependent) {
+  std::mt19937_64 rng(13);
+  const std::int64_t k = 60, d = 45;
+  const std::vector<double> b = of_rank(rng, k, d, 20);
+  std::vector<double> repeated = of_rank(rng, k, d, 20), zeroed = of_rank(rng, k, d, 20);
+  for (std::int64_t i = 0; i < k; ++i) {
+    repeated[i * d + 1] = repeated[i * d];  // column 1 = column 0
+    zeroed[i * d] = 0.0;                    // column 0 = 0
+  }
+  for (const auto* A : {&repeated, &zeroed}) {
+    EXPECT_FALSE(spectral::qr_mean_angle_deg(A->data(), b.data(), k, d, spectral::QrRoute::unpivoted).has_value());
+    const double seed = seeds_mean_deg(*A, b, k, d);
+    EXPECT_NEAR(*spectral::qr_mean_angle_deg(A->data(), b.data(), k, d, spectral::QrRoute::either), seed, 5e-6);
+    EXPECT_NEAR(spectral::mean_principal_angle_deg(A->data(), b.data(), k, d), seed, 5e-6);
+  }
 }
 
 TEST(PrincipalAngles, BackendAgreesWithTheSeedsMethodOnRandomMatrices) {

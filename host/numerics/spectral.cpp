@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numbers>
 #include <numeric>
@@ -124,25 +125,92 @@ std::vector<double> svd_basis(const double* A, Index k, Index d, Index& rank) {
   return u;
 }
 
-// A's pivoted Householder QR (column-major factor and reflectors) and the rank it reveals.
-struct PivotedQr {
+// A Householder QR of A (column-major factor and reflectors) and the rank it shows by the seed's
+// cut; its column order does not matter (the angles see only the column space).
+struct QrFactor {
   std::vector<double> a, tau;
   Index rank = 0;
 };
+
+// How far a certified rank must stand from the seed's cut (both sides): the rounding of a QR and
+// of the seed's SVD is ~√p·ε·‖A‖, three orders below the cut's 1e-12·σ_max.
+constexpr double kCutMargin = 10;
+
+// A lower bound on σ_max(A) (row-major k×d) within a few per cent: ‖Ax‖/‖x‖ after a few power
+// steps on AᵀA from the all-ones vector (any x gives a lower bound; the steps make it tight).
+double largest_singular_value_below(const double* A, Index k, Index d) {
+  std::vector<double> x(sz(d), 1.0), y(sz(k));
+  double bound = 0;
+  for (int step = 0; step < 4; ++step) {
+    const double norm = cblas_dnrm2(i32(d), x.data(), 1);
+    if (!(norm > 0)) break;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, i32(k), i32(d), 1.0 / norm, A, i32(d), x.data(), 1, 0.0, y.data(), 1);
+    bound = std::max(bound, cblas_dnrm2(i32(k), y.data(), 1));
+    cblas_dgemv(CblasRowMajor, CblasTrans, i32(k), i32(d), 1.0, A, i32(d), y.data(), 1, 0.0, x.data(), 1);
+  }
+  return bound;
+}
+
+// Unpivoted Householder QR (dgeqrf, level-3 BLAS: a third of dgeqp3's time at 1250×1000), kept
+// only where it proves the rank r by the seed's cut σ > 1e-14 + 1e-12·σ_max: with A = Q[R11 R12;
+// 0 R22], σ_{r+1}(A) ≤ ‖R22‖_F, and σ_r(A) ≥ σ_min(A's first r columns) = σ_min(R11) ≥
+// 1/‖R11⁻¹‖_F; σ_max lies between a lower bound and ‖A‖_F. r is the first column whose
+// trailing block is below the cut; nothing when R11 is not then far above it (early columns
+// dependent on each other, or a singular value near the cut), and pivoted_qr decides. A generic
+// W of any rank passes: W collapsing in relu_vs_sigmoid does.
+std::optional<QrFactor> certified_qr(const double* A, Index k, Index d) {
+  const Index p = std::min(k, d);
+  QrFactor f{to_column_major(A, k, d), std::vector<double>(sz(p)), 0};
+  check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(k), i32(d), f.a.data(), i32(k), f.tau.data()), "dgeqrf");
+  // trailing[i] = ‖R[i:p, i:d]‖_F², from row sums of squares (R is zero below its diagonal).
+  std::vector<double> trailing(sz(p + 1), 0.0);
+  double largest_column = 0;
+  for (Index j = 0; j < d; ++j) {
+    double column = 0;
+    for (Index i = 0; i <= std::min(j, p - 1); ++i) {
+      const double r = f.a[sz(j * k + i)];
+      trailing[sz(i)] += r * r;
+      column += r * r;
+    }
+    largest_column = std::max(largest_column, column);
+  }
+  for (Index i = p - 1; i >= 0; --i) trailing[sz(i)] += trailing[sz(i + 1)];
+  const double cut_high = 1e-14 + 1e-12 * std::sqrt(trailing[0]);
+  // The rank proved with σ_max ≥ sigma_low, if any.
+  const auto proved_rank = [&](double sigma_low) -> std::optional<Index> {
+    const double cut_low = 1e-14 + 1e-12 * sigma_low;
+    Index r = 0;
+    while (r < p && !(std::sqrt(trailing[sz(r)]) * kCutMargin <= cut_low)) ++r;
+    if (r == 0) return r;
+    std::vector<double> inverse(sz(r * r), 0.0);
+    for (Index j = 0; j < r; ++j) std::copy_n(&f.a[sz(j * k)], j + 1, &inverse[sz(j * r)]);
+    if (LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', i32(r), inverse.data(), i32(r)) != 0) return std::nullopt;
+    const double norm = LAPACKE_dlange(LAPACK_COL_MAJOR, 'F', i32(r), i32(r), inverse.data(), i32(r));
+    if (!(std::isfinite(norm) && 1.0 / norm > kCutMargin * cut_high)) return std::nullopt;
+    return r;
+  };
+  // The largest column norm is free and enough at full rank; a lower rank needs σ_max closer
+  // (a collapsed W's columns are ~10× below it).
+  std::optional<Index> rank = proved_rank(std::sqrt(largest_column));
+  if (!rank) rank = proved_rank(largest_singular_value_below(A, k, d));
+  if (!rank) return std::nullopt;
+  f.rank = *rank;
+  return f;
+}
 
 // The rank by the seed's cut σ > 1e-14 + 1e-12·σ_max, read off the pivoted factor's diagonal
 // |r_11| ≥ |r_22| ≥ ...: with |r_11| ≤ σ_max ≤ √p·|r_11|, an entry below the cut's least value
 // over √p bounds every singular value past it below the cut (‖R22‖₂ ≤ √p·|r_ii|), and one above
 // its greatest value times 10√p leaves σ_i above it in practice. Nothing when an entry lies
 // between the two.
-std::optional<PivotedQr> pivoted_qr(const double* A, Index k, Index d) {
-  PivotedQr f{to_column_major(A, k, d), std::vector<double>(sz(std::min(k, d))), 0};
+std::optional<QrFactor> pivoted_qr(const double* A, Index k, Index d) {
+  QrFactor f{to_column_major(A, k, d), std::vector<double>(sz(std::min(k, d))), 0};
   std::vector<lapack_int> pivots(sz(d), 0);
   check(LAPACKE_dgeqp3(LAPACK_COL_MAJOR, i32(k), i32(d), f.a.data(), i32(k), pivots.data(), f.tau.data()), "dgeqp3");
   const Index p = std::min(k, d);
   if (p == 0) return f;
   const double root_p = std::sqrt(static_cast<double>(p)), top = std::abs(f.a[0]);
-  const double low = (1e-14 + 1e-12 * top) / root_p, high = (1e-14 + 1e-12 * root_p * top) * 10 * root_p;
+  const double low = (1e-14 + 1e-12 * top) / root_p, high = (1e-14 + 1e-12 * root_p * top) * kCutMargin * root_p;
   for (Index i = 0; i < p; ++i) {
     const double r = std::abs(f.a[sz(i * k + i)]);
     if (r > low && r <= high) return std::nullopt;
@@ -151,10 +219,41 @@ std::optional<PivotedQr> pivoted_qr(const double* A, Index k, Index d) {
   return f;
 }
 
+// A's factor by the route asked for; with `either`, the certified one where it proves the rank.
+std::optional<QrFactor> qr_factor(const double* A, Index k, Index d, QrRoute route) {
+  if (route != QrRoute::pivoted)
+    if (std::optional<QrFactor> f = certified_qr(A, k, d); f || route == QrRoute::unpivoted) return f;
+  return pivoted_qr(A, k, d);
+}
+
+// The seed's basis of A's column space (its SVD's left vectors above the cut) as the QR factor of
+// those columns, whose Q spans them: where no QR can tell the rank, the SVD is A's alone.
+QrFactor svd_factor(const double* A, Index k, Index d) {
+  QrFactor f;
+  f.a = svd_basis(A, k, d, f.rank);
+  f.tau.assign(sz(f.rank), 0.0);
+  if (f.rank > 0)
+    check(LAPACKE_dgeqrf(LAPACK_COL_MAJOR, i32(k), i32(f.rank), f.a.data(), i32(k), f.tau.data()), "dgeqrf");
+  return f;
+}
+
+// How many different rows A (row-major k×d) has, bit for bit: a matrix of fewer than d cannot
+// have full column rank (W collapsing, its neurons identical), and the LU routes need not try.
+Index distinct_rows(const double* A, Index k, Index d) {
+  std::vector<Index> order(sz(k));
+  std::iota(order.begin(), order.end(), Index{0});
+  const auto row = [&](Index i) { return A + i * d; };
+  const std::size_t bytes = sz(d) * sizeof(double);
+  std::sort(order.begin(), order.end(), [&](Index x, Index y) { return std::memcmp(row(x), row(y), bytes) < 0; });
+  Index count = k > 0 ? 1 : 0;
+  for (Index i = 1; i < k; ++i) count += std::memcmp(row(order[sz(i - 1)]), row(order[sz(i)]), bytes) != 0;
+  return count;
+}
+
 // Orthonormal columns (column-major k×count) of Q: the first `count` (a basis of the space: the
 // reflectors past them leave those columns of I alone, and are not applied), or with `complement`
 // the last (of its orthogonal complement: every reflector).
-std::vector<double> q_columns(PivotedQr& f, Index k, Index count, bool complement) {
+std::vector<double> q_columns(QrFactor& f, Index k, Index count, bool complement) {
   const Index first = complement ? k - count : 0, reflectors = complement ? static_cast<Index>(f.tau.size()) : count;
   std::vector<double> q(sz(k * count), 0.0);
   for (Index j = 0; j < count; ++j) q[sz(j * k + first + j)] = 1.0;
@@ -165,41 +264,55 @@ std::vector<double> q_columns(PivotedQr& f, Index k, Index count, bool complemen
   return q;
 }
 
-// The singular values of Uᵀ V (U k×m, V k×n, column-major).
-std::vector<double> cross_singular_values(const std::vector<double>& U, Index m, const std::vector<double>& V, Index n,
+// The singular values of Uᵀ V, U being f's first `count` columns of Q (or with `complement` its
+// last), V column-major k×m: the rows of Qᵀ V that U picks (Q never formed; its first `count`
+// reflectors alone make the first columns, as in q_columns).
+std::vector<double> cross_singular_values(QrFactor& f, Index count, bool complement, std::vector<double> V, Index m,
                                           Index k) {
-  if (m == 0 || n == 0) return {};
-  std::vector<double> C(sz(m * n));
-  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, i32(m), i32(n), i32(k), 1.0, U.data(), i32(k), V.data(), i32(k),
-              0.0, C.data(), i32(m));
-  return singular_values(C, m, n);
+  if (count == 0 || m == 0) return {};
+  const Index first = complement ? k - count : 0, reflectors = complement ? static_cast<Index>(f.tau.size()) : count;
+  if (reflectors > 0)
+    check(LAPACKE_dormqr(LAPACK_COL_MAJOR, 'L', 'T', i32(k), i32(m), i32(reflectors), f.a.data(), i32(k),
+                         f.tau.data(), V.data(), i32(k)),
+          "dormqr");
+  std::vector<double> C(sz(count * m));
+  for (Index j = 0; j < m; ++j) std::copy_n(&V[sz(j * k + first)], count, &C[sz(j * count)]);
+  return singular_values(C, count, m);
 }
 
-}  // namespace
-
-std::optional<double> pivoted_qr_mean_angle_deg(const double* A, const double* B, Index k, Index d) {
-  std::optional<PivotedQr> fa = pivoted_qr(A, k, d), fb = pivoted_qr(B, k, d);
-  if (!fa || !fb) return std::nullopt;
-  if (fa->rank > fb->rank) std::swap(fa, fb);  // the angles are symmetric: ra ≤ rb
-  const Index ra = fa->rank, rb = fb->rank;
+// The mean of the angles between the column spaces of two factors (of k rows), in degrees.
+double mean_angle_deg(QrFactor a, QrFactor b, Index k) {
+  if (a.rank > b.rank) std::swap(a, b);  // the angles are symmetric: ra ≤ rb
+  const Index ra = a.rank, rb = b.rank;
   if (ra == 0) return std::numeric_limits<double>::quiet_NaN();  // the seed's: no angle
   // The ra angles θ_i between the spaces, from the fewest columns of Q: with U_a, U_b bases of
   // the spaces and U_b⊥ of B's complement, cos θ = σ(U_aᵀ U_b), and (the CS decomposition of
   // [U_b U_b⊥]ᵀ U_a) sin θ = σ(U_b⊥ᵀ U_a), the rest zero; two spaces of one dimension r have the
   // non-zero angles of their complements, cos θ = σ(U_a⊥ᵀ U_b⊥).
+  // Each product forms one factor's columns and projects them on the other's Q: the cheaper way
+  // round (columns × reflectors) where the two differ.
   double sum = 0;
   if (ra == rb && k - ra < ra) {
-    for (double c : cross_singular_values(q_columns(*fa, k, k - ra, true), k - ra, q_columns(*fb, k, k - rb, true),
-                                          k - rb, k))
+    for (double c : cross_singular_values(a, k - ra, true, q_columns(b, k, k - rb, true), k - rb, k))
       sum += std::acos(std::clamp(c, 0.0, 1.0));
   } else if (k - rb < rb) {
-    for (double s : cross_singular_values(q_columns(*fb, k, k - rb, true), k - rb, q_columns(*fa, k, ra, false), ra, k))
-      sum += std::asin(std::clamp(s, 0.0, 1.0));
+    const bool complement_first = (k - rb) * (rb + ra) <= ra * (ra + rb);
+    const std::vector<double> s =
+        complement_first ? cross_singular_values(a, ra, false, q_columns(b, k, k - rb, true), k - rb, k)
+                         : cross_singular_values(b, k - rb, true, q_columns(a, k, ra, false), ra, k);
+    for (double sine : s) sum += std::asin(std::clamp(sine, 0.0, 1.0));
   } else {
-    for (double c : cross_singular_values(q_columns(*fa, k, ra, false), ra, q_columns(*fb, k, rb, false), rb, k))
+    for (double c : cross_singular_values(b, rb, false, q_columns(a, k, ra, false), ra, k))
       sum += std::acos(std::clamp(c, 0.0, 1.0));
   }
   return degrees(sum / static_cast<double>(ra));
+}
+}  // namespace
+
+std::optional<double> qr_mean_angle_deg(const double* A, const double* B, Index k, Index d, QrRoute route) {
+  std::optional<QrFactor> fa = qr_factor(A, k, d, route), fb = qr_factor(B, k, d, route);
+  if (!fa || !fb) return std::nullopt;
+  return mean_angle_deg(std::move(*fa), std::move(*fb), k);
 }
 
 RowFactor factor_rows(const double* X, Index n, Index d) {
@@ -428,9 +541,12 @@ std::vector<double> principal_angles_svd(const double* A, const double* B, Index
 }
 
 double mean_principal_angle_deg(const double* A, const double* B, Index k, Index d) {
+  // The LU routes need full rank, min(k, d), which repeated rows rule out at once.
+  const Index p_full = std::min(k, d);
+  const bool may_be_full = distinct_rows(A, k, d) >= p_full && distinct_rows(B, k, d) >= p_full;
   // d ≥ k: two matrices of full row rank both span all of R^k, and every angle is zero.
-  if (d >= k && full_row_rank(A, k, d) && full_row_rank(B, k, d)) return 0.0;
-  if (d < k) {
+  if (d >= k && may_be_full && full_row_rank(A, k, d) && full_row_rank(B, k, d)) return 0.0;
+  if (d < k && may_be_full) {
     // Bases of the smaller side: the spaces themselves, or their complements, whose non-zero
     // principal angles are the same (the other d − p angles are zero).
     const bool complement = k - d < d;
@@ -446,12 +562,12 @@ double mean_principal_angle_deg(const double* A, const double* B, Index k, Index
       return degrees(sum / static_cast<double>(d));
     }
   }
-  if (const std::optional<double> mean = pivoted_qr_mean_angle_deg(A, B, k, d)) return *mean;
-  const std::vector<double> angles = principal_angles_svd(A, B, k, d);
-  if (angles.empty()) return std::numeric_limits<double>::quiet_NaN();
-  double sum = 0;
-  for (double a : angles) sum += a;
-  return degrees(sum / static_cast<double>(angles.size()));
+  // Each matrix by the cheapest route that proves its rank: a QR, else the seed's SVD basis.
+  const auto factor = [&](const double* M) {
+    std::optional<QrFactor> f = qr_factor(M, k, d, QrRoute::either);
+    return f ? std::move(*f) : svd_factor(M, k, d);
+  };
+  return mean_angle_deg(factor(A), factor(B), k);
 }
 
 Refit refit_readout(const double* X, const double* y, Index n, const double* X_test, const double* y_test,

@@ -73,14 +73,19 @@ constexpr double kPivotCut = 1e-8;
 // Well-conditioned tall matrices (k > d) take bases of the smaller of the spaces (Householder QR)
 // and their complements (LU): the non-zero angles of two equal-dimension spaces and of their
 // complements agree. Wide ones (k ≤ d) of full row rank both span R^k: every angle is zero,
-// exactly. Any whose rank is in doubt take pivoted_qr_mean_angle_deg, and the seed's SVD bases
-// only where that cannot tell the rank.
+// exactly. Any whose rank is in doubt take qr_mean_angle_deg (QrRoute::either), and the seed's
+// SVD bases only where no QR can tell the rank.
 double mean_principal_angle_deg(const double* A, const double* B, std::int64_t k, std::int64_t d);
-// The same angles for matrices of any rank, from Householder QR with column pivoting (LAPACK
-// dgeqp3, about a fifth of an SVD's time): the rank is the count of diagonal entries above the
-// seed's cut, bases of the spaces or of their complements are Q's columns. Nothing (std::nullopt)
-// when a diagonal entry lies so near the cut that the seed's SVD might count otherwise.
-std::optional<double> pivoted_qr_mean_angle_deg(const double* A, const double* B, std::int64_t k, std::int64_t d);
+// How qr_mean_angle_deg factors each matrix. `unpivoted`: Householder QR (dgeqrf) and a proof of
+// the rank from its trailing blocks and ‖R11⁻¹‖_F (nothing without one); `pivoted`: Householder
+// QR with column pivoting (dgeqp3, three times dgeqrf's time at 1250×1000), the rank read off its
+// diagonal; `either`: the unpivoted where it proves the rank, else the pivoted.
+enum class QrRoute { unpivoted, pivoted, either };
+// The same angles for matrices of any rank from a QR of each: the rank by the seed's cut, bases of
+// the spaces or of their complements as Q's columns. Nothing (std::nullopt) when the route cannot
+// tell a rank so near the cut that the seed's SVD might count otherwise.
+std::optional<double> qr_mean_angle_deg(const double* A, const double* B, std::int64_t k, std::int64_t d,
+                                        QrRoute route);
 // The seed's method itself, kept as the fallback and as the reference in tests.
 std::vector<double> principal_angles_svd(const double* A, const double* B, std::int64_t k, std::int64_t d);
 
