@@ -255,6 +255,14 @@ class CudaBackend final : public Backend<T> {
     launch_activation_derivative(Z.data.get(), act, Z.size(), stream_);
   }
 
+  void optimizer_step(Buffer<T>& W, const Buffer<T>& G, Buffer<T>& first, Buffer<T>* second, const UpdateRule& rule,
+                      bool normalize) override {
+    require(W.size() == G.size() && W.size() == first.size() && (!second || second->size() == W.size()),
+            "optimizer_step");
+    launch_optimizer_rows(W.data.get(), G.data.get(), first.data.get(), second ? second->data.get() : nullptr, rule,
+                          normalize, W.rows, W.cols, stream_);
+  }
+
   void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) override {
     require(W.rows == G.rows && W.cols == G.cols, "step");
     launch_step_rows(W.data.get(), G.data.get(), lr, normalize, W.rows, W.cols, stream_);

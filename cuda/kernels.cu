@@ -113,6 +113,31 @@ __global__ void step_rows(T* __restrict__ W, const T* __restrict__ G, T lr, bool
   for (std::int64_t c = threadIdx.x; c < d; c += kRowThreads) row[c] *= scale;
 }
 
+// One optimiser step on a row of W with its state (update_weight), then, if normalize, the row to
+// unit norm: one pass over W, G and the state, as step_rows (llm.c's adamw_kernel, a block a row).
+template <typename T>
+__global__ void optimizer_rows(T* __restrict__ W, const T* __restrict__ G, T* __restrict__ first,
+                               T* __restrict__ second, const UpdateRule rule, bool normalize, std::int64_t d) {
+  using Reduce = cub::BlockReduce<double, kRowThreads>;
+  __shared__ typename Reduce::TempStorage scratch;
+  __shared__ T scale;
+  const std::int64_t offset = blockIdx.x * d;
+  T* row = W + offset;
+  double partial = 0;
+  T unused = 0;  // momentum keeps no second moment
+  for (std::int64_t c = threadIdx.x; c < d; c += kRowThreads) {
+    const std::int64_t e = offset + c;
+    const T w = update_weight(rule, row[c], G[e], first[e], second ? second[e] : unused);
+    row[c] = w;
+    partial += static_cast<double>(w) * static_cast<double>(w);
+  }
+  if (!normalize) return;
+  const double sq = Reduce(scratch).Sum(partial);
+  if (threadIdx.x == 0) scale = T(1) / (static_cast<T>(sqrt(sq)) + T(1e-8));
+  __syncthreads();
+  for (std::int64_t c = threadIdx.x; c < d; c += kRowThreads) row[c] *= scale;
+}
+
 template <typename T>
 __global__ void batched_dots(const DotBatch<T> batch, double* __restrict__ out) {
   using Reduce = cub::BlockReduce<double, kRowThreads>;
@@ -251,6 +276,13 @@ void launch_step_rows(T* W, const T* G, double lr, bool normalize, std::int64_t 
 }
 
 template <typename T>
+void launch_optimizer_rows(T* W, const T* G, T* first, T* second, const UpdateRule& rule, bool normalize,
+                           std::int64_t k, std::int64_t d, cudaStream_t stream) {
+  optimizer_rows<T><<<static_cast<unsigned>(k), kRowThreads, 0, stream>>>(W, G, first, second, rule, normalize, d);
+  LOWRANK_CHECK(cudaGetLastError());
+}
+
+template <typename T>
 void launch_to_double(const T* in, double* out, std::int64_t count, cudaStream_t stream) {
   convert<T, double><<<blocks_for(count), kThreads, 0, stream>>>(in, out, count);
   LOWRANK_CHECK(cudaGetLastError());
@@ -327,6 +359,8 @@ void launch_axpy(double alpha, const T* x, T* y, std::int64_t count, cudaStream_
   template void launch_activation_derivative<T>(T*, Activation, std::int64_t, cudaStream_t);                     \
   template void launch_step_rows<T>(T*, const T*, double, bool, std::int64_t, std::int64_t, cudaStream_t);      \
   template void launch_axpy<T>(double, const T*, T*, std::int64_t, cudaStream_t);                               \
+  template void launch_optimizer_rows<T>(T*, const T*, T*, T*, const UpdateRule&, bool, std::int64_t,           \
+                                         std::int64_t, cudaStream_t);                                            \
   template void launch_to_double<T>(const T*, double*, std::int64_t, cudaStream_t);                              \
   template void launch_from_double<T>(const double*, T*, std::int64_t, cudaStream_t);                            \
   template void launch_batched_dots<T>(const DotBatch<T>&, double*, cudaStream_t);                            \

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "optimizer_math.hpp"
 #include "scalar_math.hpp"
 
 namespace lowrank::cuda {
@@ -37,6 +38,13 @@ void launch_activation_derivative(T* Z, Activation act, std::int64_t count, cuda
 template <typename T>
 void launch_step_rows(T* W, const T* G, double lr, bool normalize, std::int64_t k, std::int64_t d,
                       cudaStream_t stream);
+
+// One optimiser step (optimizer_math.hpp's update_weight) on every entry of W (k×d) with its
+// state `first` (b or m) and `second` (v, or null), then, if normalize, each row to unit norm as
+// launch_step_rows. One block per row.
+template <typename T>
+void launch_optimizer_rows(T* W, const T* G, T* first, T* second, const UpdateRule& rule, bool normalize,
+                           std::int64_t k, std::int64_t d, cudaStream_t stream);
 
 // y_i ← y_i + α x_i, i < count.
 template <typename T>

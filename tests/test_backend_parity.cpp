@@ -160,6 +160,38 @@ double axpy_op(Pair<T>& p, const Shape& s) {
   return err;
 }
 
+// Three optimiser steps (momentum with nesterov, then Adam, then AdamW, each with and without the
+// renormalisation) over a k×d W: the new W and the state, both backends from the same start.
+template <typename T>
+double optimizer_op(Pair<T>& p, const Shape& s) {
+  UpdateRule nesterov;
+  nesterov.kind = UpdateKind::momentum;
+  nesterov.lr = 0.3;
+  nesterov.momentum = 0.9;
+  nesterov.nesterov = true;
+  const UpdateRule rules[] = {nesterov, adam_rule(0.01, 0.9, 0.999, 1e-8, 0.0, 3),
+                              adam_rule(0.02, 0.8, 0.99, 1e-6, 0.1, 1)};
+  double err = 0;
+  for (const UpdateRule& rule : rules)
+    for (bool normalize : {false, true}) {
+      const auto W = p.random(s.k * s.d, 1.0), G = p.random(s.k * s.d, 1.0), m = p.random(s.k * s.d, 0.1);
+      auto v = p.random(s.k * s.d, 0.1);
+      for (T& x : v) x = x * x;  // a second moment is non-negative
+      std::vector<T> out[2][3];
+      for (int b = 0; b < 2; ++b) {
+        Backend<T>& be = b ? *p.gpu : *p.cpu;
+        Buffer<T> Wb = be.upload(W, s.k, s.d), mb = be.upload(m, s.k, s.d), vb = be.upload(v, s.k, s.d);
+        const bool adam = rule.kind == UpdateKind::adam;
+        be.optimizer_step(Wb, be.upload(G, s.k, s.d), mb, adam ? &vb : nullptr, rule, normalize);
+        out[b][0] = p.get(be, Wb);
+        out[b][1] = p.get(be, mb);
+        out[b][2] = p.get(be, vb);
+      }
+      for (int i = 0; i < 3; ++i) err = std::max(err, relative_error(out[1][i], out[0][i]));
+    }
+  return err;
+}
+
 template <typename T>
 double products_op(Pair<T>& p, const Shape& s) {
   const auto A = p.random(s.n * s.d, 1.0), x = p.random(s.n, 1.0), B = p.random(s.d * 2, 1.0),
@@ -346,6 +378,7 @@ std::vector<OpCase<T>> operations() {
       {"gradient", gradient_op<T>, 1e-12, 1e-5},
       {"step", step_op<T>, 1e-12, 1e-6},
       {"axpy", axpy_op<T>, 1e-15, 1e-7},
+      {"optimizer_step", optimizer_op<T>, 1e-12, 1e-6},
       {"products", products_op<T>, 1e-12, 1e-5},
       {"singular_values", singular_values_op<T>, 1e-2, 1e-2},  // fraction of SPEC §4's bound
       {"top_vector", top_vector_op<T>, 1e-9, 1e-5},

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "optimizer_math.hpp"
 #include "scalar_math.hpp"
 
 namespace lowrank {
@@ -92,6 +93,11 @@ class Backend {
   // Gradient descent's step, fused with the seed's renormalisation: W ← W − η G; then, if
   // normalize, every row w_j ← w_j / (‖w_j‖ + 1e-8).
   virtual void step(Buffer<T>& W, const Buffer<T>& G, double lr, bool normalize) = 0;
+  // An optimiser's step (optimizer_math.hpp's update_weight on every entry of W, with the state
+  // `first`, momentum's b or Adam's m, and `second`, Adam's v, null for momentum), fused as `step`
+  // with the renormalisation of each row when normalize: one pass over W and its state.
+  virtual void optimizer_step(Buffer<T>& W, const Buffer<T>& G, Buffer<T>& first, Buffer<T>* second,
+                              const UpdateRule& rule, bool normalize) = 0;
   // y ← y + α x (the same size; x may be y), element-wise in the working precision.
   virtual void axpy(double alpha, const Buffer<T>& x, Buffer<T>& y) = 0;
 

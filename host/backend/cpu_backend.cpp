@@ -150,6 +150,31 @@ class CpuBackend final : public Backend<T> {
     }
   }
 
+  void optimizer_step(Buffer<T>& W, const Buffer<T>& G, Buffer<T>& first, Buffer<T>* second, const UpdateRule& rule,
+                      bool normalize) override {
+    require(W.size() == G.size() && W.size() == first.size() && (!second || second->size() == W.size()),
+            "optimizer_step");
+    const Index k = W.rows, d = W.cols;
+    T* w = W.data.get();
+    const T* g = G.data.get();
+    T* s1 = first.data.get();
+    T* s2 = second ? second->data.get() : nullptr;
+    T unused = 0;  // momentum keeps no second moment
+    for (Index j = 0; j < k; ++j) {
+      T* row = w + j * d;
+      T sq = 0;
+      for (Index c = 0; c < d; ++c) {
+        const Index e = j * d + c;
+        row[c] = update_weight(rule, row[c], g[e], s1[e], s2 ? s2[e] : unused);
+        sq += row[c] * row[c];
+      }
+      if (normalize) {
+        const T inv = T(1) / (std::sqrt(sq) + T(1e-8));
+        for (Index c = 0; c < d; ++c) row[c] *= inv;
+      }
+    }
+  }
+
   void gemv_t(const Buffer<T>& A, const Buffer<T>& x, Buffer<T>& y) override {
     require(x.size() == A.rows && y.size() == A.cols, "gemv_t");
     blas::gemv(CblasTrans, i32(A.rows), i32(A.cols), T(1), A.data.get(), i32(A.cols), x.data.get(), T(0),

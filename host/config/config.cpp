@@ -40,6 +40,7 @@ const char* to_string(Precision p) { return name_of(p, kPrecisionNames); }
 const char* to_string(SpectrumMethod m) { return name_of(m, kSpectrumMethodNames); }
 const char* to_string(MuSource m) { return name_of(m, kMuSourceNames); }
 const char* to_string(DataSource s) { return name_of(s, kDataSourceNames); }
+const char* to_string(OptimizerKind o) { return name_of(o, kOptimizerNames); }
 
 namespace {
 
@@ -385,6 +386,57 @@ double strength(const std::string& origin, const std::string& key, double value)
   return value;
 }
 
+// The optimiser's keys, each with the optimisers it applies to (SPEC §11).
+struct OptimizerKey {
+  const char* name;
+  bool (*applies)(OptimizerKind);
+  const char* to;  // for messages
+};
+constexpr OptimizerKey kOptimizerKeys[] = {
+    {"momentum", [](OptimizerKind o) { return o == OptimizerKind::momentum; }, "momentum"},
+    {"nesterov", [](OptimizerKind o) { return o == OptimizerKind::momentum; }, "momentum"},
+    {"beta1", [](OptimizerKind o) { return o == OptimizerKind::adam || o == OptimizerKind::adamw; }, "adam and adamw"},
+    {"beta2", [](OptimizerKind o) { return o == OptimizerKind::adam || o == OptimizerKind::adamw; }, "adam and adamw"},
+    {"eps", [](OptimizerKind o) { return o == OptimizerKind::adam || o == OptimizerKind::adamw; }, "adam and adamw"},
+    {"decoupled_weight_decay", [](OptimizerKind o) { return o == OptimizerKind::adamw; }, "adamw"},
+};
+
+// A table's optimiser keys over `o` (the [model] defaults, or a run's own over them), each
+// checked; `given` receives the keys the table sets.
+OptimizerSpec read_optimizer(const std::string& origin, TableReader& t, OptimizerSpec o, std::vector<std::string>& given) {
+  if (auto name = t.string("optimizer")) o.kind = parse_enum(origin, t.key("optimizer"), *name, kOptimizerNames);
+  const auto fraction = [&](const char* name, double& value) {
+    if (auto v = t.real(name)) {
+      value = finite(origin, t.key(name), *v);
+      if (!(value >= 0 && value < 1))
+        fail(origin, "'" + t.key(name) + "' = " + format_real(value) + " must be in [0, 1)");
+    }
+  };
+  fraction("momentum", o.momentum);
+  fraction("beta1", o.beta1);
+  fraction("beta2", o.beta2);
+  if (auto v = t.boolean("nesterov")) o.nesterov = *v;
+  if (auto v = t.real("eps")) {
+    o.eps = finite(origin, t.key("eps"), *v);
+    if (o.eps < 0) fail(origin, "'" + t.key("eps") + "' = " + format_real(o.eps) + " must be >= 0");
+  }
+  if (auto v = t.real("decoupled_weight_decay"))
+    o.decoupled_weight_decay = strength(origin, t.key("decoupled_weight_decay"), *v);
+  for (const OptimizerKey& key : kOptimizerKeys)
+    if (t.has(key.name)) given.push_back(key.name);
+  return o;
+}
+
+// A run's optimiser keys must apply to its optimiser; torch.optim's own refusals too.
+void check_optimizer(const std::string& origin, const RunSpec& r, const std::vector<std::string>& given) {
+  for (const OptimizerKey& key : kOptimizerKeys)
+    if (std::find(given.begin(), given.end(), key.name) != given.end() && !key.applies(r.optimizer.kind))
+      fail(origin, "'runs." + r.name + "." + key.name + "' applies to " + key.to + ", not to optimizer = \"" +
+                       to_string(r.optimizer.kind) + "\"");
+  if (r.optimizer.kind == OptimizerKind::momentum && r.optimizer.nesterov && !(r.optimizer.momentum > 0))
+    fail(origin, "run '" + r.name + "': nesterov = true needs momentum > 0 (as torch.optim.SGD)");
+}
+
 Config parse_config(const std::string& toml_text, const std::string& origin,
                     const std::vector<std::string>& overrides) {
   toml::table root;
@@ -442,6 +494,8 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
   const bool normalize_default = model.boolean("normalize_rows").value_or(true);
   c.weight_decay = strength(origin, "model.weight_decay", model.real("weight_decay").value_or(0.0));
   c.gradient_penalty = strength(origin, "model.gradient_penalty", model.real("gradient_penalty").value_or(0.0));
+  std::vector<std::string> model_optimizer_keys;
+  c.optimizer = read_optimizer(origin, model, c.optimizer, model_optimizer_keys);
   model.finish();
 
   TableReader decomposition(top.table("decomposition"), "decomposition", origin);
@@ -542,6 +596,9 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     r.weight_decay = strength(origin, run.key("weight_decay"), run.real("weight_decay").value_or(c.weight_decay));
     r.gradient_penalty =
         strength(origin, run.key("gradient_penalty"), run.real("gradient_penalty").value_or(c.gradient_penalty));
+    std::vector<std::string> optimizer_keys;
+    r.optimizer = read_optimizer(origin, run, c.optimizer, optimizer_keys);
+    check_optimizer(origin, r, optimizer_keys);
 
     const auto gamma = run.k_scaled("gamma", c.k), gamma_nb = run.k_scaled("gamma_nb", c.k);
     const auto lr = run.k_scaled("lr", c.k), lr_nb = run.k_scaled("lr_nb", c.k);
@@ -577,6 +634,14 @@ Config parse_config(const std::string& toml_text, const std::string& origin,
     for (const auto& other : c.runs)
       if (other.name == r.name) fail(origin, "two runs are named '" + r.name + "'");
     c.runs.push_back(r);
+  }
+  // A default in [model] that no run's optimiser takes is a mistake, not a silent no-op.
+  for (const OptimizerKey& key : kOptimizerKeys) {
+    if (std::find(model_optimizer_keys.begin(), model_optimizer_keys.end(), key.name) == model_optimizer_keys.end())
+      continue;
+    if (std::none_of(c.runs.begin(), c.runs.end(), [&](const RunSpec& r) { return key.applies(r.optimizer.kind); }))
+      fail(origin, "'model." + std::string(key.name) + "' applies to " + key.to + ", and no run trains with " +
+                       (std::string(key.to).find(' ') == std::string::npos ? "it" : "them"));
   }
 
   if (const toml::array* pairs = top.array("pairs")) {
@@ -712,6 +777,14 @@ std::string Config::to_toml() const {
        << "\nnormalize_rows = " << (r.normalize_rows ? "true" : "false")
        << "\nweight_decay = " << format_real(r.weight_decay) << "\ngradient_penalty = " << format_real(r.gradient_penalty)
        << "\n";
+    const OptimizerSpec& o = r.optimizer;
+    if (o.kind != OptimizerKind::gd) os << "optimizer = \"" << to_string(o.kind) << "\"\n";  // gd: today's text
+    if (o.kind == OptimizerKind::momentum)
+      os << "momentum = " << format_real(o.momentum) << "\nnesterov = " << (o.nesterov ? "true" : "false") << "\n";
+    if (o.adam())
+      os << "beta1 = " << format_real(o.beta1) << "\nbeta2 = " << format_real(o.beta2) << "\neps = " << format_real(o.eps)
+         << "\n";
+    if (o.kind == OptimizerKind::adamw) os << "decoupled_weight_decay = " << format_real(o.decoupled_weight_decay) << "\n";
     // The seed's nominal values where given (they resolve to the same γ and η bit for bit),
     // the engine's γ and η otherwise; what ran is noted beside them.
     if (r.gamma_nb) os << "gamma_nb = " << format_real(*r.gamma_nb) << "\n";

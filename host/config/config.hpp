@@ -45,6 +45,9 @@ enum class DataSource { model, file };
 // Where the decomposition's μ = E[σ'(Wx)] is averaged: fresh samples of the data model (the
 // notebook's get_mu), the training X, or the data model exactly (wᵀx is Gaussian: a 1-D integral).
 enum class MuSource { fresh, train, exact };
+// How a run's W moves (SPEC §11, torch.optim's semantics): full-batch gradient descent (the
+// seed's), SGD (the full batch, as gd, until batch_size lands), heavy-ball momentum, Adam, AdamW.
+enum class OptimizerKind { gd, sgd, momentum, adam, adamw };
 
 // Each choice's names, declared once: the parser, to_string, the messages and the tests iterate these.
 inline constexpr std::pair<const char*, Activation> kActivationNames[] = {
@@ -70,6 +73,9 @@ inline constexpr std::pair<const char*, DataSource> kDataSourceNames[] = {{"mode
                                                                           {"file", DataSource::file}};
 inline constexpr std::pair<const char*, MuSource> kMuSourceNames[] = {
     {"fresh", MuSource::fresh}, {"train", MuSource::train}, {"exact", MuSource::exact}};
+inline constexpr std::pair<const char*, OptimizerKind> kOptimizerNames[] = {
+    {"gd", OptimizerKind::gd},     {"sgd", OptimizerKind::sgd},     {"momentum", OptimizerKind::momentum},
+    {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}};
 
 const char* to_string(Activation a);
 const char* to_string(Loss l);
@@ -80,6 +86,21 @@ const char* to_string(Precision p);
 const char* to_string(SpectrumMethod m);
 const char* to_string(MuSource m);
 const char* to_string(DataSource s);
+const char* to_string(OptimizerKind o);
+
+// A run's optimiser and its values (SPEC §11; defaults in [model]). Each value applies to some
+// optimisers only: `momentum` and `nesterov` to momentum, `beta1`, `beta2` and `eps` to adam and
+// adamw, `decoupled_weight_decay` (λ_w) to adamw.
+struct OptimizerSpec {
+  OptimizerKind kind = OptimizerKind::gd;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double decoupled_weight_decay = 0.01;
+  bool adam() const { return kind == OptimizerKind::adam || kind == OptimizerKind::adamw; }
+  // Whether W moves by W − η∇ alone (gd, and sgd on the full batch): no state, today's files.
+  bool plain() const { return kind == OptimizerKind::gd || kind == OptimizerKind::sgd; }
+};
 
 // One training set and test set: a teacher and its own draws of X_B, z, β and noise.
 // q, W0 and a are shared by every inputs group of an invocation. The teacher is single-index,
@@ -127,6 +148,7 @@ struct RunSpec {
   // model.gradient_penalty): (λ/2)‖W‖_F², and the notebook's gradient penalty
   // (λγ²/2n) Σ_i ‖x_i‖² Σ_j a_j² σ'(w_jᵀx_i)²; 0 is off.
   double weight_decay = 0.0, gradient_penalty = 0.0;
+  OptimizerSpec optimizer;
 };
 
 struct PairSpec {
@@ -159,6 +181,7 @@ struct Config {
   // The loss every run descends (SPEC §9); it also shapes the labels the teacher gives.
   Loss loss = Loss::mse;
   double weight_decay = 0.0, gradient_penalty = 0.0;  // the runs' defaults
+  OptimizerSpec optimizer;                             // the runs' default
   // The gradient's decomposition (SPEC §9) every `decomposition_every`-th epoch (0: off), μ over
   // `n_mu` fresh samples a decomposition epoch, or over the training X.
   std::int64_t decomposition_every = 0;

@@ -250,6 +250,22 @@ H5Writer::H5Writer(const std::string& path, const FileHeader& header, const Conf
     if (run.lr_nb) attr_number(g, "lr_nb", *run.lr_nb);
     if (run.weight_decay > 0) attr_number(g, "weight_decay", run.weight_decay);
     if (run.gradient_penalty > 0) attr_number(g, "gradient_penalty", run.gradient_penalty);
+    // The optimiser, where it is not gd (whose files stay as they were: no attribute is gd), with
+    // the values that apply to it.
+    if (const OptimizerSpec& o = run.optimizer; o.kind != OptimizerKind::gd) {
+      attr_string(g, "optimizer", to_string(o.kind));
+      attr_number(g, "steps_per_epoch", std::int64_t{1});
+      if (o.kind == OptimizerKind::momentum) {
+        attr_number(g, "momentum", o.momentum);
+        attr_number(g, "nesterov", static_cast<std::int64_t>(o.nesterov));
+      }
+      if (o.adam()) {
+        attr_number(g, "beta1", o.beta1);
+        attr_number(g, "beta2", o.beta2);
+        attr_number(g, "eps", o.eps);
+      }
+      if (o.kind == OptimizerKind::adamw) attr_number(g, "decoupled_weight_decay", o.decoupled_weight_decay);
+    }
 
     status_dataset(g, "status", "running");
     scalar_dataset(g, "diverged_epoch", H5T_NATIVE_INT64, std::int64_t{-1});

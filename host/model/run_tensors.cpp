@@ -14,6 +14,8 @@ bool holds(const RunTensorInfo& t, const Config& c, const RunSpec& run) {
     case HeldWhen::truncated_spectrum: return c.spectrum == SpectrumMethod::truncated;
     case HeldWhen::gradient_penalty: return run.gradient_penalty > 0;
     case HeldWhen::weight_decay_full_spectrum: return run.weight_decay > 0 && c.spectrum == SpectrumMethod::full;
+    case HeldWhen::momentum: return run.optimizer.kind == OptimizerKind::momentum;
+    case HeldWhen::adam: return run.optimizer.adam();
   }
   return false;
 }

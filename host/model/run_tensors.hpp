@@ -22,8 +22,9 @@ enum class Extent { one, k, d, n, n_test, block, energy };
 
 // When a run holds the tensor: always; with [spectrum] method = "truncated" (its block); with
 // its gradient penalty on (the penalty's factor); with its weight decay and the full spectrum
-// (∇ᵀ, which the spectrum of a weight-decayed ∇ goes through).
-enum class HeldWhen { always, truncated_spectrum, gradient_penalty, weight_decay_full_spectrum };
+// (∇ᵀ, which the spectrum of a weight-decayed ∇ goes through); with its optimiser momentum (the
+// buffer), or adam or adamw (the moments).
+enum class HeldWhen { always, truncated_spectrum, gradient_penalty, weight_decay_full_spectrum, momentum, adam };
 
 struct RunTensorInfo {
   const char* name;  // the checkpoint's dataset (checkpoints/group<i>/<name>)
@@ -36,7 +37,8 @@ struct RunTensorInfo {
 
 // The rows, by name; RunState::tensors holds them in this order.
 enum class RunTensor : std::size_t {
-  W, a, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ, Q, GT, spectrum_block, count
+  W, a, Z, r, G, Z_test, xr, xr_prev, xbr, v0, v_prev, opnorm_start, WQ, Q, GT, spectrum_block, momentum_buffer,
+  adam_m, adam_v, count
 };
 inline constexpr std::size_t kRunTensorCount = static_cast<std::size_t>(RunTensor::count);
 
@@ -61,6 +63,11 @@ inline constexpr RunTensorInfo kRunTensors[] = {
      "the gradient's transpose, for the spectrum of a weight-decayed gradient"},
     {"spectrum_block", Extent::block, Extent::d, HeldWhen::truncated_spectrum, true, nullptr,
      "the truncated spectrum's block of right vectors, the next epoch's warm start"},
+    {"momentum_buffer", Extent::k, Extent::d, HeldWhen::momentum, true, nullptr,
+     "the momentum buffer b of torch.optim.SGD, b <- mu b + g"},
+    {"adam_m", Extent::k, Extent::d, HeldWhen::adam, true, nullptr, "Adam's first moment m <- beta1 m + (1 - beta1) g"},
+    {"adam_v", Extent::k, Extent::d, HeldWhen::adam, true, nullptr,
+     "Adam's second moment v <- beta2 v + (1 - beta2) g^2"},
 };
 static_assert(std::size(kRunTensors) == kRunTensorCount, "a row of kRunTensors per RunTensor");
 

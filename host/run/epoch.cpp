@@ -299,7 +299,7 @@ bool run_epoch(Backend<T>& be, RunState<T>& s, const EpochRows& rows, EpochRecor
   if (ok && s.scope.leaving()) {
     {
       nvtx3::scoped_range range("update");
-      s.optimizer->advance(be, s[W], s[G]);
+      s.optimizer->advance(be, s.tensors, s.epoch + 1);
     }
     ok = measure_leaving(be, s, rec);
   }
